@@ -1,0 +1,94 @@
+"""Command line: ``python -m hyperlib {synth,reconstruct,interpolate,corpus,train} ...``."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .audio import AudioError, write_wav
+from .pipeline import METHODS
+
+
+def _model_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--method", choices=METHODS, default="hyper", help="inversion method (default: hyper)")
+    p.add_argument("--steps", type=int, default=3, help="hypernetwork refinement steps T (default: 3)")
+    p.add_argument("--model", default=None, help="model folder or Hub id (default: the bundled checkpoints/)")
+    p.add_argument("-o", "--output", required=True, help="output WAV path")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m hyperlib", description="hyperlib neural sampler")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("synth", help="play a sound's timbre at a MIDI pitch")
+    p.add_argument("input")
+    p.add_argument("--pitch", type=int, required=True, help="MIDI pitch 21-108")
+    _model_args(p)
+
+    p = sub.add_parser("reconstruct", help="rebuild a sound at its own pitch")
+    p.add_argument("input")
+    p.add_argument("--pitch", type=int, default=None, help="MIDI pitch of the input (default: estimated)")
+    _model_args(p)
+
+    p = sub.add_parser("interpolate", help="mix the timbres of several sounds")
+    p.add_argument("inputs", nargs="+")
+    p.add_argument("--weights", type=float, nargs="+", required=True, help="one weight per input")
+    p.add_argument("--pitch", type=int, required=True, help="MIDI pitch 21-108")
+    _model_args(p)
+
+    p = sub.add_parser("corpus", help="render the soundfont corpus")
+    p.add_argument("--fonts", nargs="+", default=["FluidR3_GM"], help="soundfont names (default: FluidR3_GM)")
+    p.add_argument("--programs", type=int, nargs="*", default=None, help="GM programs (default: all)")
+    p.add_argument("--pitches", type=int, nargs="*", default=None, help="MIDI pitches (default: 21-108)")
+    p.add_argument("--velocities", type=int, nargs="+", default=[100])
+    p.add_argument("--tiny", action="store_true", help="3 presets at 7 pitches (for smoke tests)")
+    p.add_argument("-o", "--output", required=True, help="corpus folder")
+
+    from .training.stages import STAGES
+
+    p = sub.add_parser("train", help="train one stage (resumable)")
+    p.add_argument("stage", choices=list(STAGES))
+    p.add_argument("--corpus", required=True, help="corpus folder from `corpus`")
+    p.add_argument("--model", default="checkpoints", help="model folder to read and write (default: checkpoints)")
+    p.add_argument("--device", default="cpu", help="cpu (default) or cuda")
+    p.add_argument("--steps", type=int, default=None)
+    p.add_argument("--batch-size", type=int, default=None)
+    p.add_argument("--lr", type=float, default=None)
+    p.add_argument("--tiny", action="store_true", help="a few small steps (smoke test)")
+    p.add_argument("--fresh", action="store_true", help="ignore a saved training state and start over")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "corpus":
+            from .corpus import render_corpus
+
+            programs, pitches = args.programs, args.pitches
+            if args.tiny:
+                programs, pitches = programs or [0, 40, 73], pitches or list(range(48, 73, 4))
+            corpus = render_corpus(args.output, args.fonts, programs, pitches, tuple(args.velocities))
+            print(f"{len(corpus.notes)} notes written to {args.output}")
+        elif args.command == "train":
+            from .training import train_stage
+
+            overrides = {k: v for k, v in (("steps", args.steps), ("batch_size", args.batch_size), ("lr", args.lr))
+                         if v is not None}
+            summary = train_stage(args.stage, args.corpus, args.model, args.device, args.tiny, args.fresh, **overrides)
+            print(summary)
+        else:
+            from .pipeline import HyperGANStrument
+
+            model = HyperGANStrument.from_pretrained(args.model)
+            if args.command == "synth":
+                r = model.synthesize(args.input, args.pitch, args.method, args.steps)
+            elif args.command == "reconstruct":
+                r = model.reconstruct(args.input, args.method, args.steps, args.pitch)
+            else:
+                r = model.interpolate(args.inputs, args.weights, args.pitch, args.method, args.steps)
+            write_wav(args.output, r.audio, r.sample_rate)
+            print(f"wrote {args.output} ({r.method}, MIDI {r.pitch}, {r.timings_ms['total']:.0f} ms)")
+    except (AudioError, ValueError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0

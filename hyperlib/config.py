@@ -1,0 +1,117 @@
+"""Configuration dataclasses. Every checkpoint records its own copy in ``config.json``."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+
+
+def _from_dict(cls, d: dict):
+    """Build dataclass ``cls`` from ``d``, ignoring unknown keys (forward compatibility)."""
+    names = {f.name for f in fields(cls)}
+    return cls(**{k: v for k, v in d.items() if k in names})
+
+
+@dataclass(frozen=True)
+class AudioConfig:
+    """Audio representation (brief, "Audio representation").
+
+    sample_rate: Hz. num_samples: one note (16384 = 1.024 s at 16 kHz).
+    The log-mel has ``n_mels`` bands from ``f_min`` to ``f_max`` Hz and ``num_frames`` frames of
+    ``hop_length`` samples; log(clamp(m, mel_floor)) is mapped affinely so that
+    [log_min, log_max] -> [-1, 1].
+    """
+
+    sample_rate: int = 16000
+    num_samples: int = 16384
+    n_fft: int = 1024
+    win_length: int = 1024
+    hop_length: int = 128
+    n_mels: int = 128
+    num_frames: int = 128
+    f_min: float = 20.0
+    f_max: float = 8000.0
+    mel_floor: float = 1e-5
+    log_min: float = -11.5129  # log(1e-5)
+    log_max: float = 4.5
+    peak_dbfs: float = -1.0  # level normalization target (dB full scale)
+    onset_top_db: float = 40.0  # onset = first frame within this many dB of the peak
+    preroll_s: float = 0.005  # kept before the detected onset (seconds)
+    griffin_lim_iters: int = 32
+
+    @property
+    def duration_s(self) -> float:
+        return self.num_samples / self.sample_rate
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Sizes of the five networks (brief, "Networks").
+
+    h_dim: timbre feature h. z_dim: latent z. w_dim: mapping output w.
+    gen_channels: generator channels at resolutions 4, 8, 16, 32, 64, 128.
+    num_pitches: MIDI 21-108 (88 classes). hyper_layers: how many of G's last modulated
+    convolutions H refines. hyper_rank: rank of each predicted offset Delta_l.
+    """
+
+    h_dim: int = 128
+    z_dim: int = 32
+    w_dim: int = 256
+    pitch_embed_dim: int = 64
+    mapping_layers: int = 4
+    gen_channels: tuple = (128, 128, 128, 64, 32, 16)
+    disc_channels: tuple = (16, 32, 64, 128, 256)
+    feat_channels: tuple = (16, 32, 64, 128, 256)
+    enc_channels: tuple = (16, 32, 64, 128, 256)
+    num_instruments: int = 128
+    num_pitches: int = 88
+    min_pitch: int = 21
+    hyper_hidden: int = 512
+    hyper_layers: int = 6
+    hyper_rank: int = 4
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ModelConfig":
+        d = dict(d)
+        for k in ("gen_channels", "disc_channels", "feat_channels", "enc_channels"):
+            if k in d:
+                d[k] = tuple(d[k])
+        return _from_dict(cls, d)
+
+
+def audio_config_from_dict(d: dict) -> AudioConfig:
+    return _from_dict(AudioConfig, d)
+
+
+@dataclass
+class TrainConfig:
+    """One training stage's schedule (brief, "Losses for H"; issue 2, "Training").
+
+    steps: optimizer steps. batch_size: notes per step. lr: Adam learning rate.
+    ckpt_every / log_every: in steps. knn_k: neighbours for instance conditioning.
+    """
+
+    steps: int = 1000
+    batch_size: int = 16
+    lr: float = 2e-3
+    betas: tuple = (0.0, 0.99)
+    ckpt_every: int = 200
+    log_every: int = 20
+    knn_k: int = 10
+    seed: int = 0
+    # generator stage
+    l1_weight: float = 1.0
+    adv_weight: float = 0.05
+    r1_gamma: float = 1.0
+    r1_every: int = 8
+    # feature stage
+    pitch_adv_weight: float = 0.3
+    # hypernetwork stages (paper eq. 4-6)
+    p_recon: float = 0.2
+    timbre_weight: float = 1.0
+    recon_weight: float = 100.0
+    refine_steps: int = 2
+    # encoder stage
+    z_weight: float = 0.01
+    extra: dict = field(default_factory=dict)

@@ -1,0 +1,159 @@
+"""NSynth-style corpus rendered in-process from General MIDI soundfonts (brief, "Data").
+
+A corpus folder holds ``manifest.csv`` (one row per note) and ``mels.npy`` ((N, n_mels, num_frames)
+float16 normalized log-mels, row i belonging to manifest row i). Rendering uses libfluidsynth through
+pyfluidsynth with reverb and chorus off; every note goes through the same front end as user audio.
+"""
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from .audio import AudioError, prepare_note
+from .config import AudioConfig
+from .mel import LogMel
+
+SOUNDFONT_DIR = Path("/usr/share/sounds/sf2")
+SOUNDFONTS = {  # name -> (file, split, Debian package, licence)
+    "FluidR3_GM": ("FluidR3_GM.sf2", "train", "fluid-soundfont-gm", "MIT"),
+    "MuseScore_General": ("MuseScore_General_Full.sf2", "train", "musescore-general-soundfont-lossless", "MIT"),
+    "OPL-3_FM": ("OPL-3_FM_128M.sf2", "train", "opl3-soundfont", "CC-BY-SA-4.0"),
+    "TimGM6mb": ("TimGM6mb.sf2", "validation", "timgm6mb-soundfont", "GPL-2"),
+}
+GM_FAMILIES = ("piano", "chromatic_percussion", "organ", "guitar", "bass", "strings", "ensemble", "brass",
+               "reed", "pipe", "synth_lead", "synth_pad", "synth_effects", "ethnic", "percussive", "sound_effects")
+UNPITCHED_PROGRAMS = range(120, 128)  # GM sound effects: breath, seashore, helicopter, applause...
+MIN_PITCH, MAX_PITCH = 21, 108
+SILENT_PEAK = 64  # int16 peak below which a render counts as silent and is dropped
+
+
+@dataclass
+class NoteRecord:
+    """One manifest row. pitch and velocity are MIDI numbers; family is the GM family index 0-15."""
+
+    soundfont: str
+    bank: int
+    program: int
+    preset_name: str
+    instrument_id: int
+    family: int
+    pitch: int
+    velocity: int
+    pitched: bool
+
+
+@dataclass
+class Corpus:
+    """A rendered corpus in memory: ``mels`` (N, n_mels, num_frames) float16 and its ``notes``."""
+
+    mels: np.ndarray
+    notes: list[NoteRecord]
+    audio_config: AudioConfig
+
+    def column(self, name: str) -> np.ndarray:
+        """One manifest column as an array, e.g. ``column("pitch")``."""
+        return np.array([getattr(n, name) for n in self.notes])
+
+
+def soundfont_path(name: str) -> Path:
+    """Path of a named soundfont. Raises FileNotFoundError naming the Debian package to install."""
+    if name not in SOUNDFONTS:
+        raise ValueError(f"Unknown soundfont {name!r}; known: {', '.join(SOUNDFONTS)}.")
+    file, _, package, _ = SOUNDFONTS[name]
+    path = SOUNDFONT_DIR / file
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing: install it with `apt-get install {package}`.")
+    return path
+
+
+def render_corpus(out_dir: str | Path, fonts: list[str], programs: list[int] | None = None,
+                  pitches: list[int] | None = None, velocities: tuple[int, ...] = (100,),
+                  cfg: AudioConfig = AudioConfig(), hold_s: float = 0.8) -> Corpus:
+    """Render every melodic preset (banks 0-127) of ``fonts`` at ``pitches`` and write the corpus.
+
+    Args:
+        out_dir: folder for ``manifest.csv``, ``mels.npy`` and ``audio_config.json``.
+        fonts: soundfont names (keys of ``SOUNDFONTS``).
+        programs: GM program numbers to keep (default all 0-127).
+        pitches: MIDI pitches (default 21-108). Near-silent renders are dropped.
+        velocities: MIDI velocities.
+        hold_s: seconds the key is held before note-off.
+    Returns:
+        The rendered ``Corpus``.
+    """
+    import fluidsynth  # imported here: only corpus rendering needs libfluidsynth
+
+    pitches = list(range(MIN_PITCH, MAX_PITCH + 1)) if pitches is None else pitches
+    logmel = LogMel(cfg)
+    notes, mels = [], []
+    synth = fluidsynth.Synth(samplerate=float(cfg.sample_rate))
+    for key, value in (("synth.reverb.active", 0), ("synth.chorus.active", 0), ("synth.gain", 1.0)):
+        synth.setting(key, value)
+    hold = int(hold_s * cfg.sample_rate)
+    presets = []
+    for font in fonts:
+        sfid = synth.sfload(str(soundfont_path(font)))
+        for bank in range(128):
+            for program in range(128):
+                name = synth.sfpreset_name(sfid, bank, program)
+                if name is not None and (programs is None or program in programs):
+                    presets.append((font, sfid, bank, program, name.strip()))
+    jobs = [(p, pitch, vel) for p in presets for pitch in pitches for vel in velocities]
+    instrument_ids = {p[:1] + p[2:4]: i for i, p in enumerate(presets)}
+    for (font, sfid, bank, program, name), pitch, vel in tqdm(jobs, desc="render", unit="note"):
+        synth.program_select(0, sfid, bank, program)
+        synth.noteon(0, pitch, vel)
+        held = synth.get_samples(hold)
+        synth.noteoff(0, pitch)
+        rest = synth.get_samples(cfg.num_samples - hold)
+        synth.system_reset()
+        synth.get_samples(cfg.sample_rate // 4)  # flush any release tail
+        stereo = np.concatenate([held, rest]).reshape(-1, 2).astype(np.float32)
+        if np.abs(stereo).max() < SILENT_PEAK:
+            continue
+        try:
+            y = prepare_note(stereo.mean(axis=1) / 32768.0, cfg)
+        except AudioError:
+            continue
+        with torch.no_grad():
+            mels.append(logmel(torch.from_numpy(y)[None])[0, 0].numpy().astype(np.float16))
+        notes.append(NoteRecord(font, bank, program, name, instrument_ids[(font, bank, program)],
+                                program // 8, pitch, vel, program not in UNPITCHED_PROGRAMS))
+    synth.delete()
+    if not notes:
+        raise RuntimeError("Every render was silent: check the soundfont, programs and pitches.")
+    corpus = Corpus(np.stack(mels), notes, cfg)
+    save_corpus(corpus, out_dir)
+    return corpus
+
+
+def save_corpus(corpus: Corpus, out_dir: str | Path) -> None:
+    """Write ``manifest.csv``, ``mels.npy`` and ``audio_config.json`` to ``out_dir``."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    np.save(out / "mels.npy", corpus.mels)
+    with open(out / "manifest.csv", "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(asdict(corpus.notes[0])))
+        writer.writeheader()
+        writer.writerows(asdict(n) for n in corpus.notes)
+    (out / "audio_config.json").write_text(json.dumps(asdict(corpus.audio_config), indent=2))
+
+
+def load_corpus(path: str | Path) -> Corpus:
+    """Read a corpus folder written by ``render_corpus``. Raises FileNotFoundError if incomplete."""
+    path = Path(path)
+    for name in ("manifest.csv", "mels.npy", "audio_config.json"):
+        if not (path / name).is_file():
+            raise FileNotFoundError(f"{path / name} is missing: render the corpus with `python -m hyperlib corpus`.")
+    with open(path / "manifest.csv", newline="") as fh:
+        notes = [NoteRecord(r["soundfont"], int(r["bank"]), int(r["program"]), r["preset_name"],
+                            int(r["instrument_id"]), int(r["family"]), int(r["pitch"]), int(r["velocity"]),
+                            r["pitched"] == "True") for r in csv.DictReader(fh)]
+    cfg = AudioConfig(**json.loads((path / "audio_config.json").read_text()))
+    return Corpus(np.load(path / "mels.npy"), notes, cfg)

@@ -1,0 +1,8 @@
+"""The five networks of HyperGANStrument: f, G, D, H and the baseline encoder E."""
+from .discriminator import Discriminator
+from .encoder import Encoder
+from .features import FeatureExtractor
+from .generator import Generator
+from .hypernet import HyperNetwork, refine
+
+__all__ = ["Discriminator", "Encoder", "FeatureExtractor", "Generator", "HyperNetwork", "refine"]

@@ -1,0 +1,128 @@
+"""Generator G(h, z, p; theta): StyleGAN2-style synthesis of a log-mel (brief, "Networks"; Karras et al. 2020).
+
+The weights of the modulated convolutions can be refined per sample by the hypernetwork:
+theta_hat_l = theta_l * (1 + Delta_l) (HyperGANStrument eq. 2, HyperStyle), Delta_l of shape
+(B, C_out, C_in) broadcast over the kernel taps.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..config import ModelConfig
+from .layers import pitch_index
+
+
+class MappingNetwork(nn.Module):
+    """[embed(h), embed(pitch), z] -> w (B, w_dim). h: (B, h_dim); pitch: (B,) MIDI; z: (B, z_dim)."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.embed_h = nn.Linear(cfg.h_dim, cfg.w_dim // 2)
+        self.embed_pitch = nn.Embedding(cfg.num_pitches, cfg.pitch_embed_dim)
+        layers, d = [], cfg.w_dim // 2 + cfg.pitch_embed_dim + cfg.z_dim
+        for _ in range(cfg.mapping_layers):
+            layers += [nn.Linear(d, cfg.w_dim), nn.LeakyReLU(0.2)]
+            d = cfg.w_dim
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, h: torch.Tensor, z: torch.Tensor, pitch: torch.Tensor) -> torch.Tensor:
+        p = self.embed_pitch(pitch_index(pitch, self.cfg.min_pitch, self.cfg.num_pitches))
+        return self.net(torch.cat([F.normalize(self.embed_h(h), dim=1) * math.sqrt(self.cfg.w_dim // 2), p, z], dim=1))
+
+
+class ModulatedConv2d(nn.Module):
+    """Modulated convolution with weight demodulation (StyleGAN2 sec. 2.2).
+
+    forward(x, w, delta=None): x (B, C_in, H, W), w (B, w_dim), delta (B, C_out, C_in) or None ->
+    (B, C_out, H', W') (H' = 2H with ``upsample``). With a delta the effective weight is
+    theta * (1 + delta), computed as the shared convolution plus a grouped convolution with
+    theta * delta, so that delta = 0 gives G's output exactly.
+    """
+
+    def __init__(self, c_in: int, c_out: int, w_dim: int, kernel: int = 3, demodulate: bool = True,
+                 upsample: bool = False, activate: bool = True):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(c_out, c_in, kernel, kernel))
+        self.bias = nn.Parameter(torch.zeros(c_out))
+        self.affine = nn.Linear(w_dim, c_in)
+        nn.init.ones_(self.affine.bias)
+        self.gain = 1 / math.sqrt(c_in * kernel * kernel)
+        self.demodulate, self.upsample, self.activate, self.padding = demodulate, upsample, activate, kernel // 2
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(C_out, C_in): the shape of this layer's offset Delta."""
+        return tuple(self.weight.shape[:2])
+
+    def forward(self, x: torch.Tensor, w: torch.Tensor, delta: torch.Tensor | None = None) -> torch.Tensor:
+        b, c_in = x.shape[:2]
+        style = self.affine(w)  # (B, C_in)
+        if self.upsample:
+            x = F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
+        theta = self.weight * self.gain
+        x = x * style[:, :, None, None]
+        y = F.conv2d(x, theta, padding=self.padding)
+        if delta is not None:
+            theta_delta = theta[None] * delta[..., None, None]  # (B, C_out, C_in, k, k)
+            y_delta = F.conv2d(x.reshape(1, b * c_in, *x.shape[2:]), theta_delta.flatten(0, 1),
+                               padding=self.padding, groups=b)
+            y = y + y_delta.reshape(b, -1, *y.shape[2:])
+        if self.demodulate:
+            theta_hat = theta[None] if delta is None else theta[None] * (1 + delta[..., None, None])
+            sq = (theta_hat.square().sum(dim=(3, 4)) * style[:, None, :].square()).sum(dim=2)  # (B, C_out)
+            y = y * torch.rsqrt(sq + 1e-8)[:, :, None, None]
+        y = y + self.bias[None, :, None, None]
+        return F.leaky_relu(y, 0.2) * math.sqrt(2) if self.activate else y
+
+
+class Generator(nn.Module):
+    """G(h, z, p; theta) -> log-mel (B, 1, 128, 128).
+
+    Mapping on [h, pitch, z] -> w; synthesis from a learned 4x4 constant through modulated 3x3
+    convolutions (two per resolution, the first upsampling) to 128x128, with skip connections
+    through modulated 1x1 ``to_mel`` layers (StyleGAN2 "skip" architecture). z is 0 at inference.
+
+    forward(h, z, pitch, deltas=None): h (B, h_dim), z (B, z_dim) or None (zeros), pitch (B,) MIDI
+    21-108, deltas: list of (B, C_out, C_in) offsets for ``tuned_layers`` (or None).
+    """
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.cfg = cfg
+        ch = cfg.gen_channels
+        self.mapping = MappingNetwork(cfg)
+        self.const = nn.Parameter(torch.randn(ch[0], 4, 4))
+        self.convs = nn.ModuleList([ModulatedConv2d(ch[0], ch[0], cfg.w_dim)])
+        self.to_mels = nn.ModuleList([ModulatedConv2d(ch[0], 1, cfg.w_dim, 1, demodulate=False, activate=False)])
+        for c_prev, c in zip(ch[:-1], ch[1:]):
+            self.convs.append(ModulatedConv2d(c_prev, c, cfg.w_dim, upsample=True))
+            self.convs.append(ModulatedConv2d(c, c, cfg.w_dim))
+            self.to_mels.append(ModulatedConv2d(c, 1, cfg.w_dim, 1, demodulate=False, activate=False))
+        self.num_tuned = cfg.hyper_layers
+
+    @property
+    def tuned_shapes(self) -> list[tuple[int, int]]:
+        """(C_out, C_in) of the last ``hyper_layers`` modulated 3x3 convolutions, the ones H refines."""
+        return [conv.shape for conv in self.convs[-self.num_tuned:]]
+
+    def forward(self, h: torch.Tensor, z: torch.Tensor | None, pitch: torch.Tensor,
+                deltas: list[torch.Tensor] | None = None) -> torch.Tensor:
+        if z is None:
+            z = h.new_zeros(h.shape[0], self.cfg.z_dim)
+        w = self.mapping(h, z, pitch)
+        per_conv = [None] * len(self.convs)
+        if deltas is not None:
+            per_conv[-self.num_tuned:] = deltas
+        x = self.const[None].expand(h.shape[0], -1, -1, -1)
+        x = self.convs[0](x, w, per_conv[0])
+        img = self.to_mels[0](x, w)
+        for i, to_mel in enumerate(self.to_mels[1:]):
+            x = self.convs[1 + 2 * i](x, w, per_conv[1 + 2 * i])
+            x = self.convs[2 + 2 * i](x, w, per_conv[2 + 2 * i])
+            img = F.interpolate(img, scale_factor=2, mode="bilinear", align_corners=False) + to_mel(x, w)
+        return img

@@ -1,0 +1,224 @@
+"""The user-facing neural sampler: HyperGANStrument with its GANStrument and encoder baselines.
+
+    model = HyperGANStrument.from_pretrained()
+    r = model.synthesize("piano.wav", pitch=64, method="hyper")
+    r.audio, r.sample_rate, r.mel
+"""
+from __future__ import annotations
+
+import os
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import librosa
+import numpy as np
+import torch
+
+from . import checkpoint as ckpt
+from .audio import AudioInput, load_note
+from .config import AudioConfig, ModelConfig
+from .mel import GriffinLimVocoder, LogMel, Vocoder
+from .models import refine
+
+METHODS = ("gan", "encoder", "hyper", "hyper-pre")
+"""gan: GANStrument, h = f(x). encoder: GANStrument Enc., (h, z) = E(x). hyper: HyperGANStrument
+(H after adversarial fine-tuning). hyper-pre: H after pre-training only (the ablation)."""
+BUNDLED = Path(__file__).resolve().parents[1] / "checkpoints"
+MAX_STEPS = 10
+UNPITCHED_FALLBACK = 60  # MIDI pitch assumed for a sound with no detectable pitch (e.g. a handsaw)
+
+
+@dataclass
+class Result:
+    """One rendered note.
+
+    audio: (num_samples,) float32 waveform at ``sample_rate`` Hz (16000). mel: (n_mels, frames)
+    normalized log-mel that was vocoded. mel_init: x_init = G(h, 0, p) before refinement (hyper methods).
+    pitch: MIDI pitch rendered. timings_ms: milliseconds per stage (front end, f, E, G, H, vocoder).
+    """
+
+    audio: np.ndarray
+    sample_rate: int
+    mel: np.ndarray
+    method: str
+    pitch: int
+    mel_init: np.ndarray | None = None
+    timings_ms: dict = field(default_factory=dict)
+
+
+def _check_method(method: str) -> None:
+    if method not in METHODS:
+        raise ValueError(f"Unknown method {method!r}; choose one of {', '.join(METHODS)}.")
+
+
+def check_pitch(pitch, cfg: ModelConfig) -> int:
+    """Validate a MIDI pitch. Raises ValueError naming the accepted range."""
+    lo, hi = cfg.min_pitch, cfg.min_pitch + cfg.num_pitches - 1
+    try:
+        value = int(pitch)
+    except (TypeError, ValueError):
+        raise ValueError(f"MIDI pitch must be a whole number in {lo}-{hi}, got {pitch!r}.") from None
+    if value != pitch or not lo <= value <= hi:
+        raise ValueError(f"MIDI pitch must be a whole number in {lo}-{hi}, got {pitch!r}.")
+    return value
+
+
+def check_weights(weights: Sequence[float], n: int) -> np.ndarray:
+    """Interpolation weights alpha_i: n non-negative finite numbers with a positive sum, normalized to sum 1."""
+    w = np.asarray(weights, dtype=np.float64)
+    if w.shape != (n,):
+        raise ValueError(f"Give one weight per sound: {n} sounds but {w.size} weights.")
+    if not np.all(np.isfinite(w)) or np.any(w < 0) or w.sum() <= 0:
+        raise ValueError(f"Weights must be non-negative numbers with a positive sum, got {list(weights)}.")
+    return w / w.sum()
+
+
+class HyperGANStrument:
+    """HyperGANStrument (paper sec. 3) with the GANStrument and GANStrument Enc. baselines.
+
+    Holds f, G, E, H and H_pre in eval mode on ``device`` and a vocoder (Griffin-Lim by default).
+    All public methods accept a file path or a ``(numpy_array, sample_rate)`` pair and raise
+    ``AudioError`` (bad audio) or ``ValueError`` (bad pitch, method, steps or weights).
+    """
+
+    def __init__(self, networks: dict, model_config: ModelConfig, audio_config: AudioConfig,
+                 device: str = "cpu", vocoder: Vocoder | None = None):
+        self.nets = networks
+        self.model_config, self.audio_config = model_config, audio_config
+        self.device = torch.device(device)
+        self.logmel = LogMel(audio_config).to(self.device)
+        self.vocoder = vocoder or GriffinLimVocoder(audio_config)
+
+    @classmethod
+    def from_pretrained(cls, name_or_path: str | os.PathLike | None = None, device: str = "cpu",
+                        revision: str | None = None) -> "HyperGANStrument":
+        """Load a model folder: the bundled ``checkpoints/`` (default), a local folder or a Hub repo id.
+
+        Hub ids go through ``huggingface_hub.snapshot_download`` (only JSON, safetensors and the model card
+        are fetched), so ``HF_HUB_OFFLINE=1`` works once cached. Raises FileNotFoundError for a folder
+        without the trained networks.
+        """
+        path = Path(name_or_path or os.environ.get("HYPERLIB_CHECKPOINT", BUNDLED))
+        if not path.is_dir():
+            from huggingface_hub import snapshot_download
+
+            path = Path(snapshot_download(str(name_or_path), revision=revision,
+                                          allow_patterns=["*.json", "*.safetensors", "*.md"]))
+        model_cfg, audio_cfg = ckpt.configs(path)
+        nets = {name: ckpt.load_network(path, name, model_cfg, device) for name in ("f", "G", "E", "H", "H_pre")}
+        return cls(nets, model_cfg, audio_cfg, device)
+
+    # -- building blocks ------------------------------------------------------------------------
+    def load(self, sound: AudioInput) -> np.ndarray:
+        """The front end: any audio -> (num_samples,) float32 one-shot note. Raises AudioError."""
+        return load_note(sound, self.audio_config)
+
+    @torch.no_grad()
+    def mel(self, audio: np.ndarray) -> torch.Tensor:
+        """(num_samples,) waveform -> (1, 1, n_mels, frames) normalized log-mel x."""
+        return self.logmel(torch.from_numpy(audio).to(self.device)[None])
+
+    def estimate_pitch(self, audio: np.ndarray) -> int:
+        """MIDI pitch of a note by librosa's pYIN (median f0 over voiced frames of the first 0.5 s).
+
+        Returns ``UNPITCHED_FALLBACK`` (60) for a sound with no voiced frames.
+        """
+        sr = self.audio_config.sample_rate
+        f0, voiced, _ = librosa.pyin(audio[: sr // 2], fmin=librosa.midi_to_hz(self.model_config.min_pitch),
+                                     fmax=min(sr / 2 - 1, librosa.midi_to_hz(108)), sr=sr, frame_length=2048)
+        f0 = f0[voiced & np.isfinite(f0)]
+        if f0.size == 0:
+            return UNPITCHED_FALLBACK
+        lo = self.model_config.min_pitch
+        return int(np.clip(round(float(librosa.hz_to_midi(np.median(f0)))), lo, lo + self.model_config.num_pitches - 1))
+
+    @torch.no_grad()
+    def _render(self, method: str, h: torch.Tensor, z: torch.Tensor | None, pitch: int, steps: int,
+                timings: dict) -> Result:
+        """G (refined by H for the hyper methods) from a timbre code h (1, h_dim), then the vocoder."""
+        p = torch.tensor([pitch], device=self.device)
+        with _timed(timings, "G+H" if method.startswith("hyper") else "G"):
+            if method.startswith("hyper"):
+                H = self.nets["H" if method == "hyper" else "H_pre"]
+                xs, _ = refine(self.nets["G"], self.nets["f"], H, h, p, steps)
+                mel, mel_init = xs[-1], xs[0]
+            else:
+                mel, mel_init = self.nets["G"](h, z, p), None
+        mel_np = mel[0, 0].cpu().numpy()
+        with _timed(timings, "vocoder"):
+            audio = self.vocoder(mel_np)
+            peak = float(np.max(np.abs(audio)))
+            audio = audio * (10 ** (self.audio_config.peak_dbfs / 20) / peak) if peak > 0 else audio
+        return Result(audio.astype(np.float32), self.audio_config.sample_rate, mel_np, method, pitch,
+                      None if mel_init is None else mel_init[0, 0].cpu().numpy(), timings)
+
+    @torch.no_grad()
+    def encode(self, sound: AudioInput, method: str, timings: dict | None = None):
+        """Front end and inversion: -> (audio (num_samples,), h (1, h_dim), z (1, z_dim) or None)."""
+        _check_method(method)
+        timings = {} if timings is None else timings
+        with _timed(timings, "front_end"):
+            audio = self.load(sound)
+            x = self.mel(audio)
+        if method == "encoder":
+            with _timed(timings, "E"):
+                h, z = self.nets["E"](x)
+            return audio, h, z
+        with _timed(timings, "f"):
+            h = self.nets["f"](x)
+        return audio, h, None
+
+    # -- the three tasks ------------------------------------------------------------------------
+    def synthesize(self, sound: AudioInput, pitch: int, method: str = "hyper", steps: int = 3) -> Result:
+        """The input's timbre at MIDI ``pitch`` (21-108) (paper sec. 4.2, synthesis)."""
+        pitch, steps = check_pitch(pitch, self.model_config), _check_steps(steps)
+        timings: dict = {}
+        t0 = time.perf_counter()
+        audio, h, z = self.encode(sound, method, timings)
+        result = self._render(method, h, z, pitch, steps, timings)
+        timings["total"] = (time.perf_counter() - t0) * 1000
+        return result
+
+    def reconstruct(self, sound: AudioInput, method: str = "hyper", steps: int = 3, pitch: int | None = None) -> Result:
+        """Rebuild the input at its own pitch (estimated with pYIN unless ``pitch`` is given)."""
+        _check_method(method)
+        audio = self.load(sound)
+        pitch = self.estimate_pitch(audio) if pitch is None else pitch
+        return self.synthesize((audio, self.audio_config.sample_rate), pitch, method, steps)
+
+    def interpolate(self, sounds: Sequence[AudioInput], weights: Sequence[float], pitch: int,
+                    method: str = "hyper", steps: int = 3) -> Result:
+        """Timbre mix h_mix = sum_i alpha_i h_i at MIDI ``pitch`` (paper sec. 4.3); weights are normalized to sum 1.
+
+        With ``encoder`` the codes (h, z) from E are mixed; with the hyper methods the refinement
+        targets h_mix.
+        """
+        _check_method(method)
+        if len(sounds) < 2:
+            raise ValueError("Interpolation needs at least two sounds.")
+        alpha = check_weights(weights, len(sounds))
+        pitch, steps = check_pitch(pitch, self.model_config), _check_steps(steps)
+        timings: dict = {}
+        t0 = time.perf_counter()
+        codes = [self.encode(s, method, timings)[1:] for s in sounds]
+        h = sum(a * c[0] for a, c in zip(alpha, codes))
+        z = sum(a * c[1] for a, c in zip(alpha, codes)) if method == "encoder" else None
+        result = self._render(method, h.float(), None if z is None else z.float(), pitch, steps, timings)
+        timings["total"] = (time.perf_counter() - t0) * 1000
+        return result
+
+
+def _check_steps(steps) -> int:
+    if not isinstance(steps, (int, np.integer)) or not 0 <= steps <= MAX_STEPS:
+        raise ValueError(f"Refinement steps must be a whole number in 0-{MAX_STEPS}, got {steps!r}.")
+    return int(steps)
+
+
+@contextmanager
+def _timed(timings: dict, key: str):
+    t0 = time.perf_counter()
+    yield
+    timings[key] = timings.get(key, 0.0) + (time.perf_counter() - t0) * 1000

@@ -1,0 +1,58 @@
+"""Training data: corpus log-mels in memory, exact-target lookup and KNN pairs in h-space."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ..corpus import Corpus
+
+
+class NoteBank:
+    """The corpus as tensors, with the lookups the stages need.
+
+    mels: (N, 1, n_mels, frames) float16; pitch (N,) MIDI; instrument (N,) contiguous class ids.
+    ``exact(i, p)`` is the row of instrument(i) at pitch p, or -1 (the exact target of a KNN pair).
+    """
+
+    def __init__(self, corpus: Corpus, seed: int = 0):
+        self.mels = torch.from_numpy(corpus.mels).unsqueeze(1)
+        self.pitch = torch.from_numpy(corpus.column("pitch")).long()
+        _, inst = np.unique(corpus.column("instrument_id"), return_inverse=True)
+        self.instrument = torch.from_numpy(inst).long()
+        self.num_instruments = int(inst.max()) + 1
+        self._row = {(int(a), int(p)): r for r, (a, p) in enumerate(zip(inst, self.pitch.tolist()))}
+        self.rng = np.random.default_rng(seed)
+        self.knn: torch.Tensor | None = None
+
+    def __len__(self) -> int:
+        return self.mels.shape[0]
+
+    def batch(self, idx: torch.Tensor, device) -> torch.Tensor:
+        """(B, 1, n_mels, frames) float32 log-mels of rows ``idx`` on ``device``."""
+        return self.mels[idx].to(device=device, dtype=torch.float32)
+
+    def sample(self, batch_size: int) -> torch.Tensor:
+        return torch.from_numpy(self.rng.integers(0, len(self), batch_size))
+
+    def exact(self, i: torch.Tensor, pitch: torch.Tensor) -> torch.Tensor:
+        """Rows of instrument(i) at ``pitch`` (-1 where that note was not rendered)."""
+        return torch.tensor([self._row.get((int(self.instrument[a]), int(p)), -1) for a, p in zip(i, pitch)])
+
+    def neighbours(self, i: torch.Tensor) -> torch.Tensor:
+        """One random row among the k nearest neighbours in h-space of each row in ``i`` (instance conditioning)."""
+        if self.knn is None:
+            raise RuntimeError("Call build_knn first.")
+        return self.knn[i, torch.from_numpy(self.rng.integers(0, self.knn.shape[1], len(i)))]
+
+    @torch.no_grad()
+    def features(self, f: torch.nn.Module, device, batch_size: int = 256) -> torch.Tensor:
+        """h = f(x) for every row: (N, h_dim) float32 on CPU."""
+        return torch.cat([f(self.batch(torch.arange(s, min(s + batch_size, len(self))), device)).cpu()
+                          for s in range(0, len(self), batch_size)])
+
+    @torch.no_grad()
+    def build_knn(self, h: torch.Tensor, k: int, chunk: int = 1024) -> None:
+        """Cosine k-nearest neighbours of every row (itself included) in h-space: (N, k) rows."""
+        hn = torch.nn.functional.normalize(h, dim=1)
+        k = min(k, len(self))
+        self.knn = torch.cat([(hn[s : s + chunk] @ hn.T).topk(k, dim=1).indices for s in range(0, len(self), chunk)])

@@ -1,0 +1,279 @@
+"""The five resumable training stages (issue 2; brief, "Networks" and "Losses for H").
+
+Each stage reads the networks of earlier stages from the model folder, trains its own, logs losses to
+``<model_dir>/_train/<stage>.jsonl``, writes a resumable state to ``<model_dir>/_train/<stage>.pt``
+every ``ckpt_every`` steps, and on completion writes its safetensors and a summary (steps, wall time,
+final losses) into ``config.json["training"][stage]``.
+"""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, replace
+from pathlib import Path
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from .. import checkpoint as ckpt
+from ..config import ModelConfig, TrainConfig
+from ..corpus import load_corpus
+from ..models import refine
+from .data import NoteBank
+
+STAGE_DEFAULTS = {
+    "features": TrainConfig(steps=3000, batch_size=32, lr=1e-3, betas=(0.9, 0.99)),
+    "generator": TrainConfig(steps=3000, batch_size=16, lr=2e-3),
+    "hypernet-pre": TrainConfig(steps=1200, batch_size=8, lr=2.5e-3, betas=(0.9, 0.99)),
+    "hypernet-adv": TrainConfig(steps=600, batch_size=8, lr=2.5e-3, timbre_weight=20.0, recon_weight=200.0),
+    "encoder": TrainConfig(steps=1500, batch_size=16, lr=1e-3, betas=(0.9, 0.99)),
+}
+TINY = dict(steps=12, batch_size=4, ckpt_every=6, log_every=1, knn_k=4, refine_steps=1)
+
+
+class Stage:
+    """Shared machinery of a stage: data, devices, optimizers, resumable state, logging."""
+
+    def __init__(self, name: str, corpus_dir, model_dir, tc: TrainConfig, device: str, fresh: bool,
+                 model_config: ModelConfig | None = None):
+        self.name, self.tc, self.device = name, tc, torch.device(device)
+        self.model_dir = Path(model_dir)
+        self.train_dir = self.model_dir / "_train"
+        self.train_dir.mkdir(parents=True, exist_ok=True)
+        torch.manual_seed(tc.seed)
+        corpus = load_corpus(corpus_dir)
+        self.bank = NoteBank(corpus, tc.seed)
+        cfg = ckpt.read_config(self.model_dir)
+        if "model" not in cfg:
+            model_config = replace(model_config or ModelConfig(), num_instruments=self.bank.num_instruments)
+            cfg = {"model": model_config.to_dict(),
+                   "audio": asdict(corpus.audio_config)}
+            ckpt.write_config(self.model_dir, cfg)
+        self.cfg = ModelConfig.from_dict(cfg["model"])
+        self.state_path = self.train_dir / f"{name}.pt"
+        self.log_path = self.train_dir / f"{name}.jsonl"
+        if fresh:
+            self.state_path.unlink(missing_ok=True)
+            self.log_path.unlink(missing_ok=True)
+        self.modules: dict[str, torch.nn.Module] = {}
+        self.optims: dict[str, torch.optim.Optimizer] = {}
+
+    def frozen(self, name: str) -> torch.nn.Module:
+        """A network of an earlier stage, in eval mode with gradients off."""
+        return ckpt.load_network(self.model_dir, name, self.cfg, self.device).requires_grad_(False)
+
+    def trainable(self, name: str, init: torch.nn.Module | None = None, lr: float | None = None) -> torch.nn.Module:
+        module = (init or ckpt.build(name, self.cfg)).to(self.device).train().requires_grad_(True)
+        self.modules[name] = module
+        self.optims[name] = torch.optim.Adam(module.parameters(), lr=lr or self.tc.lr, betas=tuple(self.tc.betas))
+        return module
+
+    def features_and_knn(self, f: torch.nn.Module) -> torch.Tensor:
+        h = self.bank.features(f, self.device)
+        self.bank.build_knn(h, self.tc.knn_k)
+        return h.to(self.device)
+
+    def run(self, step_fn: Callable[[int], dict], save_names: dict[str, str]) -> dict:
+        """Run ``step_fn`` from the saved step to ``tc.steps``; save ``save_names`` (module -> file) at the end."""
+        start, elapsed = 0, 0.0
+        if self.state_path.is_file():
+            state = torch.load(self.state_path, map_location=self.device, weights_only=True)
+            for k, m in self.modules.items():
+                m.load_state_dict(state["modules"][k])
+            for k, o in self.optims.items():
+                o.load_state_dict(state["optims"][k])
+            start, elapsed = state["step"], state["elapsed"]
+            self.bank.rng.bit_generator.state = json.loads(state["rng"])
+            torch.manual_seed(self.tc.seed + start)
+        recent: list[dict] = []
+        t0 = time.time() - elapsed
+        bar = tqdm(range(start, self.tc.steps), desc=self.name, initial=start, total=self.tc.steps, unit="step")
+        with open(self.log_path, "a") as log:
+            for step in bar:
+                losses = step_fn(step)
+                recent = (recent + [losses])[-50:]
+                if (step + 1) % self.tc.log_every == 0:
+                    log.write(json.dumps({"step": step + 1, "time_s": round(time.time() - t0, 2), **losses}) + "\n")
+                    log.flush()
+                    bar.set_postfix({k: f"{v:.3g}" for k, v in losses.items()})
+                if (step + 1) % self.tc.ckpt_every == 0 or step + 1 == self.tc.steps:
+                    self._save_state(step + 1, time.time() - t0)
+        final = {k: round(sum(r[k] for r in recent) / len(recent), 5) for k in recent[0]} if recent else {}
+        for module_name, file_name in save_names.items():
+            ckpt.save_network(self.model_dir, file_name, self.modules[module_name])
+        summary = {"steps": self.tc.steps, "batch_size": self.tc.batch_size, "lr": self.tc.lr,
+                   "wall_time_s": round(time.time() - t0, 1), "device": str(self.device),
+                   "notes": len(self.bank), "final_losses": final}
+        cfg = ckpt.read_config(self.model_dir)
+        cfg.setdefault("training", {})[self.name] = summary
+        ckpt.write_config(self.model_dir, cfg)
+        return summary
+
+    def _save_state(self, step: int, elapsed: float) -> None:
+        tmp = self.state_path.with_suffix(".tmp")
+        torch.save({"step": step, "elapsed": elapsed, "rng": json.dumps(self.bank.rng.bit_generator.state),
+                    "modules": {k: m.state_dict() for k, m in self.modules.items()},
+                    "optims": {k: o.state_dict() for k, o in self.optims.items()}}, tmp)
+        tmp.replace(self.state_path)
+
+    def update(self, name: str, loss: torch.Tensor) -> None:
+        opt = self.optims[name]
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+
+def r1_penalty(D: torch.nn.Module, real: torch.Tensor, pitch: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+    """R1 = E ||grad_x D(x_real)||^2 (Mescheder et al. 2018)."""
+    real = real.detach().requires_grad_(True)
+    (grad,) = torch.autograd.grad(D(real, pitch, h).sum(), real, create_graph=True)
+    return grad.square().sum(dim=(1, 2, 3)).mean()
+
+
+def discriminator_step(s: Stage, D, real, fake, pitch, h, step: int) -> float:
+    """Non-saturating logistic D loss softplus(D(fake)) + softplus(-D(real)), lazy R1 every r1_every steps."""
+    loss = F.softplus(D(fake.detach(), pitch, h)).mean() + F.softplus(-D(real, pitch, h)).mean()
+    if step % s.tc.r1_every == 0:
+        loss = loss + s.tc.r1_gamma / 2 * r1_penalty(D, real, pitch, h) * s.tc.r1_every
+    s.update("D", loss)
+    return loss.item()
+
+
+def train_features(s: Stage) -> dict:
+    """f: instrument cross-entropy + pitch cross-entropy through gradient reversal (GANStrument)."""
+    f = s.trainable("f")
+    mels, pitch, inst = s.bank, s.bank.pitch, s.bank.instrument
+
+    def step(_: int) -> dict:
+        i = mels.sample(s.tc.batch_size)
+        x = mels.batch(i, s.device)
+        x = x + 0.02 * torch.randn_like(x)  # light noise: robustness to vocoded / real inputs
+        _, inst_logits, pitch_logits = f.classify(x, s.tc.pitch_adv_weight)
+        ce_inst = F.cross_entropy(inst_logits, inst[i].to(s.device))
+        ce_pitch = F.cross_entropy(pitch_logits, (pitch[i] - s.cfg.min_pitch).to(s.device))
+        s.update("f", ce_inst + ce_pitch)
+        return {"ce_instrument": ce_inst.item(), "ce_pitch_adversary": ce_pitch.item(),
+                "acc_instrument": (inst_logits.argmax(1).cpu() == inst[i]).float().mean().item()}
+
+    return s.run(step, {"f": "f"})
+
+
+def knn_batch(s: Stage, h_all: torch.Tensor):
+    """Instance-conditioning batch: rows i, KNN rows j, their pitches p_j, exact targets (i's instrument at p_j)."""
+    i = s.bank.sample(s.tc.batch_size)
+    j = s.bank.neighbours(i)
+    p_j = s.bank.pitch[j]
+    exact = s.bank.exact(i, p_j)
+    return i, j, p_j.to(s.device), exact, h_all[i]
+
+
+def train_generator(s: Stage) -> dict:
+    """G with instance conditioning: L1 to the exact target (instrument i at p_j) + non-saturating GAN loss, R1."""
+    h_all = s.features_and_knn(s.frozen("f"))
+    G, D = s.trainable("G"), s.trainable("D")
+
+    def step(n: int) -> dict:
+        i, j, p_j, exact, h = knn_batch(s, h_all)
+        z = torch.randn(len(i), s.cfg.z_dim, device=s.device)
+        fake = G(h, z, p_j)
+        real = s.bank.batch(j, s.device)
+        d_loss = discriminator_step(s, D, real, fake, p_j, h, n)
+        has = exact >= 0
+        target = s.bank.batch(exact.clamp(min=0), s.device)
+        l1 = ((fake - target).abs().mean(dim=(1, 2, 3)) * has.to(s.device)).sum() / has.sum().clamp(min=1)
+        adv = F.softplus(-D(fake, p_j, h)).mean()
+        s.update("G", s.tc.l1_weight * l1 + s.tc.adv_weight * adv)
+        return {"l1": l1.item(), "g_adv": adv.item(), "d_loss": d_loss}
+
+    return s.run(step, {"G": "G", "D": "D"})
+
+
+def hyper_batch(s: Stage, h_all: torch.Tensor):
+    """Paper sec. 3.2: with probability p_recon the input's own pitch (x' = x), else a KNN neighbour's (x' = x_j).
+
+    Returns rows i, pitch p', real x' (B, 1, F, T), target x (B, 1, F, T), h (B, h_dim), own-pitch mask (B,).
+    """
+    i, j, p_j, _, h = knn_batch(s, h_all)
+    own = torch.rand(len(i)) < s.tc.p_recon
+    j = torch.where(own, i, j)
+    return i, s.bank.pitch[j].to(s.device), s.bank.batch(j, s.device), s.bank.batch(i, s.device), h, own.to(s.device)
+
+
+def l_pre(s: Stage, f, h, x, x_fine, own) -> tuple[torch.Tensor, dict]:
+    """L_pre = l_timbre ||h - f(x_fine)||^2 + l_recon ||x - x_fine||^2, l_recon only where the own pitch is used (eq. 4)."""
+    timbre = (h - f(x_fine)).square().mean(dim=1)
+    recon = (x - x_fine).square().mean(dim=(1, 2, 3)) * own
+    loss = (s.tc.timbre_weight * timbre + s.tc.recon_weight * recon).mean()
+    return loss, {"timbre_mse": timbre.mean().item(),
+                  "recon_mse": (recon.sum() / own.sum().clamp(min=1)).item()}
+
+
+def train_hypernet(s: Stage, adversarial: bool) -> dict:
+    """H pre-training with L_pre (eq. 3-4) or adversarial fine-tuning with D (eq. 5-6); G and f frozen."""
+    f, G = s.frozen("f"), s.frozen("G")
+    h_all = s.features_and_knn(f)
+    H = s.trainable("H", ckpt.load_network(s.model_dir, "H_pre", s.cfg, s.device) if adversarial else None)
+    D = s.trainable("D", ckpt.load_network(s.model_dir, "D", s.cfg, s.device)) if adversarial else None
+
+    def step(n: int) -> dict:
+        i, p, real, x, h, own = hyper_batch(s, h_all)
+        xs, _ = refine(G, f, H, h, p, s.tc.refine_steps)
+        x_fine = xs[-1]
+        loss, logs = l_pre(s, f, h, x, x_fine, own)
+        if adversarial:
+            logs["d_loss"] = discriminator_step(s, D, real, x_fine, p, h, n)
+            adv = F.softplus(-D(x_fine, p, h)).mean()
+            loss = loss + adv
+            logs["h_adv"] = adv.item()
+        s.update("H", loss)
+        return {"l_pre": loss.item(), **logs}
+
+    return s.run(step, {"H": "H" if adversarial else "H_pre"})
+
+
+def train_encoder(s: Stage) -> dict:
+    """E baseline: ||x - G(E(x), p)||^2 + lambda ||z||^2 with G frozen (paper sec. 4.2)."""
+    G = s.frozen("G")
+    E = s.trainable("E")
+
+    def step(_: int) -> dict:
+        i = s.bank.sample(s.tc.batch_size)
+        x = s.bank.batch(i, s.device)
+        h, z = E(x)
+        recon = (x - G(h, z, s.bank.pitch[i].to(s.device))).square().mean()
+        z_norm = z.square().mean()
+        s.update("E", recon + s.tc.z_weight * z_norm)
+        return {"recon_mse": recon.item(), "z_sq": z_norm.item()}
+
+    return s.run(step, {"E": "E"})
+
+
+STAGES: dict[str, Callable[[Stage], dict]] = {
+    "features": train_features,
+    "generator": train_generator,
+    "hypernet-pre": lambda s: train_hypernet(s, adversarial=False),
+    "hypernet-adv": lambda s: train_hypernet(s, adversarial=True),
+    "encoder": train_encoder,
+}
+
+
+def train_stage(stage: str, corpus_dir, model_dir, device: str = "cpu", tiny: bool = False,
+                fresh: bool = False, model_config: ModelConfig | None = None, **overrides) -> dict:
+    """Train one stage; resumes from ``<model_dir>/_train/<stage>.pt`` unless ``fresh``.
+
+    Args:
+        stage: one of ``STAGES``. corpus_dir: a folder from ``render_corpus``. model_dir: the model folder.
+        device: "cpu" or "cuda". tiny: a few steps on small batches (smoke tests).
+        model_config: network sizes for a new model folder (default ``ModelConfig()``).
+        overrides: TrainConfig fields (steps, batch_size, lr, ...).
+    Returns:
+        The stage summary written to config.json (steps, wall time, final losses).
+    Raises:
+        ValueError: unknown stage. FileNotFoundError: an earlier stage's network is missing.
+    """
+    if stage not in STAGES:
+        raise ValueError(f"Unknown stage {stage!r}; stages in order: {', '.join(STAGES)}.")
+    tc = replace(STAGE_DEFAULTS[stage], **(TINY if tiny else {}), **overrides)
+    return STAGES[stage](Stage(stage, corpus_dir, model_dir, tc, device, fresh, model_config))
