@@ -56,14 +56,7 @@ def _check_method(method: str) -> None:
 
 def check_pitch(pitch, cfg: ModelConfig) -> int:
     """Validate a MIDI pitch. Raises ValueError naming the accepted range."""
-    lo, hi = cfg.min_pitch, cfg.min_pitch + cfg.num_pitches - 1
-    try:
-        value = int(pitch)
-    except (TypeError, ValueError):
-        raise ValueError(f"MIDI pitch must be a whole number in {lo}-{hi}, got {pitch!r}.") from None
-    if value != pitch or not lo <= value <= hi:
-        raise ValueError(f"MIDI pitch must be a whole number in {lo}-{hi}, got {pitch!r}.")
-    return value
+    return _whole_number(pitch, cfg.min_pitch, cfg.min_pitch + cfg.num_pitches - 1, "MIDI pitch")
 
 
 def check_weights(weights: Sequence[float], n: int) -> np.ndarray:
@@ -157,37 +150,58 @@ class HyperGANStrument:
 
     @torch.no_grad()
     def encode(self, sound: AudioInput, method: str, timings: dict | None = None):
-        """Front end and inversion: -> (audio (num_samples,), h (1, h_dim), z (1, z_dim) or None)."""
+        """Front end and inversion: -> (audio (num_samples,), h (1, h_dim), z (1, z_dim) or None).
+
+        ``method`` "encoder" inverts with E (h, z); the others use h = f(x) and z = None (zeros).
+        """
         _check_method(method)
         timings = {} if timings is None else timings
         with _timed(timings, "front_end"):
             audio = self.load(sound)
+        return (audio, *self._invert(audio, method, timings))
+
+    @torch.no_grad()
+    def _invert(self, audio: np.ndarray, method: str, timings: dict):
+        """One prepared note -> (h (1, h_dim), z (1, z_dim) or None)."""
+        with _timed(timings, "front_end"):
             x = self.mel(audio)
         if method == "encoder":
             with _timed(timings, "E"):
-                h, z = self.nets["E"](x)
-            return audio, h, z
+                return self.nets["E"](x)
         with _timed(timings, "f"):
-            h = self.nets["f"](x)
-        return audio, h, None
+            return self.nets["f"](x), None
+
+    def _mix_and_render(self, notes: list[np.ndarray], alpha, pitch: int, method: str, steps: int,
+                        timings: dict) -> Result:
+        """Invert each prepared note, mix the codes with weights ``alpha`` and render at ``pitch``."""
+        codes = [self._invert(note, method, timings) for note in notes]
+        h = sum(float(a) * c[0] for a, c in zip(alpha, codes))
+        z = sum(float(a) * c[1] for a, c in zip(alpha, codes)) if method == "encoder" else None
+        result = self._render(method, h, z, pitch, steps, timings)
+        timings["total"] = sum(timings.values())
+        return result
+
+    def _load_timed(self, sound: AudioInput, timings: dict) -> np.ndarray:
+        with _timed(timings, "front_end"):
+            return self.load(sound)
 
     # -- the three tasks ------------------------------------------------------------------------
     def synthesize(self, sound: AudioInput, pitch: int, method: str = "hyper", steps: int = 3) -> Result:
         """The input's timbre at MIDI ``pitch`` (21-108) (paper sec. 4.2, synthesis)."""
-        pitch, steps = check_pitch(pitch, self.model_config), _check_steps(steps)
-        timings: dict = {}
-        t0 = time.perf_counter()
-        audio, h, z = self.encode(sound, method, timings)
-        result = self._render(method, h, z, pitch, steps, timings)
-        timings["total"] = (time.perf_counter() - t0) * 1000
-        return result
+        _check_method(method)
+        pitch, steps, timings = check_pitch(pitch, self.model_config), _check_steps(steps), {}
+        return self._mix_and_render([self._load_timed(sound, timings)], [1.0], pitch, method, steps, timings)
 
     def reconstruct(self, sound: AudioInput, method: str = "hyper", steps: int = 3, pitch: int | None = None) -> Result:
         """Rebuild the input at its own pitch (estimated with pYIN unless ``pitch`` is given)."""
         _check_method(method)
-        audio = self.load(sound)
-        pitch = self.estimate_pitch(audio) if pitch is None else pitch
-        return self.synthesize((audio, self.audio_config.sample_rate), pitch, method, steps)
+        steps, timings = _check_steps(steps), {}
+        note = self._load_timed(sound, timings)
+        if pitch is None:
+            with _timed(timings, "pitch_estimate"):
+                pitch = self.estimate_pitch(note)
+        pitch = check_pitch(pitch, self.model_config)
+        return self._mix_and_render([note], [1.0], pitch, method, steps, timings)
 
     def interpolate(self, sounds: Sequence[AudioInput], weights: Sequence[float], pitch: int,
                     method: str = "hyper", steps: int = 3) -> Result:
@@ -200,21 +214,21 @@ class HyperGANStrument:
         if len(sounds) < 2:
             raise ValueError("Interpolation needs at least two sounds.")
         alpha = check_weights(weights, len(sounds))
-        pitch, steps = check_pitch(pitch, self.model_config), _check_steps(steps)
-        timings: dict = {}
-        t0 = time.perf_counter()
-        codes = [self.encode(s, method, timings)[1:] for s in sounds]
-        h = sum(a * c[0] for a, c in zip(alpha, codes))
-        z = sum(a * c[1] for a, c in zip(alpha, codes)) if method == "encoder" else None
-        result = self._render(method, h.float(), None if z is None else z.float(), pitch, steps, timings)
-        timings["total"] = (time.perf_counter() - t0) * 1000
-        return result
+        pitch, steps, timings = check_pitch(pitch, self.model_config), _check_steps(steps), {}
+        notes = [self._load_timed(s, timings) for s in sounds]
+        return self._mix_and_render(notes, alpha, pitch, method, steps, timings)
+
+
+def _whole_number(value, lo: int, hi: int, what: str) -> int:
+    """``value`` as an int if it is a whole number (int or integral float, not bool) in lo-hi, else ValueError."""
+    ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+    if not ok or not np.isfinite(value) or int(value) != value or not lo <= value <= hi:
+        raise ValueError(f"{what} must be a whole number in {lo}-{hi}, got {value!r}.")
+    return int(value)
 
 
 def _check_steps(steps) -> int:
-    if not isinstance(steps, (int, np.integer)) or not 0 <= steps <= MAX_STEPS:
-        raise ValueError(f"Refinement steps must be a whole number in 0-{MAX_STEPS}, got {steps!r}.")
-    return int(steps)
+    return _whole_number(steps, 0, MAX_STEPS, "Refinement steps")
 
 
 @contextmanager
