@@ -103,6 +103,7 @@ class Stage:
         final = {k: round(sum(r[k] for r in recent) / len(recent), 5) for k in recent[0]} if recent else {}
         for module_name, file_name in save_names.items():
             ckpt.save_network(self.model_dir, file_name, self.modules[module_name])
+        ckpt.write_hashes(self.model_dir)  # sha256 of every safetensors file, checked by load_network
         summary = {"steps": self.tc.steps, "batch_size": self.tc.batch_size, "lr": self.tc.lr,
                    "wall_time_s": round(time.time() - t0, 1), "device": str(self.device),
                    "notes": len(self.bank), "final_losses": final}
@@ -201,9 +202,13 @@ def hyper_batch(s: Stage, h_all: torch.Tensor):
     return i, s.bank.pitch[j].to(s.device), s.bank.batch(j, s.device), s.bank.batch(i, s.device), h, own.to(s.device)
 
 
-def l_pre(s: Stage, f, h, x, x_fine, own) -> tuple[torch.Tensor, dict]:
-    """L_pre = l_timbre ||h - f(x_fine)||^2 + l_recon ||x - x_fine||^2, l_recon only where the own pitch is used (eq. 4)."""
-    timbre = (h - f(x_fine)).square().mean(dim=1)
+def l_pre(s: Stage, f, h, x, x_fine, own, h_scale: float) -> tuple[torch.Tensor, dict]:
+    """L_pre = l_timbre ||h - f(x_fine)||^2 + l_recon ||x - x_fine||^2, l_recon only where the own pitch is used (eq. 4).
+
+    Both terms are means over their elements; h is divided by ``h_scale`` (the corpus std of h) so that
+    the paper's weights balance the two terms whatever the scale f learned.
+    """
+    timbre = ((h - f(x_fine)) / h_scale).square().mean(dim=1)
     recon = (x - x_fine).square().mean(dim=(1, 2, 3)) * own
     loss = (s.tc.timbre_weight * timbre + s.tc.recon_weight * recon).mean()
     return loss, {"timbre_mse": timbre.mean().item(),
@@ -214,6 +219,7 @@ def train_hypernet(s: Stage, adversarial: bool) -> dict:
     """H pre-training with L_pre (eq. 3-4) or adversarial fine-tuning with D (eq. 5-6); G and f frozen."""
     f, G = s.frozen("f"), s.frozen("G")
     h_all = s.features_and_knn(f)
+    h_scale = h_all.std().item()
     H = s.trainable("H", ckpt.load_network(s.model_dir, "H_pre", s.cfg, s.device) if adversarial else None)
     D = s.trainable("D", ckpt.load_network(s.model_dir, "D", s.cfg, s.device)) if adversarial else None
 
@@ -221,7 +227,7 @@ def train_hypernet(s: Stage, adversarial: bool) -> dict:
         i, p, real, x, h, own = hyper_batch(s, h_all)
         xs, _ = refine(G, f, H, h, p, s.tc.refine_steps)
         x_fine = xs[-1]
-        loss, logs = l_pre(s, f, h, x, x_fine, own)
+        loss, logs = l_pre(s, f, h, x, x_fine, own, h_scale)
         if adversarial:
             logs["d_loss"] = discriminator_step(s, D, real, x_fine, p, h, n)
             adv = F.softplus(-D(x_fine, p, h)).mean()
