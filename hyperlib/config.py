@@ -100,6 +100,7 @@ class TrainConfig:
     log_every: int = 20
     knn_k: int = 10
     seed: int = 0
+    grad_clip: float = 10.0  # max gradient norm per network and step
     # generator stage
     l1_weight: float = 1.0
     adv_weight: float = 0.05

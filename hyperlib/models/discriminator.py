@@ -5,11 +5,11 @@ import torch
 from torch import nn
 
 from ..config import ModelConfig
-from .layers import ConvTrunk, pitch_index
+from .layers import ConvTrunk, normalize_h, pitch_index
 
 
 class Discriminator(nn.Module):
-    """score = psi(phi(x)) + <phi(x), embed(p)> + <phi(x), W h>.
+    """score = psi(phi(x)) + <phi(x), embed(p)> + <phi(x), W h> (h normalized, ``normalize_h``).
 
     forward(x, pitch, h): x (B, 1, 128, 128), pitch (B,) MIDI, h (B, h_dim) -> logits (B,).
     Trained with the non-saturating logistic loss and an R1 penalty on real data.
@@ -28,4 +28,4 @@ class Discriminator(nn.Module):
     def forward(self, x: torch.Tensor, pitch: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
         phi = self.phi(self.trunk(x))
         p = self.embed_pitch(pitch_index(pitch, self.cfg.min_pitch, self.cfg.num_pitches))
-        return self.psi(phi).squeeze(1) + (phi * p).sum(1) + (phi * self.project_h(h)).sum(1)
+        return self.psi(phi).squeeze(1) + (phi * p).sum(1) + (phi * self.project_h(normalize_h(h))).sum(1)

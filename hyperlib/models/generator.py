@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..config import ModelConfig
-from .layers import pitch_index
+from .layers import normalize_h, pitch_index
 
 
 class MappingNetwork(nn.Module):
@@ -32,7 +32,7 @@ class MappingNetwork(nn.Module):
 
     def forward(self, h: torch.Tensor, z: torch.Tensor, pitch: torch.Tensor) -> torch.Tensor:
         p = self.embed_pitch(pitch_index(pitch, self.cfg.min_pitch, self.cfg.num_pitches))
-        return self.net(torch.cat([F.normalize(self.embed_h(h), dim=1) * math.sqrt(self.cfg.w_dim // 2), p, z], dim=1))
+        return self.net(torch.cat([normalize_h(self.embed_h(h)), p, z], dim=1))
 
 
 class ModulatedConv2d(nn.Module):

@@ -5,6 +5,7 @@ import torch
 from torch import nn
 
 from ..config import ModelConfig
+from .layers import normalize_h
 
 
 class RefinementHead(nn.Module):
@@ -33,7 +34,8 @@ class HyperNetwork(nn.Module):
     Layers of the same (C_out, C_in) share one head (HyperStyle's shared refinement blocks); a learned
     per-layer embedding added to the code tells them apart.
 
-    forward(h, h_t): h, h_t (B, h_dim) -> list of Delta_l (B, C_out, C_in), one per tuned layer.
+    forward(h, h_t): h, h_t (B, h_dim) (each normalized, ``normalize_h``) -> list of Delta_l (B, C_out, C_in),
+    one per tuned layer.
     """
 
     def __init__(self, cfg: ModelConfig, layer_shapes: list[tuple[int, int]]):
@@ -46,7 +48,7 @@ class HyperNetwork(nn.Module):
                                     for o, i in dict.fromkeys(self.layer_shapes)})
 
     def forward(self, h: torch.Tensor, h_t: torch.Tensor) -> list[torch.Tensor]:
-        code = self.mlp(torch.cat([h, h_t], dim=1))
+        code = self.mlp(torch.cat([normalize_h(h), normalize_h(h_t)], dim=1))
         return [self.heads[f"{o}x{i}"](code + self.layer_embed[l]) for l, (o, i) in enumerate(self.layer_shapes)]
 
 

@@ -36,3 +36,9 @@ def pitch_index(pitch: torch.Tensor, min_pitch: int, num_pitches: int) -> torch.
     if idx.numel() and (idx.min() < 0 or idx.max() >= num_pitches):
         raise ValueError(f"MIDI pitch must be in {min_pitch}-{min_pitch + num_pitches - 1}, got {pitch.tolist()}.")
     return idx
+
+
+def normalize_h(h: torch.Tensor) -> torch.Tensor:
+    """Timbre feature h (B, h_dim) scaled to norm sqrt(h_dim): f's output scale is arbitrary, so every
+    network that consumes h (G's mapping, D's projection, H) sees it at a fixed scale."""
+    return torch.nn.functional.normalize(h, dim=1) * h.shape[1] ** 0.5

@@ -123,6 +123,7 @@ class Stage:
         opt = self.optims[name]
         opt.zero_grad(set_to_none=True)
         loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.modules[name].parameters(), self.tc.grad_clip)
         opt.step()
 
 
