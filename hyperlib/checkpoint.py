@@ -2,11 +2,15 @@
 
 Names: ``f`` feature extractor, ``G`` generator, ``D`` discriminator, ``H`` hypernetwork after
 adversarial fine-tuning, ``H_pre`` hypernetwork after pre-training only, ``E`` encoder.
-Only safetensors and JSON are ever read from a model folder.
+Only safetensors and JSON are ever read from a model folder. ``hashes.json`` (written by ``write_hashes``)
+records the sha256 of every safetensors file; when it is present, a file whose hash differs is refused
+with ``CheckpointError``.
 """
 from __future__ import annotations
 
+import hashlib
 import json
+import threading
 from pathlib import Path
 
 import torch
@@ -17,6 +21,58 @@ from .config import AudioConfig, ModelConfig, audio_config_from_dict
 from .models import Discriminator, Encoder, FeatureExtractor, Generator, HyperNetwork
 
 NETWORKS = ("f", "G", "D", "H_pre", "H", "E")
+HASHES_FILE = "hashes.json"
+
+
+class CheckpointError(ValueError):
+    """A weights file that must not be loaded (its sha256 differs from the one in ``hashes.json``)."""
+
+
+_hash_cache: dict[tuple, str] = {}  # (resolved path, mtime_ns, size) -> sha256 hex, so each file is hashed once
+_hash_lock = threading.Lock()
+
+
+def file_sha256(path: str | Path) -> str:
+    """The sha256 (hex) of a file, computed once per process for a given path, mtime and size."""
+    path = Path(path).resolve()
+    stat = path.stat()
+    key = (str(path), stat.st_mtime_ns, stat.st_size)
+    with _hash_lock:
+        if key not in _hash_cache:
+            digest = hashlib.sha256()
+            with open(path, "rb") as f:
+                for block in iter(lambda: f.read(1 << 20), b""):
+                    digest.update(block)
+            _hash_cache[key] = digest.hexdigest()
+        return _hash_cache[key]
+
+
+def write_hashes(model_dir: str | Path) -> Path:
+    """Record the sha256 of every ``*.safetensors`` in ``model_dir`` in ``model_dir/hashes.json``; returns its path."""
+    model_dir = Path(model_dir)
+    hashes = {p.name: file_sha256(p) for p in sorted(model_dir.glob("*.safetensors"))}
+    path = model_dir / HASHES_FILE
+    path.write_text(json.dumps({"algorithm": "sha256", "files": hashes}, indent=2, sort_keys=True) + "\n")
+    return path
+
+
+def verify_hash(path: str | Path) -> None:
+    """Check a weights file against its folder's ``hashes.json``; no-op when that file is absent or omits it.
+
+    Raises CheckpointError when the recorded sha256 differs (or ``hashes.json`` is unreadable).
+    """
+    path = Path(path)
+    record = path.parent / HASHES_FILE
+    if not record.is_file():
+        return
+    try:
+        expected = json.loads(record.read_text())["files"].get(path.name)
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise CheckpointError(f"{record} is not a valid hash record ({exc}); re-create it with "
+                              "hyperlib.checkpoint.write_hashes or remove it.") from exc
+    if expected is not None and file_sha256(path) != expected:
+        raise CheckpointError(f"{path} does not match the sha256 recorded in {record.name}: the file may be "
+                              "corrupted or tampered with. Download the checkpoint again; it was not loaded.")
 
 
 def read_config(model_dir: str | Path) -> dict:
@@ -66,7 +122,8 @@ def load_network(model_dir: str | Path, name: str, cfg: ModelConfig | None = Non
                  device: str | torch.device = "cpu") -> nn.Module:
     """Build network ``name`` and load its safetensors weights, in eval mode.
 
-    Raises FileNotFoundError naming the training stage that makes the missing file.
+    Raises FileNotFoundError naming the training stage that makes the missing file, and CheckpointError when
+    the file's sha256 differs from the one recorded in ``hashes.json``.
     """
     cfg = cfg or configs(model_dir)[0]
     path = Path(model_dir) / f"{name}.safetensors"
@@ -74,6 +131,7 @@ def load_network(model_dir: str | Path, name: str, cfg: ModelConfig | None = Non
         stage = {"f": "features", "G": "generator", "D": "generator", "H_pre": "hypernet-pre",
                  "H": "hypernet-adv", "E": "encoder"}[name]
         raise FileNotFoundError(f"{path} is missing: train it with `python -m hyperlib train {stage}`.")
+    verify_hash(path)
     module = build(name, cfg)
     module.load_state_dict(load_file(str(path), device=str(device)))
     return module.to(device).eval()

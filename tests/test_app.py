@@ -1,4 +1,5 @@
-"""Tests of the Gradio demo (demos/app.py): its handlers called directly, bad uploads, and the running app.
+"""Tests of the Gradio demo (demos/app.py): its handlers called directly, bad uploads, temporary files, the
+Space folder, and the running app. ``start_app`` is shared with tests/test_load.py and tests/test_browser.py.
 
 They use whatever model ``HyperGANStrument.from_pretrained()`` loads (the bundled checkpoint, or the
 folder named by ``HYPERLIB_CHECKPOINT``).
@@ -6,12 +7,17 @@ folder named by ``HYPERLIB_CHECKPOINT``).
 from __future__ import annotations
 
 import importlib.util
+import json
+import math
 import os
+import re
 import socket
 import subprocess
 import sys
 import time
+import tracemalloc
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -97,6 +103,60 @@ def test_note_name(app):
     assert app.note_name(60).startswith("C4") and app.note_name(69) == "A4 (440.0 Hz)"
 
 
+def test_note_picker_names_every_pitch(app):
+    choices = dict((midi, label) for label, midi in app.NOTE_CHOICES)
+    assert sorted(choices) == list(range(21, 109))
+    for octave in range(2, 8):  # C2 ... C7
+        assert choices[12 * (octave + 1)].startswith(f"C{octave} ")
+    assert choices[69] == "A4 (440.0 Hz)" and app.whole_number(64.0) == 64
+
+
+# -- (a') the blind A/B test --------------------------------------------------------------------
+def test_ab_render_is_blind(app):
+    wav_a, wav_b, trial, status, *buttons = app.ab_render(str(PIANO), "hyper-encoder", 62, 1)
+    assert sorted(trial["order"]) == ["encoder", "hyper"] and trial["pair"] == "hyper-encoder"
+    for path, slot in ((wav_a, "A"), (wav_b, "B")):
+        assert_valid_wav(path)
+        assert Path(path).name.startswith(f"sound-{slot}-")  # the download's name does not tell the method
+    assert "D4" in status and all(b.interactive for b in buttons)
+
+
+def test_ab_order_is_random(app, monkeypatch):
+    orders = set()
+    monkeypatch.setattr(app, "save_wav", lambda result, name=None: name)  # skip the writing, keep the logic
+    for _ in range(30):
+        orders.add(tuple(app.ab_render(str(PIANO), "gan-encoder", 60, 0)[2]["order"]))
+        if len(orders) == 2:
+            break
+    assert orders == {("gan", "encoder"), ("encoder", "gan")}
+
+
+def test_ab_vote_tallies_per_pair(app):
+    trial = {"pair": "hyper-gan", "order": ["gan", "hyper"], "pitch": 60}
+    new_trial, tally, reveal, table, *buttons = app.ab_vote("B", trial, {})
+    assert new_trial is None and tally == {"hyper-gan": {"hyper": 1, "gan": 0}}
+    assert "A was **GANStrument**, B was **HyperGANStrument**" in reveal
+    assert not any(b.interactive for b in buttons)
+    tally = app.vote_a({"pair": "hyper-gan", "order": ["gan", "hyper"], "pitch": 60}, tally)[1]
+    tally = app.vote_a({"pair": "gan-encoder", "order": ["encoder", "gan"], "pitch": 60}, tally)[1]
+    assert tally == {"hyper-gan": {"hyper": 1, "gan": 1}, "gan-encoder": {"gan": 0, "encoder": 1}}
+    table = app.tally_markdown(tally)
+    assert "| HyperGANStrument vs GANStrument | HyperGANStrument: 1 | GANStrument: 1 | 2 |" in table
+    assert "| GANStrument vs GANStrument Enc. | GANStrument: 0 | GANStrument Enc.: 1 | 1 |" in table
+
+
+def test_ab_vote_needs_a_fresh_pair(app):
+    with pytest.raises(gr.Error) as error:
+        app.ab_vote("A", None, {"hyper-gan": {"hyper": 1, "gan": 0}})  # already voted: the trial was cleared
+    assert "render a pair first" in error.value.message.lower()
+
+
+def test_ab_state_is_not_shared(app):
+    tally = {"hyper-gan": {"hyper": 1, "gan": 0}}
+    app.vote_a({"pair": "hyper-gan", "order": ["hyper", "gan"], "pitch": 60}, tally)
+    assert tally == {"hyper-gan": {"hyper": 1, "gan": 0}}  # the handler returns a new tally
+
+
 # -- (b) bad input gives a readable message -----------------------------------------------------
 def write_bad_file(tmp_path: Path, kind: str) -> str:
     """A bad upload of the given kind, as a file path."""
@@ -105,12 +165,31 @@ def write_bad_file(tmp_path: Path, kind: str) -> str:
         path.write_text("this is not audio, just text renamed to .wav\n" * 20)
     elif kind == "empty":
         path.write_bytes(b"")
+    elif kind == "zero-length":  # a valid WAV header with no frames
+        sf.write(path, np.zeros(0, dtype=np.int16), SAMPLE_RATE, subtype="PCM_16")
     elif kind == "silent":
         sf.write(path, np.zeros(SAMPLE_RATE, dtype=np.int16), SAMPLE_RATE, subtype="PCM_16")
-    elif kind == "nan":
+    elif kind in ("nan", "inf"):
         audio = np.sin(np.linspace(0, 800, SAMPLE_RATE)).astype(np.float32)
-        audio[100:200] = np.nan
+        audio[100:200] = np.nan if kind == "nan" else np.inf
         sf.write(path, audio, SAMPLE_RATE, subtype="FLOAT")
+    else:
+        raise ValueError(kind)
+    return str(path)
+
+
+def write_good_file(tmp_path: Path, kind: str) -> str:
+    """An unusual but usable upload of the given kind: a 1 s note (A3) as a WAV file."""
+    rate = {"8khz": 8000, "96khz": 96000}.get(kind, 44100)
+    t = np.arange(rate) / rate
+    y = 0.6 * np.sin(2 * np.pi * 220 * t) * np.exp(-2 * t)
+    subtype = {"pcm8": "PCM_U8", "pcm24": "PCM_24", "float32": "FLOAT"}.get(kind, "PCM_16")
+    if kind == "clipped-square":  # a square wave hard-clipped at full scale
+        y = np.clip(4 * np.sign(np.sin(2 * np.pi * 220 * t)), -1, 1)
+    elif kind == "6-channel":  # 5.1: the same note on every channel, at different levels
+        y = np.stack([y * (1 - 0.1 * c) for c in range(6)], axis=1)
+    path = tmp_path / f"{kind}.wav"
+    sf.write(path, y.astype(np.float32), rate, subtype=subtype)
     return str(path)
 
 
@@ -120,12 +199,61 @@ def assert_readable(error: pytest.ExceptionInfo, *words: str) -> None:
     assert all(word in message.lower() for word in words), message
 
 
-@pytest.mark.parametrize("kind, words", [("text", ["could not decode", "wav"]), ("empty", ["empty"]),
-                                         ("silent", ["silent"]), ("nan", ["nan"])])
+BAD_FILES = [("text", ["could not decode", "wav"]), ("empty", ["empty"]), ("zero-length", ["no samples"]),
+             ("silent", ["silent"]), ("nan", ["nan or infinite"]), ("inf", ["nan or infinite"])]
+
+
+@pytest.mark.parametrize("kind, words", BAD_FILES)
 def test_bad_upload_is_reported(app, tmp_path, kind, words):
     with pytest.raises(gr.Error) as error:
         app.render_all(write_bad_file(tmp_path, kind), 60, 1)
     assert_readable(error, *words)
+
+
+@pytest.mark.parametrize("kind", ["clipped-square", "pcm8", "pcm24", "float32", "8khz", "96khz", "6-channel"])
+def test_unusual_upload_works(app, tmp_path, kind):
+    path = write_good_file(tmp_path, kind)
+    assert sf.info(path).channels == (6 if kind == "6-channel" else 1)
+    wav, figure = app.render_mix(path, str(PIANO), 0.0, 57, "gan", 0)  # the new file's timbre only
+    assert_valid_wav(wav)
+
+
+def write_long_wav(path: Path, minutes: float, rate: int = SAMPLE_RATE) -> None:
+    """A 16-bit mono WAV of ``minutes`` of a repeating tone, written a minute at a time (bounded memory)."""
+    t = np.arange(60 * rate) / rate
+    minute = (0.4 * np.sin(2 * np.pi * 330 * t) * (0.6 + 0.4 * np.cos(2 * np.pi * t))).astype(np.float32)
+    with sf.SoundFile(path, "w", rate, 1, subtype="PCM_16", format="WAV") as f:
+        for _ in range(math.ceil(minutes)):
+            f.write(minute)
+
+
+def test_30_minute_upload_uses_the_start(app, tmp_path):
+    path = tmp_path / "thirty_minutes.wav"
+    write_long_wav(path, 30)
+    assert 55e6 < path.stat().st_size < app.MAX_UPLOAD_BYTES  # ~57.6 MB: accepted, but cut
+    with pytest.warns(UserWarning, match="lasts 30 min: only its first 60 s are read"):  # gr.Warning outside a request
+        wav, _ = app.render_mix(str(path), str(PIANO), 0.0, 64, "gan", 0)
+    assert_valid_wav(wav)
+    model = app.get_model()
+    tracemalloc.start()
+    try:
+        model.load(str(path))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 40e6, f"decoding used {peak / 1e6:.0f} MB; the whole file as float32 would be 115 MB"
+    path.unlink()  # 57 MB: do not keep it in pytest's temp folders
+
+
+def test_oversized_upload_is_refused_before_decoding(app, tmp_path, monkeypatch):
+    path = tmp_path / "huge.wav"
+    with open(path, "wb") as f:  # sparse: no disk space used
+        f.truncate(app.MAX_UPLOAD_BYTES + 1)
+    monkeypatch.setattr(app.sf, "info", lambda *a: pytest.fail("the header was read"))
+    monkeypatch.setattr(app.get_model(), "load", lambda *a: pytest.fail("the file was decoded"))
+    with pytest.raises(gr.Error) as error:
+        app.render_all(str(path), 60, 1)
+    assert_readable(error, f"{app.MAX_UPLOAD_MB} mb")
 
 
 def test_no_upload_is_reported(app):
@@ -140,11 +268,86 @@ def test_bad_mix_input_names_the_sound(app, tmp_path):
     assert_readable(error, "second sound", "silent")
 
 
-@pytest.mark.parametrize("pitch, steps, words", [(120, 0, ["pitch", "21-108"]), (60, 2.5, ["steps", "0-10"])])
+@pytest.mark.parametrize("pitch, steps, words", [(120, 0, ["pitch", "21-108"]), (20, 0, ["pitch", "21-108"]),
+                                                  (60, 2.5, ["steps", "0-10"])])
 def test_bad_setting_is_reported(app, pitch, steps, words):
     with pytest.raises(gr.Error) as error:
         app.render_mix(str(PIANO), str(HANDSAW), 0.5, pitch, "gan", steps)
     assert_readable(error, *words)
+
+
+@pytest.mark.parametrize("mix", [-0.5, 1.5, float("nan"), "half"])
+def test_bad_mix_weight_is_reported(app, mix):
+    """The slider makes weights [1 - mix, mix]; an API client can send any mix: a negative weight is refused."""
+    with pytest.raises(gr.Error) as error:
+        app.render_mix(str(PIANO), str(HANDSAW), mix, 60, "gan", 0)
+    assert_readable(error, "mix", "0", "1")
+
+
+@pytest.mark.parametrize("weights", [[-1.0, 2.0], [0.0, 0.0], [1.0, -1.0]])
+def test_bad_interpolation_weights_are_reported_by_the_library(app, weights):
+    with pytest.raises(ValueError, match="non-negative numbers with a positive sum"):
+        app.get_model().interpolate([str(PIANO), str(HANDSAW)], weights, 60, "gan", 0)
+
+
+# -- (b') temporary files, settings of the served app, the Space folder ------------------------------
+def test_old_outputs_are_deleted(app):
+    old = Path(app.render_mix(str(PIANO), str(HANDSAW), 0.5, 60, "gan", 0)[0])
+    assert old.parent == app.OUTPUT_DIR and old.is_file()
+    stale = time.time() - app.OUTPUT_MAX_AGE_S - 60
+    os.utime(old, (stale, stale))
+    new = Path(app.render_mix(str(PIANO), str(HANDSAW), 0.5, 60, "gan", 0)[0])  # each request purges first
+    assert new.is_file() and not old.exists()
+    assert app.purge_outputs(max_age_s=0) >= 1 and not new.exists()
+
+
+def test_launch_settings(app, monkeypatch):
+    launched = {}
+    monkeypatch.setattr(app, "warm_up", lambda: None)
+    monkeypatch.setattr(gr.Blocks, "launch", lambda self, **kwargs: launched.update(demo=self, **kwargs))
+    app.main()
+    demo = launched["demo"]
+    assert launched["max_file_size"] == app.MAX_UPLOAD_BYTES
+    assert demo.delete_cache == app.CACHE_SETTINGS  # gradio deletes its cached uploads and outputs
+    assert demo._queue.default_concurrency_limit == 2 and demo._queue.max_size == app.QUEUE_MAX_SIZE
+    api = {dep.api_name for dep in demo.fns.values()}
+    assert {"render", "mix", "ab_render"} <= api
+
+
+def test_space_card_matches_gradio():
+    card = (REPO_ROOT / "demos" / "README.md").read_text()
+    front = card.split("---")[1]
+    fields = dict(line.split(":", 1) for line in front.strip().splitlines())
+    fields = {k.strip(): v.strip().strip('"') for k, v in fields.items()}
+    assert fields["sdk"] == "gradio" and fields["sdk_version"] == gr.__version__
+    assert fields["app_file"] == "app.py" and fields["license"] == "mit" and fields["title"] and fields["emoji"]
+    lines = (REPO_ROOT / "demos" / "requirements.txt").read_text().splitlines()
+    requirements = "\n".join(line for line in lines if not line.startswith("#"))
+    assert "-e " not in requirements and "==2.13.0" not in requirements and "gradio" not in requirements
+    for package in ("torch", "numpy", "librosa", "soundfile", "safetensors", "huggingface_hub", "matplotlib"):
+        assert re.search(rf"^{package}\b", requirements, re.M), package
+
+
+def test_make_space_assembles_a_runnable_folder(tmp_path):
+    space = tmp_path / "space"
+    run = subprocess.run(["bash", str(REPO_ROOT / "demos" / "make_space.sh"), str(space)], capture_output=True,
+                         text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    for name in ("app.py", "README.md", "requirements.txt", "hyperlib/__init__.py", "hyperlib/pipeline.py",
+                 "checkpoints/config.json", "examples/piano_c4.aif", "examples/ATTRIBUTION.md"):
+        assert (space / name).is_file(), name
+    assert not (space / "make_space.sh").exists() and not (space / "checkpoints" / "_train").exists()
+    assert not list(space.rglob("__pycache__"))
+    # app.py uses the package, weights and examples beside it; its temp folder goes when the process ends
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    probe = ("import json, app, hyperlib; print(json.dumps([str(app.REPO_ROOT), hyperlib.__file__, "
+             "str(app.PIANO), str(app.OUTPUT_DIR)]))")
+    out = subprocess.run([sys.executable, "-c", probe], cwd=space, env=env, capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    root, package, piano, output_dir = json.loads(out.stdout.strip().splitlines()[-1])
+    assert Path(root) == space and Path(package).is_relative_to(space) and Path(piano).is_file()
+    assert not Path(output_dir).exists()
 
 
 # -- (c) the app served over HTTP ---------------------------------------------------------------
@@ -169,12 +372,12 @@ def wait_until_up(url: str, process: subprocess.Popen, log: Path) -> None:
     pytest.fail(f"the app did not answer within {STARTUP_TIMEOUT_S} s:\n{log.read_text()[-3000:]}")
 
 
-@pytest.fixture
-def served_app(tmp_path):
-    """``python demos/app.py`` on a free local port; yields its URL and always stops it."""
+@contextmanager
+def start_app(tmp_path: Path):
+    """``python demos/app.py`` on a free local port, gradio's cache in ``tmp_path``; yields its URL, always stops it."""
     port = free_port()
     env = {**os.environ, "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port),
-           "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1"}
+           "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1", "GRADIO_TEMP_DIR": str(tmp_path / "gradio")}
     log = tmp_path / "app.log"
     with open(log, "w") as out:
         process = subprocess.Popen([sys.executable, str(APP_PATH)], cwd=REPO_ROOT, env=env,
@@ -192,6 +395,12 @@ def served_app(tmp_path):
             process.wait()
 
 
+@pytest.fixture
+def served_app(tmp_path):
+    with start_app(tmp_path) as url:
+        yield url
+
+
 def test_served_app_render_endpoint(served_app, tmp_path):
     from gradio_client import Client, handle_file
 
@@ -202,3 +411,14 @@ def test_served_app_render_endpoint(served_app, tmp_path):
     for path in wavs:
         assert_valid_wav(path)
     assert "C4" in outputs[-1]
+    from gradio_client.exceptions import AppError
+
+    # what the slider cannot send, an API client can: the answers are messages, and the server goes on
+    for mix, words in ((1.5, ["greater than maximum", "1"]), (-0.5, ["less than minimum", "0"])):
+        with pytest.raises(AppError) as error:
+            client.predict(handle_file(str(PIANO)), handle_file(str(HANDSAW)), mix, 60, "gan", 0, api_name="/mix")
+        assert all(word in str(error.value).lower() for word in words), str(error.value)
+    with pytest.raises(AppError, match="silent"):
+        client.predict(handle_file(write_bad_file(tmp_path, "silent")), 60, 0, "synthesize", api_name="/render")
+    path, _ = client.predict(handle_file(str(PIANO)), handle_file(str(HANDSAW)), 0.25, 60, "gan", 0, api_name="/mix")
+    assert_valid_wav(path)
