@@ -282,5 +282,5 @@ def train_stage(stage: str, corpus_dir, model_dir, device: str = "cpu", tiny: bo
     """
     if stage not in STAGES:
         raise ValueError(f"Unknown stage {stage!r}; stages in order: {', '.join(STAGES)}.")
-    tc = replace(STAGE_DEFAULTS[stage], **(TINY if tiny else {}), **overrides)
+    tc = replace(STAGE_DEFAULTS[stage], **{**(TINY if tiny else {}), **overrides})
     return STAGES[stage](Stage(stage, corpus_dir, model_dir, tc, device, fresh, model_config))

@@ -1,0 +1,247 @@
+"""The user-facing API (HyperGANStrument) and the command line, on real recordings.
+
+Uses whatever ``HyperGANStrument.from_pretrained()`` loads (the bundled checkpoint, or HYPERLIB_CHECKPOINT).
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from conftest import HANDSAW, NUM_SAMPLES, PIANO, SAMPLE_RATE, run_cli
+from hyperlib import METHODS, AudioError, Result
+from hyperlib.cli import main as cli_main
+
+THREE = ("gan", "encoder", "hyper")
+PEAK = 10 ** (-1 / 20)
+
+
+def check_result(r: Result, method: str, pitch: int) -> None:
+    assert isinstance(r, Result)
+    assert r.method == method and r.pitch == pitch and isinstance(r.pitch, int)
+    assert r.sample_rate == SAMPLE_RATE
+    assert isinstance(r.audio, np.ndarray) and r.audio.dtype == np.float32 and r.audio.shape == (NUM_SAMPLES,)
+    assert np.all(np.isfinite(r.audio))
+    assert np.sqrt(np.mean(r.audio ** 2)) > 1e-3  # not silent
+    assert np.max(np.abs(r.audio)) == pytest.approx(PEAK, abs=1e-3)  # normalized like the front end
+    assert r.mel.shape == (128, 128) and np.all(np.isfinite(r.mel))
+    if method.startswith("hyper"):
+        assert r.mel_init is not None and r.mel_init.shape == (128, 128)
+    else:
+        assert r.mel_init is None
+    assert r.timings_ms["total"] > 0
+
+
+def test_from_pretrained(model):
+    assert set(model.nets) >= {"f", "G", "E", "H", "H_pre"}
+    assert all(not net.training for net in model.nets.values())
+    assert model.audio_config.sample_rate == SAMPLE_RATE and model.audio_config.num_samples == NUM_SAMPLES
+    assert set(THREE) <= set(METHODS)
+
+
+# -- the three tasks, three methods ------------------------------------------------------------------------------
+@pytest.mark.parametrize("method", THREE)
+def test_reconstruct(model, method):
+    r = model.reconstruct(PIANO, method)
+    check_result(r, method, model.estimate_pitch(model.load(PIANO)))
+    r = model.reconstruct(HANDSAW, method, pitch=55)
+    check_result(r, method, 55)
+
+
+@pytest.mark.parametrize("method", THREE)
+@pytest.mark.parametrize("sound", [PIANO, HANDSAW], ids=lambda p: p.name)
+def test_synthesize(model, method, sound):
+    check_result(model.synthesize(sound, pitch=64, method=method), method, 64)
+
+
+@pytest.mark.parametrize("method", THREE)
+def test_interpolate(model, method):
+    r = model.interpolate([PIANO, HANDSAW], [0.3, 0.7], pitch=69, method=method)
+    check_result(r, method, 69)
+    # weights are normalized: [3, 7] is [0.3, 0.7]
+    np.testing.assert_allclose(model.interpolate([PIANO, HANDSAW], [3, 7], pitch=69, method=method).mel, r.mel,
+                               atol=1e-5)
+
+
+@pytest.mark.parametrize("method", THREE)
+def test_interpolate_one_hot_is_synthesize(model, method):
+    """All weight on one sound gives that sound's synthesis."""
+    mix = model.interpolate([PIANO, HANDSAW], [0.0, 1.0], pitch=62, method=method)
+    alone = model.synthesize(HANDSAW, pitch=62, method=method)
+    np.testing.assert_allclose(mix.mel, alone.mel, atol=1e-6)
+    other = model.synthesize(PIANO, pitch=62, method=method)
+    # the other sound's code does change the output, by far more than the one-hot mix differs
+    assert np.abs(other.mel - alone.mel).max() > 10 * max(np.abs(mix.mel - alone.mel).max(), 1e-7)
+
+
+def test_estimate_pitch_of_real_piano(model):
+    assert abs(model.estimate_pitch(model.load(PIANO)) - 60) <= 1  # piano_c4.aif is C4 = MIDI 60
+
+
+def test_pitch_changes_output(model):
+    low, high = model.synthesize(PIANO, 48, "gan"), model.synthesize(PIANO, 72, "gan")
+    assert np.abs(low.mel - high.mel).mean() > 1e-3
+
+
+def test_hyper_with_zero_steps_equals_gan(model):
+    gan = model.synthesize(PIANO, 64, "gan")
+    hyper0 = model.synthesize(PIANO, 64, "hyper", steps=0)
+    assert np.array_equal(hyper0.mel, gan.mel)
+    assert np.array_equal(hyper0.audio, gan.audio)
+    mix_gan = model.interpolate([PIANO, HANDSAW], [0.3, 0.7], 69, "gan")
+    mix_hyper0 = model.interpolate([PIANO, HANDSAW], [0.3, 0.7], 69, "hyper", steps=0)
+    assert np.array_equal(mix_hyper0.mel, mix_gan.mel)
+
+
+def test_hyper_refines_from_the_gan_output(model):
+    gan = model.synthesize(PIANO, 64, "gan")
+    hyper = model.synthesize(PIANO, 64, "hyper", steps=3)
+    assert np.array_equal(hyper.mel_init, gan.mel)  # x_init = G(h, 0, p)
+    assert not np.array_equal(hyper.mel, gan.mel)  # the trained H does change G's weights
+    pre = model.synthesize(PIANO, 64, "hyper-pre", steps=3)
+    check_result(pre, "hyper-pre", 64)
+
+
+def test_results_are_deterministic(model):
+    a, b = model.synthesize(HANDSAW, 60, "hyper"), model.synthesize(HANDSAW, 60, "hyper")
+    assert np.array_equal(a.audio, b.audio) and np.array_equal(a.mel, b.mel)
+
+
+@pytest.mark.parametrize("method", THREE)
+def test_array_input(model, method):
+    y, sr = sf.read(str(PIANO), dtype="float32")
+    from_array = model.synthesize((y, sr), 64, method)
+    check_result(from_array, method, 64)
+    np.testing.assert_allclose(from_array.mel, model.synthesize(PIANO, 64, method).mel, atol=1e-4)
+    y8, sr8 = sf.read(str(HANDSAW), dtype="float32")
+    check_result(model.interpolate([(y, sr), (y8, sr8)], [1, 1], 60, method), method, 60)
+    check_result(model.reconstruct((y8, sr8), method, pitch=50), method, 50)
+
+
+# -- errors --------------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("pitch", [20, 109, 60.5, -1, "60", None])
+def test_bad_pitch(model, pitch):
+    with pytest.raises(ValueError, match="21-108"):
+        model.synthesize(PIANO, pitch, "gan")
+    with pytest.raises(ValueError, match="21-108"):
+        model.interpolate([PIANO, HANDSAW], [0.5, 0.5], pitch, "gan")
+    if pitch is not None:  # None means "estimate it" for reconstruct
+        with pytest.raises(ValueError, match="21-108"):
+            model.reconstruct(PIANO, "gan", pitch=pitch)
+
+
+def test_whole_number_pitch_types_accepted(model):
+    assert model.synthesize(PIANO, np.int64(64), "gan").pitch == 64
+    assert model.synthesize(PIANO, 64.0, "gan").pitch == 64
+
+
+@pytest.mark.parametrize("method", ["GAN", "hyperstyle", "", None])
+def test_bad_method(model, method):
+    with pytest.raises(ValueError, match="method"):
+        model.synthesize(PIANO, 64, method)
+    with pytest.raises(ValueError, match="method"):
+        model.reconstruct(PIANO, method)
+    with pytest.raises(ValueError, match="method"):
+        model.interpolate([PIANO, HANDSAW], [0.5, 0.5], 64, method)
+
+
+@pytest.mark.parametrize("weights", [[-0.3, 1.3], [0, 0], [0.0, -0.0], [1.0], [0.2, 0.3, 0.5], [float("nan"), 1],
+                                     [float("inf"), 1]], ids=str)
+def test_bad_weights(model, weights):
+    with pytest.raises(ValueError):
+        model.interpolate([PIANO, HANDSAW], weights, 64, "gan")
+
+
+def test_interpolate_needs_two_sounds(model):
+    with pytest.raises(ValueError):
+        model.interpolate([PIANO], [1.0], 64, "gan")
+
+
+@pytest.mark.parametrize("steps", [-1, 11, 1.5, "3"])
+def test_bad_steps(model, steps):
+    with pytest.raises(ValueError, match="steps"):
+        model.synthesize(PIANO, 64, "hyper", steps=steps)
+
+
+def test_bad_audio_through_the_api(model, tmp_path):
+    with pytest.raises(AudioError):
+        model.synthesize(tmp_path / "missing.wav", 64, "gan")
+    silent = tmp_path / "silent.wav"
+    sf.write(silent, np.zeros(8000), 16000)
+    with pytest.raises(AudioError):
+        model.reconstruct(silent, "hyper")
+    with pytest.raises(AudioError):
+        model.interpolate([PIANO, silent], [0.5, 0.5], 64, "encoder")
+
+
+# -- command line ----------------------------------------------------------------------------------------------------
+def read_wav(path) -> np.ndarray:
+    info = sf.info(str(path))
+    assert (info.samplerate, info.channels, info.frames, info.format, info.subtype) == \
+        (SAMPLE_RATE, 1, NUM_SAMPLES, "WAV", "PCM_16")
+    y, _ = sf.read(str(path), dtype="float32")
+    assert np.sqrt(np.mean(y ** 2)) > 1e-3
+    return y
+
+
+def test_cli_synth(model, tmp_path):
+    out = tmp_path / "out.wav"
+    proc = run_cli("synth", PIANO, "--pitch", "64", "--method", "hyper", "-o", out)
+    assert proc.returncode == 0, proc.stderr
+    assert "wrote" in proc.stdout
+    y = read_wav(out)
+    # the same note as the API gives
+    np.testing.assert_allclose(y, model.synthesize(PIANO, 64, "hyper").audio, atol=2 / 32768)
+
+
+def test_cli_reconstruct_and_interpolate(model, tmp_path):
+    out = tmp_path / "rec.wav"
+    proc = run_cli("reconstruct", PIANO, "--method", "gan", "-o", out)
+    assert proc.returncode == 0, proc.stderr
+    np.testing.assert_allclose(read_wav(out), model.reconstruct(PIANO, "gan").audio, atol=2 / 32768)
+    out = tmp_path / "mix.wav"
+    proc = run_cli("interpolate", PIANO, HANDSAW, "--weights", "0.3", "0.7", "--pitch", "69", "--method", "encoder",
+                   "-o", out)
+    assert proc.returncode == 0, proc.stderr
+    np.testing.assert_allclose(read_wav(out), model.interpolate([PIANO, HANDSAW], [0.3, 0.7], 69, "encoder").audio,
+                               atol=2 / 32768)
+
+
+@pytest.mark.parametrize("args", [["synth", "{tmp}/missing.wav", "--pitch", "64"],
+                                  ["synth", str(PIANO), "--pitch", "109"]], ids=["missing file", "pitch 109"])
+def test_cli_errors_exit_2(tmp_path, args):
+    out = tmp_path / "out.wav"
+    proc = run_cli(*[a.format(tmp=tmp_path) for a in args], "-o", out)
+    assert proc.returncode == 2
+    assert "error:" in proc.stderr
+    assert "Traceback" not in proc.stderr + proc.stdout
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("args", [
+    ["synth", "{tmp}/not_audio.wav", "--pitch", "64"],
+    ["synth", str(PIANO), "--pitch", "20"],
+    ["reconstruct", str(PIANO), "--pitch", "200"],
+    ["interpolate", str(PIANO), str(HANDSAW), "--weights", "-1", "2", "--pitch", "60"],
+    ["interpolate", str(PIANO), str(HANDSAW), "--weights", "0", "0", "--pitch", "60"],
+    ["interpolate", str(PIANO), str(HANDSAW), "--weights", "1", "--pitch", "60"],
+    ["interpolate", str(PIANO), "--weights", "1", "--pitch", "60"],
+    ["synth", str(PIANO), "--pitch", "64", "--steps", "-1"],
+], ids=["not audio", "pitch 20", "pitch 200", "negative weight", "zero weights", "weight count", "one sound",
+        "negative steps"])
+def test_cli_errors_in_process(tmp_path, capsys, args):
+    (tmp_path / "not_audio.wav").write_text("definitely not a RIFF file\n" * 50)
+    out = tmp_path / "out.wav"
+    assert cli_main([a.format(tmp=tmp_path) for a in args] + ["-o", str(out)]) == 2
+    assert capsys.readouterr().err.startswith("error:")
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("args", [["synth", str(PIANO), "--pitch", "60.5"],
+                                  ["synth", str(PIANO), "--pitch", "64", "--method", "bogus"],
+                                  ["synth", str(PIANO)]], ids=["fractional pitch", "bad method", "no pitch"])
+def test_cli_usage_errors(tmp_path, capsys, args):
+    with pytest.raises(SystemExit) as info:
+        cli_main(args + ["-o", str(tmp_path / "out.wav")])
+    assert info.value.code == 2
+    assert "error:" in capsys.readouterr().err

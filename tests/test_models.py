@@ -1,0 +1,262 @@
+"""The five networks f, G, D, E, H, the refinement loop and checkpoint files, on a small configuration."""
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+
+from hyperlib import checkpoint as ckpt
+from hyperlib.models import Discriminator, Encoder, FeatureExtractor, Generator, HyperNetwork, refine
+from hyperlib.models.features import GradientReversal
+from hyperlib.models.generator import ModulatedConv2d
+from hyperlib.models.layers import pitch_index
+
+B = 3
+
+
+@pytest.fixture(scope="module")
+def nets(small_cfg):
+    torch.manual_seed(0)
+    G = Generator(small_cfg).eval()
+    return {"f": FeatureExtractor(small_cfg).eval(), "G": G, "D": Discriminator(small_cfg).eval(),
+            "E": Encoder(small_cfg).eval(), "H": HyperNetwork(small_cfg, G.tuned_shapes).eval()}
+
+
+@pytest.fixture()
+def batch(small_cfg):
+    g = torch.Generator().manual_seed(1)
+    return {"x": torch.rand(B, 1, 128, 128, generator=g) * 2 - 1, "h": torch.randn(B, small_cfg.h_dim, generator=g),
+            "z": torch.randn(B, small_cfg.z_dim, generator=g), "p": torch.tensor([21, 60, 108])}
+
+
+def random_deltas(G, scale=0.1, batch_size=B, seed=2):
+    g = torch.Generator().manual_seed(seed)
+    return [scale * torch.randn(batch_size, o, i, generator=g) for o, i in G.tuned_shapes]
+
+
+# -- shapes --------------------------------------------------------------------------------------------------------
+def test_feature_extractor_shapes(nets, batch, small_cfg):
+    h = nets["f"](batch["x"])
+    assert h.shape == (B, small_cfg.h_dim)
+    h2, inst, pitch = nets["f"].classify(batch["x"])
+    assert torch.equal(h, h2)
+    assert inst.shape == (B, small_cfg.num_instruments) and pitch.shape == (B, small_cfg.num_pitches)
+
+
+def test_generator_shapes(nets, batch, small_cfg):
+    G = nets["G"]
+    assert G(batch["h"], batch["z"], batch["p"]).shape == (B, 1, 128, 128)
+    assert G(batch["h"], None, batch["p"]).shape == (B, 1, 128, 128)
+    assert len(G.tuned_shapes) == small_cfg.hyper_layers
+    # the tuned layers are G's last modulated 3x3 convolutions
+    assert G.tuned_shapes == [tuple(c.weight.shape[:2]) for c in G.convs[-small_cfg.hyper_layers:]]
+    assert G.tuned_shapes[-1] == (small_cfg.gen_channels[-1], small_cfg.gen_channels[-1])
+
+
+def test_generator_z_none_is_z_zero(nets, batch):
+    G = nets["G"]
+    assert torch.equal(G(batch["h"], None, batch["p"]), G(batch["h"], torch.zeros_like(batch["z"]), batch["p"]))
+    assert not torch.allclose(G(batch["h"], None, batch["p"]), G(batch["h"], batch["z"], batch["p"]))
+
+
+def test_generator_depends_on_h_and_pitch(nets, batch):
+    G = nets["G"]
+    out = G(batch["h"], None, batch["p"])
+    assert not torch.allclose(out, G(batch["h"].flip(0), None, batch["p"]))
+    assert not torch.allclose(out, G(batch["h"], None, torch.tensor([22, 61, 107])))
+
+
+def test_discriminator_and_encoder_shapes(nets, batch, small_cfg):
+    assert nets["D"](batch["x"], batch["p"], batch["h"]).shape == (B,)
+    h, z = nets["E"](batch["x"])
+    assert h.shape == (B, small_cfg.h_dim) and z.shape == (B, small_cfg.z_dim)
+
+
+def test_hypernetwork_shapes(nets, batch):
+    deltas = nets["H"](batch["h"], batch["h"].flip(0))
+    assert [tuple(d.shape) for d in deltas] == [(B, o, i) for o, i in nets["G"].tuned_shapes]
+
+
+def test_networks_are_batch_independent(nets, batch):
+    """Each sample's output depends on that sample only (no batch statistics)."""
+    G, D, f = nets["G"], nets["D"], nets["f"]
+    full = G(batch["h"], None, batch["p"])
+    one = G(batch["h"][1:2], None, batch["p"][1:2])
+    torch.testing.assert_close(full[1:2], one, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(f(batch["x"])[1:2], f(batch["x"][1:2]), atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(D(batch["x"], batch["p"], batch["h"])[1:2],
+                               D(batch["x"][1:2], batch["p"][1:2], batch["h"][1:2]), atol=1e-5, rtol=1e-5)
+
+
+# -- gradient reversal ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("scale", [1.0, 0.3])
+def test_gradient_reversal(scale):
+    x = torch.randn(4, 5, requires_grad=True)
+    y = GradientReversal.apply(x, scale)
+    assert torch.equal(y, x)
+    weights = torch.randn(4, 5)
+    (y * weights).sum().backward()
+    torch.testing.assert_close(x.grad, -scale * weights)
+
+
+def test_pitch_adversary_gradient_is_reversed_in_f(small_cfg, batch):
+    """Through classify(), the pitch loss pushes f's weights opposite to plain descent on that loss."""
+    torch.manual_seed(0)
+    f = FeatureExtractor(small_cfg)
+    target = torch.tensor([0, 39, 87])
+    _, _, pitch_logits = f.classify(batch["x"], reversal=0.5)
+    torch.nn.functional.cross_entropy(pitch_logits, target).backward()
+    reversed_grad = f.to_h.weight.grad.clone()
+    head_grad = f.pitch_head[0].weight.grad.clone()
+    f.zero_grad()
+    torch.nn.functional.cross_entropy(f.pitch_head(f(batch["x"])), target).backward()
+    torch.testing.assert_close(reversed_grad, -0.5 * f.to_h.weight.grad, atol=1e-6, rtol=1e-4)
+    torch.testing.assert_close(head_grad, f.pitch_head[0].weight.grad)  # the head itself is not reversed
+
+
+# -- pitch range ---------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("bad", [20, 109, 0, -5, 200])
+def test_pitch_out_of_range_raises(nets, batch, bad):
+    p = torch.tensor([60, bad, 60])
+    with pytest.raises(ValueError, match="21-108"):
+        nets["G"](batch["h"], None, p)
+    with pytest.raises(ValueError):
+        nets["D"](batch["x"], p, batch["h"])
+
+
+def test_pitch_index_bounds():
+    assert pitch_index(torch.tensor([21, 60, 108]), 21, 88).tolist() == [0, 39, 87]
+
+
+# -- the hypernetwork's weight offsets -----------------------------------------------------------------------------
+def test_zero_delta_reproduces_G_exactly(nets, batch):
+    G = nets["G"]
+    zeros = [torch.zeros(B, o, i) for o, i in G.tuned_shapes]
+    assert torch.equal(G(batch["h"], None, batch["p"], deltas=zeros), G(batch["h"], None, batch["p"]))
+    assert torch.equal(G(batch["h"], batch["z"], batch["p"], deltas=zeros), G(batch["h"], batch["z"], batch["p"]))
+
+
+def test_nonzero_delta_changes_output(nets, batch):
+    G = nets["G"]
+    base = G(batch["h"], None, batch["p"])
+    deltas = random_deltas(G)
+    out = G(batch["h"], None, batch["p"], deltas=deltas)
+    assert out.shape == base.shape and torch.all(torch.isfinite(out))
+    assert (out - base).abs().mean() > 1e-3
+    # a delta on one sample only changes that sample
+    only_first = [torch.cat([d[:1], torch.zeros_like(d[1:])]) for d in deltas]
+    out1 = G(batch["h"], None, batch["p"], deltas=only_first)
+    assert not torch.allclose(out1[0], base[0])
+    torch.testing.assert_close(out1[1:], base[1:], atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("upsample,demodulate", [(False, True), (True, True), (False, False)])
+def test_delta_means_theta_times_one_plus_delta(upsample, demodulate):
+    """ModulatedConv2d with delta_b equals the same layer whose weight is theta * (1 + delta_b), per sample."""
+    torch.manual_seed(3)
+    layer = ModulatedConv2d(6, 5, 16, upsample=upsample, demodulate=demodulate)
+    x, w = torch.randn(2, 6, 8, 8), torch.randn(2, 16)
+    delta = 0.3 * torch.randn(2, 5, 6)
+    out = layer(x, w, delta)
+    for b in range(2):
+        ref = copy.deepcopy(layer)
+        with torch.no_grad():
+            ref.weight.mul_(1 + delta[b][..., None, None])
+        torch.testing.assert_close(out[b : b + 1], ref(x[b : b + 1], w[b : b + 1]), atol=1e-5, rtol=1e-4)
+
+
+def test_fresh_hypernetwork_gives_zero_deltas_but_learns(small_cfg, batch):
+    """A new H starts exactly at G (Delta = 0) and still receives gradients through refine()."""
+    torch.manual_seed(0)
+    G = Generator(small_cfg).requires_grad_(False)
+    f = FeatureExtractor(small_cfg).requires_grad_(False)
+    H = HyperNetwork(small_cfg, G.tuned_shapes)
+    h, p = batch["h"], batch["p"]
+    deltas = H(h, f(batch["x"]))
+    assert all(torch.count_nonzero(d) == 0 for d in deltas)
+    xs, _ = refine(G, f, H, h, p, steps=2)
+    assert torch.equal(xs[-1], G(h, None, p))  # zero deltas: output unchanged
+
+    loss = (xs[-1] - batch["x"]).square().mean()
+    loss.backward()
+    grads = {n: p.grad for n, p in H.named_parameters()}
+    assert any(g is not None and g.abs().max() > 0 for g in grads.values()), "no gradient reaches H"
+    for name in H.heads:  # every head's zero-initialized factor gets a gradient
+        g = grads[f"heads.{name}.to_a.weight"]
+        assert g is not None and g.abs().max() > 0, name
+
+    # after one optimizer step H's deltas are non-zero and every part of H gets gradients
+    opt = torch.optim.SGD(H.parameters(), lr=0.1)
+    opt.step()
+    opt.zero_grad()
+    assert any(torch.count_nonzero(d) > 0 for d in H(h, f(batch["x"])))
+    xs, _ = refine(G, f, H, h, p, steps=2)
+    assert not torch.equal(xs[-1], G(h, None, p))
+    (xs[-1] - batch["x"]).square().mean().backward()
+    for n, prm in H.named_parameters():
+        assert prm.grad is not None and prm.grad.abs().max() > 0, n
+
+
+@pytest.mark.parametrize("steps", [0, 1, 3])
+def test_refine_returns_steps_plus_one_mels(nets, batch, steps):
+    G, f = nets["G"], nets["f"]
+    H = copy.deepcopy(nets["H"])
+    with torch.no_grad():  # make H non-trivial so each step changes the output
+        for prm in H.parameters():
+            prm.add_(0.05 * torch.randn_like(prm))
+    xs, deltas = refine(G, f, H, batch["h"], batch["p"], steps)
+    assert len(xs) == steps + 1
+    assert all(x.shape == (B, 1, 128, 128) for x in xs)
+    assert torch.equal(xs[0], G(batch["h"], None, batch["p"]))  # x_0 = G(h, 0, p)
+    if steps == 0:
+        assert deltas is None
+    else:
+        assert [tuple(d.shape) for d in deltas] == [(B, o, i) for o, i in G.tuned_shapes]
+        torch.testing.assert_close(xs[-1], G(batch["h"], None, batch["p"], deltas))
+        for a, b in zip(xs, xs[1:]):
+            assert not torch.allclose(a, b)
+
+
+def test_refine_accumulates_deltas(nets, batch):
+    """Delta_t = Delta_{t-1} + H(h_target, f(x_{t-1}))."""
+    G, f = nets["G"], nets["f"]
+    H = copy.deepcopy(nets["H"])
+    with torch.no_grad():
+        for prm in H.parameters():
+            prm.add_(0.05 * torch.randn_like(prm))
+    target = batch["h"].flip(0)
+    xs, deltas = refine(G, f, H, batch["h"], batch["p"], 2, target_h=target)
+    d1 = H(target, f(xs[0]))
+    d2 = H(target, f(xs[1]))
+    for d, a, b in zip(deltas, d1, d2):
+        torch.testing.assert_close(d, a + b)
+
+
+# -- checkpoint files ----------------------------------------------------------------------------------------------
+def test_save_and_load_networks(tmp_path, small_cfg, nets, batch):
+    from hyperlib.config import AudioConfig
+    from dataclasses import asdict
+
+    ckpt.write_config(tmp_path, {"model": small_cfg.to_dict(), "audio": asdict(AudioConfig())})
+    model_cfg, audio_cfg = ckpt.configs(tmp_path)
+    assert model_cfg == small_cfg and audio_cfg == AudioConfig()
+    for name, key in (("f", "f"), ("G", "G"), ("D", "D"), ("E", "E"), ("H", "H"), ("H_pre", "H")):
+        path = ckpt.save_network(tmp_path, name, nets[key])
+        assert path == tmp_path / f"{name}.safetensors" and path.is_file()
+        loaded = ckpt.load_network(tmp_path, name)
+        assert not loaded.training
+        for (k1, v1), (k2, v2) in zip(nets[key].state_dict().items(), loaded.state_dict().items()):
+            assert k1 == k2 and torch.equal(v1, v2)
+    torch.testing.assert_close(ckpt.load_network(tmp_path, "G")(batch["h"], None, batch["p"]),
+                               nets["G"](batch["h"], None, batch["p"]))
+
+
+def test_missing_network_names_its_stage(tmp_path, small_cfg):
+    ckpt.write_config(tmp_path, {"model": small_cfg.to_dict()})
+    with pytest.raises(FileNotFoundError, match="hypernet-adv"):
+        ckpt.load_network(tmp_path, "H")
+    with pytest.raises(FileNotFoundError):
+        ckpt.configs(tmp_path / "nowhere")
+    with pytest.raises(ValueError):
+        ckpt.build("X", small_cfg)
