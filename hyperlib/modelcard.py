@@ -18,7 +18,7 @@ def _fmt_losses(losses: dict) -> str:
     return ", ".join(f"{k} {v:.4g}" for k, v in losses.items())
 
 
-def model_card(model_dir: str | Path, data: str) -> str:
+def model_card(model_dir: str | Path, data: str, notes: str = "") -> str:
     """Markdown card: data, networks (parameters, file sizes), and per stage steps, batch, lr, wall time, losses."""
     model_dir = Path(model_dir)
     cfg = ckpt.read_config(model_dir)
@@ -33,7 +33,9 @@ def model_card(model_dir: str | Path, data: str) -> str:
             total += size
             rows.append(f"| {name} | {params / 1e6:.2f} M | {size / 2**20:.1f} MiB |")
     stages = []
-    for stage, s in cfg.get("training", {}).items():
+    trained = cfg.get("training", {})
+    for stage in [k for k in STAGE_TEXT if k in trained]:
+        s = trained[stage]
         stages.append(f"| {stage} | {s['steps']} | {s['batch_size']} | {s['lr']} | {s['wall_time_s'] / 60:.1f} | "
                       f"{s['device']} | {_fmt_losses(s['final_losses'])} |")
     return "\n".join([
@@ -49,7 +51,7 @@ def model_card(model_dir: str | Path, data: str) -> str:
         f"| all | | {total / 2**20:.1f} MiB |", "",
         "## Training (final losses: mean of the last 50 steps)", "",
         "| stage | steps | batch | lr | wall time (min) | device | final losses |", "|---|---|---|---|---|---|---|",
-        *stages, "", *[f"- **{k}**: {v}" for k, v in STAGE_TEXT.items()], "",
+        *stages, "", *[f"- **{k}**: {v}" for k, v in STAGE_TEXT.items()], "", notes, "",
         "## Limitations", "",
         "A first, short CPU training run: the sound is rough (Griffin-Lim phase, small networks, minutes "
         "of training rather than days). Timbres far from General MIDI soundfonts (noisy sounds) are "
@@ -57,8 +59,8 @@ def model_card(model_dir: str | Path, data: str) -> str:
     ])
 
 
-def write_model_card(model_dir: str | Path, data: str) -> Path:
-    """Write ``model_dir/README.md``; returns its path."""
+def write_model_card(model_dir: str | Path, data: str, notes: str = "") -> Path:
+    """Write ``model_dir/README.md`` (``notes``: extra markdown after the training table); returns its path."""
     path = Path(model_dir) / "README.md"
-    path.write_text(model_card(model_dir, data))
+    path.write_text(model_card(model_dir, data, notes))
     return path
