@@ -6,6 +6,7 @@ import sys
 
 from .audio import AudioError, write_wav
 from .pipeline import METHODS
+from .sound_design_cli import COMMANDS as SOUND_DESIGN_COMMANDS, run_sound_design
 
 
 def _model_args(p: argparse.ArgumentParser) -> None:
@@ -55,7 +56,54 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lr", type=float, default=None)
     p.add_argument("--tiny", action="store_true", help="a few small steps (smoke test)")
     p.add_argument("--fresh", action="store_true", help="ignore a saved training state and start over")
+    _eval_args(sub)
+    from .sound_design_cli import add_sound_design_args
+
+    add_sound_design_args(sub)  # faders, edit, morph, melody, export-sfz (issue 7)
     return parser
+
+
+def _eval_args(sub) -> None:
+    """The ``train-eval`` and ``evaluate`` subcommands (issue 3; hyperlib.evaluation)."""
+    p = sub.add_parser("train-eval", help="train the evaluation classifiers (and f without the pitch adversary)")
+    p.add_argument("--corpus", required=True, help="training corpus (e.g. data/fluidr3)")
+    p.add_argument("--validation", required=True, help="held-out corpus for the accuracies (e.g. data/timgm6mb)")
+    p.add_argument("--model", default="checkpoints", help="model folder to write into (default: checkpoints)")
+    p.add_argument("--steps", type=int, default=None, help="steps per classifier (default: 1000)")
+    p.add_argument("--noadv-steps", type=int, default=600, help="steps of f_noadv (default: 600; 0 skips it)")
+    p.add_argument("--skip-classifiers", action="store_true", help="train only f_noadv")
+    p.add_argument("--tiny", action="store_true", help="a few steps (smoke test)")
+    p.add_argument("--seed", type=int, default=0)
+
+    p = sub.add_parser("evaluate", help="score every method side by side (paper sec. 4)")
+    p.add_argument("--split", choices=["validation", "train"], default="validation")
+    p.add_argument("--out", required=True, help="output folder (results.md, results.json, PNGs)")
+    p.add_argument("--model", default="checkpoints", help="model folder (default: checkpoints)")
+    p.add_argument("--corpus", default=None, help="corpus folder (default: data/timgm6mb for validation)")
+    p.add_argument("--max-notes", type=int, default=None, help="cap on the held-out input notes")
+    p.add_argument("--steps", type=int, default=3, help="refinement steps T (default: 3)")
+    p.add_argument("--workers", type=int, default=2, help="processes for Griffin-Lim and pYIN (default: 2)")
+    p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    p.add_argument("--tiny", action="store_true", help="tiny subsets (smoke test)")
+    p.add_argument("--seed", type=int, default=0)
+
+
+def _run_eval_command(args) -> None:
+    if args.command == "train-eval":
+        from .evaluation import train_eval_classifiers, train_f_noadv
+
+        if not args.skip_classifiers:
+            train_eval_classifiers(args.corpus, args.validation, args.model, args.steps, tiny=args.tiny, seed=args.seed)
+        if args.noadv_steps > 0:
+            print(train_f_noadv(args.corpus, args.model, args.noadv_steps, tiny=args.tiny))
+    else:
+        from .evaluation import EvalConfig, evaluate
+        from .evaluation.run import SPLIT_CORPORA
+
+        kw = dict(max_notes=args.max_notes, steps=args.steps, workers=args.workers, threads=args.threads, seed=args.seed)
+        cfg = EvalConfig.tiny(**kw) if args.tiny else EvalConfig(**kw)
+        evaluate(args.model, args.corpus or SPLIT_CORPORA[args.split], args.out, cfg, args.split)
+        print(f"wrote {args.out}/results.md")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -76,6 +124,10 @@ def main(argv: list[str] | None = None) -> int:
                          if v is not None}
             summary = train_stage(args.stage, args.corpus, args.model, args.device, args.tiny, args.fresh, **overrides)
             print(summary)
+        elif args.command in ("train-eval", "evaluate"):
+            _run_eval_command(args)
+        elif args.command in SOUND_DESIGN_COMMANDS:
+            run_sound_design(args)
         else:
             from .pipeline import HyperGANStrument
 

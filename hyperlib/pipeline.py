@@ -84,6 +84,8 @@ class HyperGANStrument:
         self.device = torch.device(device)
         self.logmel = LogMel(audio_config).to(self.device)
         self.vocoder = vocoder or GriffinLimVocoder(audio_config)
+        self.model_dir: Path | None = None  # the folder from_pretrained loaded (faders.safetensors lives there)
+        self.faders = None  # hyperlib.faders.Faders, loaded on first edit()
 
     @classmethod
     def from_pretrained(cls, name_or_path: str | os.PathLike | None = None, device: str = "cpu",
@@ -102,7 +104,9 @@ class HyperGANStrument:
                                           allow_patterns=["*.json", "*.safetensors", "*.md"]))
         model_cfg, audio_cfg = ckpt.configs(path)
         nets = {name: ckpt.load_network(path, name, model_cfg, device) for name in ("f", "G", "E", "H", "H_pre")}
-        return cls(nets, model_cfg, audio_cfg, device)
+        model = cls(nets, model_cfg, audio_cfg, device)
+        model.model_dir = path
+        return model
 
     # -- building blocks ------------------------------------------------------------------------
     def load(self, sound: AudioInput) -> np.ndarray:
@@ -217,6 +221,60 @@ class HyperGANStrument:
         pitch, steps, timings = check_pitch(pitch, self.model_config), _check_steps(steps), {}
         notes = [self._load_timed(s, timings) for s in sounds]
         return self._mix_and_render(notes, alpha, pitch, method, steps, timings)
+
+    # -- sound design (issue 7; hyperlib.faders, .morph, .melody, .sfz) ----------------------------------
+    def load_faders(self, path: str | os.PathLike | None = None):
+        """Load timbre faders (``hyperlib.faders.Faders``) from a file or folder (default: the model folder).
+
+        Raises FileNotFoundError naming the command that builds ``faders.safetensors``.
+        """
+        from .faders import FADERS_FILE, Faders
+
+        if path is None and self.model_dir is None:
+            raise FileNotFoundError(f"This model was not loaded from a folder: give the path of a {FADERS_FILE}.")
+        self.faders = Faders.load(path if path is not None else self.model_dir)
+        return self.faders
+
+    def edit(self, sound: AudioInput, faders: dict, pitch: int | None = None, method: str = "hyper",
+             steps: int = 3) -> Result:
+        """The sound's timbre moved along the timbre faders, {index: value in std}, at MIDI ``pitch``.
+
+        See ``hyperlib.faders.edit``; all-zero faders equal ``synthesize``. Raises FileNotFoundError when
+        the model folder has no ``faders.safetensors``.
+        """
+        from .faders import edit
+
+        return edit(self, sound, faders, pitch, method, steps, self.faders)
+
+    def morph(self, sounds: Sequence[AudioInput], steps: int = 9, pitch: int = 60, even: bool = True,
+              method: str = "hyper", refine_steps: int = 3, iterations: int = 8):
+        """A morph of ``steps`` notes between 2 sounds (or a steps x steps mesh between 4), SOM-evened.
+
+        See ``hyperlib.morph.morph``; returns a list of Results with ``.path`` (step-size spread before/after).
+        """
+        from .morph import morph
+
+        return morph(self, sounds, steps, pitch, even, method, refine_steps, iterations)
+
+    def melody(self, sound: AudioInput, notes, method: str = "hyper", steps: int = 3,
+               release_s: float = 0.15) -> tuple[np.ndarray, int]:
+        """A melody (notes list, "60:0:0.5,..." string or .mid path) in the sound's timbre: (audio, 16000).
+
+        See ``hyperlib.melody.render_melody``.
+        """
+        from .melody import render_melody
+
+        return render_melody(self, sound, notes, method, steps, release_s)
+
+    def export_sfz(self, sound: AudioInput, out_dir: str | os.PathLike, low: int = 36, high: int = 84,
+                   every: int = 3, method: str = "hyper", steps: int = 3, name: str = "hyperlib") -> Path:
+        """Write an SFZ instrument of the sound's timbre over MIDI ``low``-``high``; returns the .sfz path.
+
+        See ``hyperlib.sfz.export_sfz``.
+        """
+        from .sfz import export_sfz
+
+        return export_sfz(self, sound, out_dir, low, high, every, method, steps, name)
 
 
 def _whole_number(value, lo: int, hi: int, what: str) -> int:

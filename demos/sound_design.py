@@ -1,0 +1,252 @@
+"""Sound-design tabs for the Gradio app (issue 7): timbre faders, even morphs, melodies, SFZ export.
+
+Wire them into ``demos/app.py`` with one line inside its ``gr.Blocks`` context::
+
+    from sound_design import build_sound_design_tabs   # demos/ is on sys.path when app.py runs
+    ...
+    with gr.Blocks(...) as demo:
+        ...
+        build_sound_design_tabs(get_model)
+
+``get_model`` is a zero-argument callable returning the process-wide ``HyperGANStrument``. Every handler
+is a module-level function (callable directly in tests) and turns the library's bad-input errors into
+``gr.Error`` messages.
+"""
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Callable
+
+import gradio as gr
+import numpy as np
+from matplotlib.figure import Figure
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+if str(REPO_ROOT) not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT))
+
+from hyperlib import HyperGANStrument  # noqa: E402
+from hyperlib.audio import write_wav  # noqa: E402
+from hyperlib.faders import load_labels  # noqa: E402
+from hyperlib.melody import ODE_TO_JOY  # noqa: E402
+from hyperlib.morph import join  # noqa: E402
+from hyperlib.pipeline import BUNDLED  # noqa: E402
+from hyperlib.sfz import safe_name, zip_instrument  # noqa: E402
+
+EXAMPLES = REPO_ROOT / "examples"
+HANDSAW, VIOLIN = EXAMPLES / "handsaw.ogg", EXAMPLES / "violin.ogg"
+OUTPUT_DIR = Path(tempfile.gettempdir()) / "hyperlib-sound-design"
+KEEP_OUTPUTS_S = 3600
+NUM_FADERS = 4
+MORPH_ITERATIONS = 8
+
+_get_model: Callable[[], HyperGANStrument] = HyperGANStrument.from_pretrained
+
+
+@contextmanager
+def user_errors():
+    """Bad input (ValueError, AudioError) and a missing faders file become messages shown in the app."""
+    try:
+        yield
+    except (ValueError, FileNotFoundError) as exc:
+        raise gr.Error(str(exc), print_exception=False) from exc
+
+
+def _need(path, which: str = "") -> str:
+    if not path:
+        raise gr.Error(f"Please upload or record {'the ' + which + ' ' if which else 'a '}sound first.",
+                       print_exception=False)
+    return str(path)
+
+
+def _out_path(prefix: str, suffix: str) -> str:
+    """A fresh file in OUTPUT_DIR (outputs older than an hour are removed)."""
+    OUTPUT_DIR.mkdir(parents=True, exist_ok=True)
+    cutoff = time.time() - KEEP_OUTPUTS_S
+    for p in OUTPUT_DIR.glob("*"):
+        try:
+            if p.is_file() and p.stat().st_mtime < cutoff:
+                p.unlink()
+        except FileNotFoundError:
+            pass
+    fd, path = tempfile.mkstemp(prefix=f"hyperlib-{prefix}-", suffix=suffix, dir=OUTPUT_DIR)
+    os.close(fd)
+    return path
+
+
+def _wav(audio: np.ndarray, sample_rate: int, prefix: str) -> str:
+    path = _out_path(prefix, ".wav")
+    write_wav(path, audio, sample_rate)
+    return path
+
+
+def _int(value):
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+def _default_model_dir() -> Path:
+    """The folder ``HyperGANStrument.from_pretrained()`` loads by default (for the slider labels)."""
+    return Path(os.environ.get("HYPERLIB_CHECKPOINT", BUNDLED))
+
+
+# -- handlers -------------------------------------------------------------------------------------------
+def edit_handler(path, pitch=60, f0=0.0, f1=0.0, f2=0.0, f3=0.0, steps=3) -> tuple[str, str]:
+    """The "Timbre faders" tab: the sound at MIDI ``pitch`` with faders 0-3 (in std). Returns (WAV, markdown)."""
+    model = _get_model()
+    values = {k: float(v) for k, v in enumerate((f0, f1, f2, f3)) if float(v) != 0.0}
+    with user_errors():
+        r = model.edit(_need(path), values, _int(pitch), "hyper", _int(steps))
+    moved = ", ".join(f"fader {k} {v:+.1f}" for k, v in values.items()) or "all faders at 0 (the plain render)"
+    return _wav(r.audio, r.sample_rate, f"edit-midi{r.pitch}"), f"MIDI {r.pitch}; {moved}."
+
+
+def step_figure(before: np.ndarray, after: np.ndarray) -> Figure:
+    """Bar plot of neighbour log-mel L1 distances along the linear and the SOM path."""
+    fig = Figure(figsize=(6, 3), layout="constrained")
+    ax = fig.add_subplot()
+    x = np.arange(len(before))
+    ax.bar(x - 0.2, before, 0.4, label="linear")
+    ax.bar(x + 0.2, after, 0.4, label="SOM (even)")
+    ax.set(xlabel="step between neighbouring notes", ylabel="log-mel L1 distance", title="Step sizes along the morph")
+    ax.legend()
+    return fig
+
+
+def morph_handler(path_a, path_b, nodes=9, pitch=60, even=True, steps=3) -> tuple[str, Figure, str]:
+    """The "Morph" tab: a chain of ``nodes`` notes from the first to the second sound.
+
+    Returns (WAV of the notes joined, 0.5 s each; step-size plot; markdown with the spread before/after).
+    The linear path is always computed (as the SOM's start), so the plot compares both.
+    """
+    model = _get_model()
+    with user_errors():
+        res = model.morph([_need(path_a, "first"), _need(path_b, "second")], _int(nodes), _int(pitch), bool(even),
+                          "hyper", _int(steps), MORPH_ITERATIONS if even else 0)
+    p = res.path
+    text = (f"{len(res)} notes at MIDI {res[0].pitch}, {'SOM-evened' if even else 'linear'} path. "
+            f"Step-size spread (coefficient of variation of neighbour log-mel distances): linear "
+            f"**{p.spread_before:.3f}**" + (f", after the SOM **{p.spread_after:.3f}**." if even else "."))
+    return _wav(join(res), res[0].sample_rate, "morph"), step_figure(p.distances_before, p.distances_after), text
+
+
+def melody_handler(path, notes_text=ODE_TO_JOY, midi_file=None, release=0.15, steps=3) -> tuple[str, str]:
+    """The "Play a melody" tab: the notes (or an uploaded MIDI file, which wins) in the sound's timbre."""
+    model = _get_model()
+    notes = str(midi_file) if midi_file else (notes_text or "")
+    with user_errors():
+        audio, sr = model.melody(_need(path), notes, "hyper", _int(steps), float(release))
+    return _wav(audio, sr, "melody"), f"{len(audio) / sr:.2f} s at {sr} Hz."
+
+
+def sfz_handler(path, low=36, high=84, every=3, name="", steps=3) -> tuple[str, str]:
+    """The "Export instrument" tab: an SFZ instrument (the .sfz and samples/) as a zip. Returns (zip, markdown)."""
+    model, path = _get_model(), _need(path)
+    name = safe_name(name or Path(path).stem)
+    folder = Path(tempfile.mkdtemp(prefix="hyperlib-sfz-", dir=_ensure(OUTPUT_DIR))) / name
+    with user_errors():
+        sfz = model.export_sfz(path, folder, _int(low), _int(high), _int(every), "hyper", _int(steps), name)
+    regions = sfz.read_text().count("<region>")
+    archive = zip_instrument(sfz, str(folder.parent / name))
+    return str(archive), f"`{sfz.name}`: {regions} samples covering MIDI {int(low)}-{int(high)}."
+
+
+def _ensure(folder: Path) -> str:
+    folder.mkdir(parents=True, exist_ok=True)
+    return str(folder)
+
+
+# -- layout ---------------------------------------------------------------------------------------------
+def _audio_in(label: str, value: Path | None) -> gr.Audio:
+    return gr.Audio(str(value) if value and value.is_file() else None, sources=["upload", "microphone"],
+                    type="filepath", label=label)
+
+
+def _audio_out(label: str) -> gr.Audio:
+    return gr.Audio(type="filepath", label=label, interactive=False)
+
+
+def _pitch(default: int) -> gr.Slider:
+    return gr.Slider(21, 108, value=default, step=1, label="MIDI pitch")
+
+
+def _steps() -> gr.Slider:
+    return gr.Slider(0, 10, value=3, step=1, label="Refinement steps (HyperGANStrument)")
+
+
+def build_sound_design_tabs(get_model: Callable[[], HyperGANStrument]) -> None:
+    """Create the four sound-design tabs inside the current ``gr.Blocks`` context.
+
+    Args:
+        get_model: returns the shared model (called on each request, not at build time).
+    """
+    global _get_model
+    _get_model = get_model
+    labels = load_labels(_default_model_dir(), NUM_FADERS)
+
+    with gr.Tab("Timbre faders", elem_id="tab-faders"):
+        gr.Markdown("Move the sound along the principal directions of the timbre space (PCA of the timbre code "
+                    "*h* over the training corpus). Values are in standard deviations of the corpus; the labels "
+                    "say what each direction was measured to do (left = negative, right = positive).")
+        with gr.Row():
+            with gr.Column():
+                sound = _audio_in("Your sound", VIOLIN)
+                pitch = _pitch(60)
+                sliders = [gr.Slider(-3, 3, value=0, step=0.1, label=label) for label in labels]
+                steps = _steps()
+                button = gr.Button("Render", variant="primary")
+            with gr.Column():
+                out, info = _audio_out("Edited sound"), gr.Markdown()
+        button.click(edit_handler, [sound, pitch, *sliders, steps], [out, info], api_name="faders")
+
+    with gr.Tab("Morph", elem_id="tab-morph"):
+        gr.Markdown("A morph from the first sound to the second, one note per step. *Even* spaces the steps "
+                    "with a self-organizing map so that neighbouring notes differ by equal amounts.")
+        with gr.Row():
+            a, b = _audio_in("First sound", VIOLIN), _audio_in("Second sound", HANDSAW)
+        with gr.Row():
+            with gr.Column():
+                nodes = gr.Slider(3, 15, value=9, step=1, label="Notes in the morph")
+                pitch = _pitch(60)
+                even = gr.Checkbox(True, label="Even steps (SOM)")
+                steps = _steps()
+                button = gr.Button("Morph", variant="primary")
+            with gr.Column():
+                out, plot, info = _audio_out("Morph (0.5 s per note)"), gr.Plot(show_label=False), gr.Markdown()
+        button.click(morph_handler, [a, b, nodes, pitch, even, steps], [out, plot, info], api_name="morph")
+
+    with gr.Tab("Play a melody", elem_id="tab-melody"):
+        gr.Markdown("Notes as `pitch:start:duration[:velocity]` (MIDI number or name like C4, seconds, 1-127), "
+                    "comma-separated, or a MIDI file. The default is the opening of Ode to Joy.")
+        with gr.Row():
+            with gr.Column():
+                sound = _audio_in("Your sound", VIOLIN)
+                notes = gr.Textbox(ODE_TO_JOY, label="Notes", lines=3)
+                midi = gr.File(label="or a MIDI file", file_types=[".mid", ".midi"], type="filepath")
+                release = gr.Slider(0.0, 1.0, value=0.15, step=0.05, label="Release (s)")
+                steps = _steps()
+                button = gr.Button("Play", variant="primary")
+            with gr.Column():
+                out, info = _audio_out("Melody"), gr.Markdown()
+        button.click(melody_handler, [sound, notes, midi, release, steps], [out, info], api_name="melody")
+
+    with gr.Tab("Export instrument", elem_id="tab-sfz"):
+        gr.Markdown("Render the timbre across a key range and download it as an SFZ instrument (a zip of the "
+                    "`.sfz` and its 16-bit WAV samples) for any SFZ sampler (sfizz, Sforzando, ...).")
+        with gr.Row():
+            with gr.Column():
+                sound = _audio_in("Your sound", VIOLIN)
+                with gr.Row():
+                    low = gr.Slider(21, 108, value=36, step=1, label="Lowest key")
+                    high = gr.Slider(21, 108, value=84, step=1, label="Highest key")
+                every = gr.Slider(1, 12, value=3, step=1, label="Sample every n-th key")
+                name = gr.Textbox("", label="Instrument name (default: the file name)")
+                steps = _steps()
+                button = gr.Button("Export", variant="primary")
+            with gr.Column():
+                out, info = gr.File(label="SFZ instrument (zip)"), gr.Markdown()
+        button.click(sfz_handler, [sound, low, high, every, name, steps], [out, info], api_name="export_sfz")

@@ -1,0 +1,131 @@
+"""Timbre codes for sound design (issue 7): corpus codes h = f(x), batched rendering from h, descriptors.
+
+Shared by ``faders``, ``morph``, ``melody`` and ``sfz``. Everything runs without gradients on the
+model's device; arrays are numpy float32 unless stated.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import librosa
+import numpy as np
+import torch
+
+from .models import refine
+
+if TYPE_CHECKING:
+    from .pipeline import HyperGANStrument
+
+
+@torch.no_grad()
+def corpus_codes(model: "HyperGANStrument", mels: np.ndarray, batch_size: int = 64) -> np.ndarray:
+    """h = f(x) for every corpus log-mel.
+
+    Args:
+        mels: (N, n_mels, frames) normalized log-mels (float16 or float32), e.g. ``Corpus.mels``.
+    Returns:
+        (N, h_dim) float32 timbre codes.
+    """
+    f = model.nets["f"]
+    out = []
+    for i in range(0, len(mels), batch_size):
+        x = torch.from_numpy(np.asarray(mels[i:i + batch_size], dtype=np.float32)).to(model.device)[:, None]
+        out.append(f(x).cpu().numpy())
+    return np.concatenate(out).astype(np.float32)
+
+
+@torch.no_grad()
+def render_mels(model: "HyperGANStrument", h: np.ndarray | torch.Tensor, pitch: int | np.ndarray,
+                method: str = "hyper", steps: int = 3, z: np.ndarray | torch.Tensor | None = None,
+                batch_size: int = 16) -> np.ndarray:
+    """Render a batch of timbre codes to log-mels without the vocoder (G, refined by H for the hyper methods).
+
+    Args:
+        h: (B, h_dim) codes fed to G (and, for the hyper methods, the refinement target).
+        pitch: a MIDI pitch 21-108, or (B,) pitches.
+        method: "gan" | "encoder" | "hyper" | "hyper-pre"; ``z`` (B, z_dim) is only used by "encoder".
+        steps: refinement steps T for the hyper methods.
+    Returns:
+        (B, n_mels, frames) float32 normalized log-mels (what ``Result.mel`` holds for the same inputs,
+        up to float rounding from batching).
+    """
+    h = torch.as_tensor(np.asarray(h, dtype=np.float32)).to(model.device)
+    p = torch.as_tensor(np.broadcast_to(np.asarray(pitch), (h.shape[0],)).copy()).long().to(model.device)
+    zt = None if z is None or method != "encoder" else torch.as_tensor(np.asarray(z, dtype=np.float32)).to(model.device)
+    out = []
+    for i in range(0, h.shape[0], batch_size):
+        sl = slice(i, i + batch_size)
+        if method.startswith("hyper"):
+            H = model.nets["H" if method == "hyper" else "H_pre"]
+            xs, _ = refine(model.nets["G"], model.nets["f"], H, h[sl], p[sl], steps)
+            x = xs[-1]
+        else:
+            x = model.nets["G"](h[sl], None if zt is None else zt[sl], p[sl])
+        out.append(x[:, 0].cpu().numpy())
+    return np.concatenate(out).astype(np.float32)
+
+
+def vocode(model: "HyperGANStrument", mel: np.ndarray) -> np.ndarray:
+    """(n_mels, frames) normalized log-mel -> (num_samples,) float32 audio, peak at ``peak_dbfs`` (as ``Result.audio``)."""
+    audio = model.vocoder(mel)
+    peak = float(np.max(np.abs(audio)))
+    if peak > 0:
+        audio = audio * (10 ** (model.audio_config.peak_dbfs / 20) / peak)
+    return audio.astype(np.float32)
+
+
+def mel_l1(a: np.ndarray, b: np.ndarray) -> float | np.ndarray:
+    """Mean absolute difference of normalized log-mels over the last two axes (n_mels, frames)."""
+    return np.abs(np.asarray(a, np.float64) - np.asarray(b, np.float64)).mean(axis=(-2, -1))
+
+
+ATTACK_WINDOW_S = 0.1
+DESCRIPTORS = {
+    "centroid_hz": "spectral centroid (brightness), Hz, energy-weighted mean over frames",
+    "attack_per_s": "onset slope (attack): max over the first 100 ms of d(frame energy / peak frame energy)/dt, 1/s",
+    "flatness": "spectral flatness (noisiness), 0 (tonal) - 1 (white noise), energy-weighted mean over frames",
+    "decay_db": "sustain: level of 0.5-1.0 s relative to 0-0.25 s, dB (0 = sustained, very negative = short)",
+}
+"""Audio descriptors measured on vocoded notes (``describe``)."""
+
+
+def describe(audio: np.ndarray, sample_rate: int) -> dict:
+    """Timbre descriptors of one note (see ``DESCRIPTORS``).
+
+    Args:
+        audio: (num_samples,) float32 waveform at ``sample_rate`` Hz.
+    Returns:
+        {"centroid_hz", "attack_per_s", "flatness", "decay_db"} as floats.
+    """
+    y = np.asarray(audio, dtype=np.float32)
+    n_fft, hop = 1024, 256
+    rms = librosa.feature.rms(y=y, frame_length=n_fft, hop_length=hop)[0]
+    weight = rms ** 2 / max(float(np.sum(rms ** 2)), 1e-20)
+    centroid = librosa.feature.spectral_centroid(y=y, sr=sample_rate, n_fft=n_fft, hop_length=hop)[0]
+    flatness = librosa.feature.spectral_flatness(y=y, n_fft=n_fft, hop_length=hop)[0]
+    m = min(len(weight), len(centroid), len(flatness))
+    # attack: frame energy on 16 ms frames every 4 ms, normalized to its peak, max slope in the first 100 ms
+    short_hop = sample_rate // 250
+    energy = librosa.feature.rms(y=y, frame_length=4 * short_hop, hop_length=short_hop, center=True)[0] ** 2
+    energy = energy / max(float(energy.max()), 1e-20)
+    first = max(2, int(ATTACK_WINDOW_S * sample_rate / short_hop) + 1)
+    attack = float(np.max(np.diff(energy[:first]))) * sample_rate / short_hop
+    seg = lambda a, b: float(np.sqrt(np.mean(y[int(a * sample_rate):int(b * sample_rate)] ** 2)) + 1e-10)  # noqa: E731
+    return {"centroid_hz": float(np.sum(weight[:m] * centroid[:m]) / max(np.sum(weight[:m]), 1e-20)),
+            "attack_per_s": attack,
+            "flatness": float(np.sum(weight[:m] * flatness[:m]) / max(np.sum(weight[:m]), 1e-20)),
+            "decay_db": 20 * np.log10(seg(0.5, 1.0) / seg(0.0, 0.25))}
+
+
+def pitch_cents(audio: np.ndarray, sample_rate: int, midi: int) -> float:
+    """|cents| between the note's f0 and MIDI ``midi``: pYIN median f0 over voiced frames of the first 0.5 s.
+
+    The search range is two octaves either side of ``midi`` (so octave jumps show as 1200 cents);
+    NaN when no frame is voiced.
+    """
+    y = np.asarray(audio, dtype=np.float32)[: sample_rate // 2]
+    lo, hi = librosa.midi_to_hz(max(midi - 24, 12)), min(librosa.midi_to_hz(midi + 24), sample_rate / 2 - 1)
+    f0, voiced, _ = librosa.pyin(y, fmin=float(lo), fmax=float(hi), sr=sample_rate, frame_length=2048,
+                                 resolution=0.25)
+    f0 = f0[voiced & np.isfinite(f0)]
+    return float(abs(1200 * np.log2(np.median(f0) / librosa.midi_to_hz(midi)))) if f0.size else float("nan")

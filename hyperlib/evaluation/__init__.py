@@ -1,0 +1,12 @@
+"""Evaluation (issue 3; paper sec. 4; brief, "Evaluation"): independent evaluation classifiers, metrics,
+the ``evaluate`` run and its report.
+
+    python -m hyperlib train-eval --corpus data/fluidr3 --validation data/timgm6mb --model checkpoints
+    python -m hyperlib evaluate --split validation --out results/
+"""
+from .classifiers import (EvalClassifiers, MelClassifier, load_eval_classifiers, train_eval_classifiers,
+                          train_f_noadv)
+from .run import EvalConfig, Evaluator, evaluate
+
+__all__ = ["EvalClassifiers", "EvalConfig", "Evaluator", "MelClassifier", "evaluate", "load_eval_classifiers",
+           "train_eval_classifiers", "train_f_noadv"]

@@ -1,0 +1,156 @@
+"""Metrics of the evaluation (paper sec. 4; brief, "Evaluation"): Frechet distance, pitch accuracy by
+pYIN, the classic sampler's resampling and the linear pitch probe on h.
+
+Every function works on numpy arrays or torch tensors on CPU; shapes and units are in each docstring.
+"""
+from __future__ import annotations
+
+import librosa
+import numpy as np
+import torch
+from scipy import linalg
+
+from ..config import AudioConfig
+
+# -- external pitch estimator ---------------------------------------------------------------------
+PYIN_FMIN_MIDI, PYIN_FMAX_MIDI = 24, 108
+"""pYIN's search range: MIDI 24-108 (32.7-4186 Hz). A wide search range keeps octave errors visible."""
+PYIN_SCORED = (33, 96)
+"""MIDI pitches scored by pYIN: A1 (55 Hz) to C7 (2093 Hz). Checked on the oracle (TimGM6mb renders
+through the Griffin-Lim vocoder, pYIN at 16 kHz with frame_length 2048 on the first 0.5 s): every
+tested preset (piano, violin, flute, trumpet) was within 0.3 semitones from MIDI 30 to 96, while at
+MIDI 24 and above 96 half of them were octave or garbage errors (too few samples per period above
+~2 kHz, too few periods per frame and a smeared mel below ~50 Hz). Pitches outside this range are
+left out of every pYIN figure (and counted in the reported N only when inside)."""
+PYIN_SECONDS = 0.5
+PYIN_RESOLUTION = 0.25
+"""pYIN's pitch-bin width in semitones (librosa's default is 0.1): f0 is quantized to 25 cents (at most
+12.5 cents off, well inside the 50-cent tolerance; bins fall on the equal-tempered pitches) and pYIN runs
+about 7x faster."""
+CENTS_TOLERANCE = 50.0
+
+
+def pyin_range_ok(pitch: int) -> bool:
+    """True where pYIN accuracy is scored (MIDI ``PYIN_SCORED``, inclusive)."""
+    return PYIN_SCORED[0] <= int(pitch) <= PYIN_SCORED[1]
+
+
+def pyin_f0(audio: np.ndarray, sample_rate: int) -> float:
+    """Median f0 in Hz of the voiced frames of the first 0.5 s, by librosa's pYIN; NaN if none is voiced.
+
+    audio: (num_samples,) float32 at ``sample_rate`` Hz (16000). frame_length 2048 (128 ms).
+    """
+    y = np.asarray(audio, dtype=np.float32)[: int(PYIN_SECONDS * sample_rate)]
+    f0, voiced, _ = librosa.pyin(y, fmin=float(librosa.midi_to_hz(PYIN_FMIN_MIDI)),
+                                 fmax=float(min(librosa.midi_to_hz(PYIN_FMAX_MIDI), sample_rate / 2 - 1)),
+                                 sr=sample_rate, frame_length=2048, resolution=PYIN_RESOLUTION)
+    f0 = f0[voiced & np.isfinite(f0)]
+    return float(np.median(f0)) if f0.size else float("nan")
+
+
+def cents_off(f0_hz: np.ndarray, midi: np.ndarray) -> np.ndarray:
+    """|1200 log2(f0 / f(midi))| in cents; inf where f0 is NaN or not positive."""
+    f0 = np.asarray(f0_hz, dtype=np.float64)
+    ref = librosa.midi_to_hz(np.asarray(midi, dtype=np.float64))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        c = np.abs(1200 * np.log2(f0 / ref))
+    return np.where(np.isfinite(c), c, np.inf)
+
+
+def pitch_hits(f0_hz: np.ndarray, midi: np.ndarray, tolerance: float = CENTS_TOLERANCE) -> np.ndarray:
+    """(N,) bool: f0 within ``tolerance`` cents of the asked MIDI pitch (an unvoiced note is a miss)."""
+    return cents_off(f0_hz, midi) <= tolerance
+
+
+# -- audio helpers ------------------------------------------------------------------------------------
+def peak_normalize(audio: np.ndarray, cfg: AudioConfig) -> np.ndarray:
+    """Scale to a peak of ``cfg.peak_dbfs`` dB full scale (as the pipeline does after the vocoder)."""
+    peak = float(np.max(np.abs(audio))) if audio.size else 0.0
+    return (audio * (10 ** (cfg.peak_dbfs / 20) / peak)).astype(np.float32) if peak > 0 else audio.astype(np.float32)
+
+
+def vocode(vocoder, mel: np.ndarray, cfg: AudioConfig) -> np.ndarray:
+    """Normalized log-mel (n_mels, frames) -> (num_samples,) float32 audio, peak-normalized like ``Result.audio``."""
+    return peak_normalize(vocoder(np.asarray(mel, dtype=np.float32)), cfg)
+
+
+def resample_shift(audio: np.ndarray, semitones: float, cfg: AudioConfig) -> np.ndarray:
+    """The classic sampler: play ``audio`` faster or slower so that its pitch moves by ``semitones``.
+
+    The waveform is resampled by the length ratio 2 ** (-semitones / 12) (so its duration and formants
+    move with the pitch, as in a hardware sampler; no time stretching), then padded with zeros or cropped
+    to ``cfg.num_samples`` and peak-normalized. audio: (n,) float32 at ``cfg.sample_rate``.
+    Returns (cfg.num_samples,) float32.
+    """
+    y = np.asarray(audio, dtype=np.float32)
+    if semitones != 0:
+        ratio = 2.0 ** (-semitones / 12.0)  # output length / input length
+        y = librosa.resample(y, orig_sr=float(cfg.sample_rate), target_sr=float(cfg.sample_rate) * ratio,
+                             res_type="soxr_hq")
+    y = y[: cfg.num_samples]
+    y = np.pad(y, (0, cfg.num_samples - y.size))
+    return peak_normalize(y, cfg)
+
+
+# -- feature-space metrics ----------------------------------------------------------------------------
+def _sqrtm(a: np.ndarray) -> np.ndarray:
+    out = linalg.sqrtm(a)
+    return out[0] if isinstance(out, tuple) else out
+
+
+def frechet_distance(a: np.ndarray, b: np.ndarray, eps: float = 1e-6) -> float:
+    """Frechet distance between Gaussians fitted to two feature sets (FID, Heusel et al. 2017).
+
+    a: (N, D), b: (M, D) features (here: the family classifier's penultimate layer, D = 64).
+    ||mu_a - mu_b||^2 + Tr(S_a + S_b - 2 (S_a S_b)^(1/2)). Needs N, M >= 2; ``eps`` regularizes
+    near-singular covariances (small N).
+    """
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if a.shape[0] < 2 or b.shape[0] < 2:
+        raise ValueError("Frechet distance needs at least two feature vectors on each side.")
+    mu_a, mu_b = a.mean(0), b.mean(0)
+    s_a, s_b = np.atleast_2d(np.cov(a, rowvar=False)), np.atleast_2d(np.cov(b, rowvar=False))
+    covmean = _sqrtm(s_a @ s_b)
+    if not np.all(np.isfinite(covmean)):
+        off = np.eye(s_a.shape[0]) * eps
+        covmean = _sqrtm((s_a + off) @ (s_b + off))
+    covmean = np.real(covmean)
+    return float(np.sum((mu_a - mu_b) ** 2) + np.trace(s_a) + np.trace(s_b) - 2 * np.trace(covmean))
+
+
+SHIFT_BUCKETS = (("0", 0, 0), ("1-3", 1, 3), ("4-6", 4, 6), ("7-12", 7, 12), (">12", 13, 10_000))
+"""Shift-size groups in |semitones| for the synthesis breakdown; "0" is the reconstruction."""
+
+
+def shift_bucket(semitones: int) -> str:
+    s = abs(int(semitones))
+    return next(name for name, lo, hi in SHIFT_BUCKETS if lo <= s <= hi)
+
+
+# -- disentanglement probe ----------------------------------------------------------------------------
+def linear_probe(train_x: torch.Tensor, train_y: np.ndarray, test_x: torch.Tensor, test_y: np.ndarray,
+                 steps: int = 300, lr: float = 0.01, weight_decay: float = 1e-4, seed: int = 0) -> dict:
+    """Multinomial logistic regression (one torch linear layer, full-batch Adam) on standardized features.
+
+    train_x: (N, D), test_x: (M, D) float features (h = f(x)); train_y, test_y: integer labels (pitches).
+    Returns train and test accuracy, chance = 1 / number of classes, and the sizes.
+    """
+    torch.manual_seed(seed)
+    classes = np.unique(np.concatenate([train_y, test_y]))
+    index = {c: i for i, c in enumerate(classes)}
+    ytr = torch.tensor([index[c] for c in train_y])
+    yte = torch.tensor([index[c] for c in test_y])
+    mu, sd = train_x.mean(0), train_x.std(0) + 1e-6
+    xtr, xte = (train_x - mu) / sd, (test_x - mu) / sd
+    layer = torch.nn.Linear(xtr.shape[1], len(classes))
+    opt = torch.optim.Adam(layer.parameters(), lr=lr, weight_decay=weight_decay)
+    with torch.enable_grad():
+        for _ in range(steps):
+            opt.zero_grad()
+            torch.nn.functional.cross_entropy(layer(xtr), ytr).backward()
+            opt.step()
+    with torch.no_grad():
+        acc_tr = (layer(xtr).argmax(1) == ytr).float().mean().item()
+        acc_te = (layer(xte).argmax(1) == yte).float().mean().item()
+    return {"train_accuracy": acc_tr, "test_accuracy": acc_te, "chance": 1.0 / len(classes),
+            "num_classes": int(len(classes)), "n_train": int(len(ytr)), "n_test": int(len(yte))}

@@ -1,0 +1,208 @@
+"""Evaluation report: ``results.md`` (tables laid out like the paper's Table 1, then extra tables) and
+the PNG figures (a Fig. 2-like mel grid, a Fig. 3-like interpolation strip). matplotlib, Agg backend."""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+
+from .metrics import SHIFT_BUCKETS
+
+ROWS = ("gan", "encoder", "hyper-pre", "hyper", "sampler", "oracle")
+
+
+def _f(v, digits: int = 3, pct: bool = False) -> str:
+    if v is None or (isinstance(v, float) and not math.isfinite(v)):
+        return "—"
+    return f"{100 * v:.1f}%" if pct else f"{v:.{digits}f}"
+
+
+def _get(d: dict, *keys):
+    for k in keys:
+        if not isinstance(d, dict) or k not in d:
+            return None
+        d = d[k]
+    return d
+
+
+def _pitches(p: list) -> str:
+    """[36, 48, 60] -> "36-60 step 12"; irregular lists are written out."""
+    p = list(p)
+    steps = {b - a for a, b in zip(p, p[1:])}
+    if len(p) > 2 and len(steps) == 1:
+        return f"{p[0]}-{p[-1]} step {steps.pop()}"
+    return ", ".join(map(str, p))
+
+
+def markdown(r: dict) -> str:
+    """The report as markdown. ``r``: the results dict of ``evaluate`` (NaN or None shown as —)."""
+    names, sz, cfg = r["methods"], r["sizes"], r["config"]
+    pyin = r["pyin"]
+    lines = [f"# Evaluation: {r['split']} split", "",
+             f"Model `{r['model_dir']}`, held-out corpus `{r['corpus']}`; {sz['input_notes']} input notes "
+             f"({sz['input_instruments']} pitched instruments at MIDI {_pitches(cfg['recon_pitches'])}"
+             f"{', capped at ' + str(cfg['max_notes']) if cfg['max_notes'] else ''}), "
+             f"{sz['synthesis_pairs']} synthesis pairs, {sz['interpolation_samples']} interpolation samples; "
+             f"refinement steps T = {cfg['steps']}; seed {cfg['seed']}; run time {r['timing_s']['total']:.0f} s.", "",
+             "## Table 1 (layout of the paper's Table 1)", "",
+             "L1: mean absolute error of the normalized log-mel against the true render (lower is better). "
+             "Timbre MSE: mean squared difference of the family classifier's penultimate features between output "
+             "and input. FD: Frechet distance in that feature space (synthesis: against the true renders at the "
+             "asked pitches; interpolation: against the validation notes). Pitch acc.: share of notes whose "
+             "pitch is the asked one, by the pitch classifier (clf) or by pYIN on the vocoded audio "
+             f"(within {pyin['tolerance_cents']:.0f} cents; MIDI {pyin['scored_midi'][0]}-{pyin['scored_midi'][1]} only).", "",
+             "| Method | Rec. L1 ↓ | Rec. timbre MSE ↓ | Rec. pitch acc. clf ↑ | Rec. pitch acc. pYIN ↑ "
+             "| Syn. L1 ↓ | Syn. FD ↓ | Syn. pitch acc. clf ↑ | Syn. pitch acc. pYIN ↑ "
+             "| Int. FD ↓ | Int. pitch acc. clf ↑ | Int. pitch acc. pYIN ↑ |",
+             "|---|" + "---:|" * 11]
+    for m in ROWS:
+        rec, syn, itp = _get(r, "reconstruction", m) or {}, _get(r, "synthesis", m) or {}, _get(r, "interpolation", m) or {}
+        cells = [_f(rec.get("l1")), _f(rec.get("timbre_mse"), 4), _f(rec.get("pitch_acc_clf"), pct=True),
+                 _f(rec.get("pitch_acc_pyin"), pct=True), _f(syn.get("l1")), _f(syn.get("fd"), 2),
+                 _f(syn.get("pitch_acc_clf"), pct=True), _f(syn.get("pitch_acc_pyin"), pct=True),
+                 _f(itp.get("fd"), 2), _f(itp.get("pitch_acc_clf"), pct=True), _f(itp.get("pitch_acc_pyin"), pct=True)]
+        lines.append(f"| {names[m]} | " + " | ".join(cells) + " |")
+    lines += ["", f"N: reconstruction {sz['input_notes']} notes (pYIN {sz['reconstruction_pyin']}), synthesis "
+              f"{sz['synthesis_pairs']} pairs (pYIN {sz['synthesis_pyin']}), interpolation "
+              f"{sz['interpolation_samples']} samples (pYIN {sz['interpolation_pyin']}; FD reference "
+              f"{_get(r, 'interpolation', 'hyper', 'n_reference')} validation notes at MIDI "
+              f"{cfg['interp_pitches'][0]}-{cfg['interp_pitches'][1]}). The references have no interpolation. "
+              "The classic sampler at the input's own pitch is the vocoded input, i.e. the oracle.", ""]
+
+    buckets = [b[0] for b in SHIFT_BUCKETS]
+    by = r.get("synthesis_by_shift", {})
+    ns = [_get(by, "hyper", b, "n") for b in buckets]
+    lines += ["## Synthesis by shift size", "",
+              "L1 / pitch accuracy (classifier) / pitch accuracy (pYIN) per |shift| in semitones; 0 is the reconstruction.", "",
+              "| Method | " + " | ".join(f"{b} (N={n})" for b, n in zip(buckets, ns)) + " |",
+              "|---|" + "---:|" * len(buckets)]
+    for m in ROWS:
+        cells = []
+        for b in buckets:
+            c = _get(by, m, b) or {}
+            cells.append(f"{_f(c.get('l1'))} / {_f(c.get('pitch_acc_clf'), pct=True)} / {_f(c.get('pitch_acc_pyin'), pct=True)}")
+        lines.append(f"| {names[m]} | " + " | ".join(cells) + " |")
+    npy = [str(_get(by, "hyper", b, "n_pyin")) for b in buckets]
+    lines += ["", f"pYIN N per group: {', '.join(f'{b}: {n}' for b, n in zip(buckets, npy))}.", ""]
+
+    rr = r.get("real_recordings", {})
+    recs = rr.get("recordings", {})
+    lines += ["## Real recordings", "",
+              "examples/ (" + ", ".join(f"{k}: {'MIDI ' + str(v['estimated_pitch']) + ' by pYIN' if v['pitched'] else 'unpitched, rendered around MIDI ' + str(v['estimated_pitch'])}"
+                                        for k, v in recs.items()) + f"), each at shifts {', '.join(map(str, cfg['real_shifts']))} semitones. "
+              "Pitch accuracy over the pitched recordings; timbre MSE of the reconstruction (shift 0).", "",
+              "| Method | pitch acc. pYIN | pitch acc. clf | timbre MSE (mean) | " + " | ".join(recs) + " |",
+              "|---|" + "---:|" * (3 + len(recs))]
+    for m in ROWS:
+        c = _get(rr, "methods", m) or {}
+        per = c.get("timbre_mse_by_file", {})
+        lines.append(f"| {names[m]} | {_f(c.get('pitch_acc_pyin'), pct=True)} (N={c.get('n_pyin', 0)}) | "
+                     f"{_f(c.get('pitch_acc_clf'), pct=True)} | {_f(c.get('timbre_mse_recon'), 4)} | "
+                     + " | ".join(_f(per.get(k), 4) for k in recs) + " |")
+    lines += ["", "The oracle (the recording through the vocoder) exists only at the recording's own pitch.", ""]
+
+    cost = r.get("cost", {})
+    lines += ["## Cost", "", "| Network | Parameters |", "|---|---:|"]
+    for k, v in cost.get("parameters", {}).items():
+        lines.append(f"| {k} | {v:,} |")
+    stages = ["front_end", "f", "E", "G", "G+H", "vocoder", "total"]
+    lines += ["", f"Median CPU milliseconds per note over {cost.get('notes_timed')} notes after {cost.get('warmup')} "
+              f"warm-up calls (`HyperGANStrument.synthesize`, one note at a time, {cost.get('threads')} torch threads, "
+              f"Griffin-Lim {r['vocoder']['iterations']} iterations):", "",
+              "| Method | " + " | ".join(stages) + " |", "|---|" + "---:|" * len(stages)]
+    for m in ("gan", "encoder", "hyper-pre", "hyper"):
+        t = _get(cost, "ms_per_note", m) or {}
+        lines.append(f"| {names[m]} | " + " | ".join(_f(t.get(s), 1) for s in stages) + " |")
+    lines += ["", f"Hypernetwork overhead (HyperGANStrument / GANStrument - 1): end to end "
+              f"{_f(cost.get('hyper_overhead_end_to_end'), pct=True)}, generation stage (G+H vs G) "
+              f"{_f(cost.get('hyper_overhead_generation'), pct=True)}.", ""]
+
+    pr = r.get("probe", {})
+    lines += ["## Disentanglement probe", "",
+              "Logistic regression predicting the MIDI pitch from h = f(x), trained on the notes of half of the "
+              "validation instruments and tested on the other half (GANStrument reported 17.4% without and 2.6% "
+              "with the pitch adversary).", "",
+              "| Feature extractor | Pitch adversary | Probe test acc. | Probe train acc. | Chance | Classes | N train / test | f training steps |",
+              "|---|---|---:|---:|---:|---:|---:|---:|"]
+    for k in ("f", "f_noadv"):
+        c = pr.get(k, {})
+        label = f"`{k}`" + (" (missing)" if c.get("missing") else "")
+        lines.append(f"| {label} | {'on' if c.get('pitch_adversary') else 'off'} | {_f(c.get('test_accuracy'), pct=True)} | "
+                     f"{_f(c.get('train_accuracy'), pct=True)} | {_f(c.get('chance'), pct=True)} | {c.get('num_classes', '—')} | "
+                     f"{c.get('n_train', '—')} / {c.get('n_test', '—')} | {c.get('training_steps') or '—'} |")
+    if _get(pr, "f_noadv", "missing"):
+        lines += ["", f"`f_noadv` row missing: {pr['f_noadv']['note']}."]
+    ec = r.get("eval_classifiers", {})
+    lines += ["", "## Evaluation networks", "",
+              f"Family classifier (16 GM families) held-out accuracy {_f(ec.get('family'), pct=True)}; pitch classifier "
+              f"(88 classes) held-out accuracy {_f(ec.get('pitch'), pct=True)} (trained on the training font only, "
+              "scored on the validation font; see eval_config.json).", "",
+              "## Method notes", "",
+              "- The corpus stores log-mels only, so the references' audio is the Griffin-Lim vocoding of the true "
+              "log-mel: the classic sampler resamples the vocoded input note by the length ratio 2^(-semitones/12) "
+              "(played faster or slower, padded or cropped to 1.024 s), the oracle is the vocoded true render. "
+              "Their mel metrics use LogMel of that audio.",
+              f"- pYIN: librosa.pyin at {pyin['sample_rate']} Hz, frame_length {pyin['frame_length']}, search range MIDI "
+              f"{pyin['fmin_midi']}-{pyin['fmax_midi']}, {pyin['resolution_semitones']}-semitone bins, median f0 of the voiced frames of the first {pyin['seconds']} s; "
+              f"only asked pitches in MIDI {pyin['scored_midi'][0]}-{pyin['scored_midi'][1]} are scored (on the oracle, "
+              "pYIN is reliable there and fails often outside). An unvoiced result counts as a miss.",
+              "- Synthesis targets cycle over the shift groups 1-3, 4-6, 7-12, >12 semitones within each instrument's "
+              "rendered range; interpolation pairs two different instruments with alpha ~ U(0, 1) at a uniform "
+              "random pitch.",
+              f"- Section times (s): {', '.join(f'{k} {v}' for k, v in r['timing_s'].items())}.", ""]
+    if r.get("figures"):
+        lines += ["## Figures", ""] + [f"![{f}]({f})" for f in r["figures"]] + [""]
+    return "\n".join(lines)
+
+
+def write_figures(fig: dict, out: Path) -> list[str]:
+    """Write ``fig2_grid.png`` and ``fig3_interpolation.png`` into ``out``; returns their file names."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    kw = dict(origin="lower", aspect="auto", vmin=-1, vmax=1, cmap="magma", interpolation="nearest")
+    f2 = fig["fig2"]
+    rows, pitches = list(f2["rows"]), f2["pitches"]
+    ncol = len(pitches) + 1
+    figure, axes = plt.subplots(len(rows), ncol, figsize=(2.1 * ncol, 1.9 * len(rows)), squeeze=False)
+    for i, name in enumerate(rows):
+        for j in range(ncol):
+            ax = axes[i][j]
+            ax.set_xticks([]), ax.set_yticks([])
+            if j == 0:
+                if i == 0:
+                    ax.imshow(f2["input"], **kw)
+                    ax.set_title(f"input (MIDI {f2['input_pitch']})", fontsize=8)
+                else:
+                    ax.axis("off")
+                continue
+            ax.imshow(f2["rows"][name][j - 1], **kw)
+            if i == 0:
+                ax.set_title(f"MIDI {pitches[j - 1]}", fontsize=8)
+            if j == 1:
+                ax.set_ylabel(name, fontsize=7)
+    figure.suptitle(f"Held-out note ({f2['preset']}) at several pitches", fontsize=9)
+    figure.tight_layout()
+    figure.savefig(out / "fig2_grid.png", dpi=90)
+    plt.close(figure)
+
+    f3 = fig["fig3"]
+    w = f3["weights"]
+    figure, axes = plt.subplots(2, len(w), figsize=(2.1 * len(w), 4.0), squeeze=False)
+    for i, (key, label) in enumerate((("init", "without refinement\n(x_init, GANStrument)"),
+                                       ("fine", "with refinement\n(x_fine, HyperGANStrument)"))):
+        for j, a in enumerate(w):
+            ax = axes[i][j]
+            ax.imshow(f3[key][j], **kw)
+            ax.set_xticks([]), ax.set_yticks([])
+            if i == 0:
+                ax.set_title(f"handsaw weight {a:.2f}", fontsize=8)
+            if j == 0:
+                ax.set_ylabel(label, fontsize=7)
+    figure.suptitle(f"Interpolation piano (examples/piano_c4.aif) -> handsaw at MIDI {f3['pitch']}", fontsize=9)
+    figure.tight_layout()
+    figure.savefig(out / "fig3_interpolation.png", dpi=90)
+    plt.close(figure)
+    return ["fig2_grid.png", "fig3_interpolation.png"]
