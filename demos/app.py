@@ -41,11 +41,13 @@ from matplotlib.figure import Figure
 APP_DIR = Path(__file__).resolve().parent
 # The repository (demos/app.py) or an assembled Space (app.py beside hyperlib/, checkpoints/, examples/).
 REPO_ROOT = APP_DIR if (APP_DIR / "hyperlib").is_dir() else APP_DIR.parent
-if str(REPO_ROOT) not in sys.path:  # `python demos/app.py` works without installing hyperlib
-    sys.path.insert(0, str(REPO_ROOT))
+for path in (REPO_ROOT, APP_DIR):  # hyperlib without installing it; sound_design.py beside this file
+    if str(path) not in sys.path:
+        sys.path.insert(0, str(path))
 
 from hyperlib import AudioError, HyperGANStrument, Result  # noqa: E402
 from hyperlib.audio import MAX_SECONDS, write_wav  # noqa: E402
+from sound_design import build_sound_design_tabs  # noqa: E402
 
 log = logging.getLogger("hyperlib.demo")
 
@@ -469,7 +471,7 @@ def ab_tab() -> None:
 
 
 def build_demo() -> gr.Blocks:
-    """The whole app: a header and three tabs. Gradio deletes its cached files per CACHE_SETTINGS."""
+    """The whole app: a header, the play, interpolate and A/B tabs, and the sound-design tabs. Gradio deletes its cached files per CACHE_SETTINGS."""
     with warnings.catch_warnings(), gr.Blocks(title="HyperGANStrument", delete_cache=CACHE_SETTINGS) as demo:
         # gradio converts the AIFF example to WAV for the browser, and says so each time
         warnings.filterwarnings("ignore", message="Audio does not have a browser-compatible container")
@@ -480,6 +482,7 @@ def build_demo() -> gr.Blocks:
             mix_tab()
         with gr.Tab("Blind A/B test", elem_id="tab-ab"):
             ab_tab()
+        build_sound_design_tabs(get_model)  # faders, morph, melody, SFZ export (issue 7)
     return demo
 
 

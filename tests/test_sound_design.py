@@ -1,7 +1,7 @@
 """Issue 7, sound design: timbre faders, even morphs, melodies and SFZ export.
 
-The tests use whatever ``HyperGANStrument.from_pretrained()`` loads (the bundled checkpoint, or the folder
-named by ``HYPERLIB_CHECKPOINT``). Where that folder has no ``faders.safetensors`` the faders are built
+The tests use whatever ``HyperGANStrument.from_pretrained()`` loads (conftest's ``model``: the bundled
+checkpoint, or the folder named by ``HYPERLIB_CHECKPOINT``). Where that folder has no ``faders.safetensors`` the faders are built
 here from a small synthetic corpus into a temporary folder (after checking that ``edit`` names the command
 that builds them). No quality is asserted: the tiny test model sounds like noise.
 """
@@ -14,7 +14,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-import torch
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -29,14 +28,6 @@ HANDSAW = str(REPO_ROOT / "examples" / "handsaw.ogg")
 VIOLIN = str(REPO_ROOT / "examples" / "violin.ogg")
 TRUMPET = str(REPO_ROOT / "examples" / "trumpet.ogg")
 SR = 16000
-
-
-@pytest.fixture(scope="module")
-def model():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield HyperGANStrument.from_pretrained()
-    torch.set_num_threads(before)
 
 
 def synthetic_mels(model: HyperGANStrument, count: int = 16) -> np.ndarray:
