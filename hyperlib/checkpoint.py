@@ -95,12 +95,12 @@ def configs(model_dir: str | Path) -> tuple[ModelConfig, AudioConfig]:
     return ModelConfig.from_dict(cfg["model"]), audio_config_from_dict(cfg.get("audio", {}))
 
 
-def build(name: str, cfg: ModelConfig) -> nn.Module:
-    """A freshly initialized network by checkpoint name."""
+def build(name: str, cfg: ModelConfig, audio: AudioConfig | None = None) -> nn.Module:
+    """A freshly initialized network by checkpoint name; ``audio`` (default ``AudioConfig()``) sets G's mel grid."""
     if name == "f":
         return FeatureExtractor(cfg)
     if name == "G":
-        return Generator(cfg)
+        return Generator(cfg, audio)
     if name == "D":
         return Discriminator(cfg)
     if name in ("H", "H_pre"):
@@ -118,20 +118,28 @@ def save_network(model_dir: str | Path, name: str, module: nn.Module) -> Path:
     return path
 
 
-def load_network(model_dir: str | Path, name: str, cfg: ModelConfig | None = None,
-                 device: str | torch.device = "cpu") -> nn.Module:
-    """Build network ``name`` and load its safetensors weights, in eval mode.
+def read_weights(model_dir: str | Path, name: str, device: str | torch.device = "cpu") -> dict[str, torch.Tensor]:
+    """The tensors of ``model_dir/<name>.safetensors`` after checking its sha256.
 
     Raises FileNotFoundError naming the training stage that makes the missing file, and CheckpointError when
     the file's sha256 differs from the one recorded in ``hashes.json``.
     """
-    cfg = cfg or configs(model_dir)[0]
     path = Path(model_dir) / f"{name}.safetensors"
     if not path.is_file():
         stage = {"f": "features", "G": "generator", "D": "generator", "H_pre": "hypernet-pre",
                  "H": "hypernet-adv", "E": "encoder"}[name]
         raise FileNotFoundError(f"{path} is missing: train it with `python -m hyperlib train {stage}`.")
     verify_hash(path)
-    module = build(name, cfg)
-    module.load_state_dict(load_file(str(path), device=str(device)))
+    return load_file(str(path), device=str(device))
+
+
+def load_network(model_dir: str | Path, name: str, cfg: ModelConfig | None = None,
+                 device: str | torch.device = "cpu") -> nn.Module:
+    """Build network ``name`` and load its safetensors weights (``read_weights``), in eval mode.
+
+    Raises FileNotFoundError, CheckpointError (see ``read_weights``).
+    """
+    model_cfg, audio = configs(model_dir)
+    module = build(name, cfg or model_cfg, audio)
+    module.load_state_dict(read_weights(model_dir, name, device))
     return module.to(device).eval()

@@ -36,8 +36,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pitch", type=int, required=True, help="MIDI pitch 21-108")
     _model_args(p)
 
-    p = sub.add_parser("corpus", help="render the soundfont corpus")
-    p.add_argument("--fonts", nargs="+", default=["FluidR3_GM"], help="soundfont names (default: FluidR3_GM)")
+    p = sub.add_parser("corpus", help="render the soundfont corpus (and random DSP synthesizer patches)")
+    p.add_argument("--fonts", nargs="*", default=["FluidR3_GM"], help="soundfont names (default: FluidR3_GM)")
+    p.add_argument("--synth-patches", type=int, default=0,
+                   help="also render this many random DSP synthesizer patches (subtractive, FM, additive, noise)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the random patches")
     p.add_argument("--programs", type=int, nargs="*", default=None, help="GM programs (default: all)")
     p.add_argument("--pitches", type=int, nargs="*", default=None, help="MIDI pitches (default: 21-108)")
     p.add_argument("--velocities", type=int, nargs="+", default=[100])
@@ -56,6 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lr", type=float, default=None)
     p.add_argument("--tiny", action="store_true", help="a few small steps (smoke test)")
     p.add_argument("--fresh", action="store_true", help="ignore a saved training state and start over")
+    p.add_argument("--warm-start", action="store_true",
+                   help="start from the model folder's current weights of this stage's networks")
     _eval_args(sub)
     from .sound_design_cli import add_sound_design_args
 
@@ -115,13 +120,14 @@ def main(argv: list[str] | None = None) -> int:
             programs, pitches = args.programs, args.pitches
             if args.tiny:
                 programs, pitches = programs or [0, 40, 73], pitches or list(range(48, 73, 4))
-            corpus = render_corpus(args.output, args.fonts, programs, pitches, tuple(args.velocities))
+            corpus = render_corpus(args.output, args.fonts, programs, pitches, tuple(args.velocities),
+                                   synth_patches=args.synth_patches, seed=args.seed)
             print(f"{len(corpus.notes)} notes written to {args.output}")
         elif args.command == "train":
             from .training import train_stage
 
-            overrides = {k: v for k, v in (("steps", args.steps), ("batch_size", args.batch_size), ("lr", args.lr))
-                         if v is not None}
+            overrides = {k: v for k, v in (("steps", args.steps), ("batch_size", args.batch_size), ("lr", args.lr),
+                                           ("warm_start", args.warm_start or None)) if v is not None}
             summary = train_stage(args.stage, args.corpus, args.model, args.device, args.tiny, args.fresh, **overrides)
             print(summary)
         elif args.command in ("train-eval", "evaluate"):

@@ -35,7 +35,7 @@ class AudioConfig:
     peak_dbfs: float = -1.0  # level normalization target (dB full scale)
     onset_top_db: float = 40.0  # onset = first frame within this many dB of the peak
     preroll_s: float = 0.005  # kept before the detected onset (seconds)
-    griffin_lim_iters: int = 32
+    griffin_lim_iters: int = 16  # 32 lowers the log-mel L1 of a round trip by only 2% (0.0262 vs 0.0268) at twice the time
 
     @property
     def duration_s(self) -> float:
@@ -101,7 +101,11 @@ class TrainConfig:
     knn_k: int = 10
     seed: int = 0
     grad_clip: float = 10.0  # max gradient norm per network and step
-    # generator stage
+    warm_start: bool = False  # start from the model folder's current weights of the same networks
+    # generator stage (d_lr also for D in hypernet-adv: D's layers have PyTorch's default init scale)
+    d_lr: float = 2e-4
+    mapping_lr_mult: float = 0.01
+    style_lr_mult: float = 0.05
     l1_weight: float = 1.0
     adv_weight: float = 0.05
     r1_gamma: float = 1.0

@@ -74,24 +74,61 @@ def soundfont_path(name: str) -> Path:
 
 def render_corpus(out_dir: str | Path, fonts: list[str], programs: list[int] | None = None,
                   pitches: list[int] | None = None, velocities: tuple[int, ...] = (100,),
-                  cfg: AudioConfig = AudioConfig(), hold_s: float = 0.8) -> Corpus:
+                  cfg: AudioConfig = AudioConfig(), hold_s: float = 0.8, synth_patches: int = 0,
+                  seed: int = 0) -> Corpus:
     """Render every melodic preset (banks 0-127) of ``fonts`` at ``pitches`` and write the corpus.
 
     Args:
         out_dir: folder for ``manifest.csv``, ``mels.npy`` and ``audio_config.json``.
-        fonts: soundfont names (keys of ``SOUNDFONTS``).
+        fonts: soundfont names (keys of ``SOUNDFONTS``); may be empty when ``synth_patches`` > 0.
         programs: GM program numbers to keep (default all 0-127).
         pitches: MIDI pitches (default 21-108). Near-silent renders are dropped.
         velocities: MIDI velocities.
         hold_s: seconds the key is held before note-off.
+        synth_patches: this many random DSP synthesizer patches (``hyperlib.synth_patches``, the four
+            types in turn, drawn with ``seed``) added as instruments of soundfont "DSP", bank 0,
+            program = patch number, GM family synth lead / pad / effects.
     Returns:
         The rendered ``Corpus``.
+    Raises:
+        RuntimeError: every render was silent.
     """
-    import fluidsynth  # imported here: only corpus rendering needs libfluidsynth
-
     pitches = list(range(MIN_PITCH, MAX_PITCH + 1)) if pitches is None else pitches
     logmel = LogMel(cfg)
     notes, mels = [], []
+
+    def add(audio: np.ndarray, record: NoteRecord) -> None:
+        try:
+            y = prepare_note(audio, cfg)
+        except AudioError:
+            return
+        with torch.no_grad():
+            mels.append(logmel(torch.from_numpy(y)[None])[0, 0].numpy().astype(np.float16))
+        notes.append(record)
+
+    if fonts:
+        _render_fonts(fonts, programs, pitches, velocities, cfg, hold_s, add)
+    if synth_patches:
+        from .synth_patches import FAMILY, KINDS, random_patch, render_patch
+
+        rng = np.random.default_rng(seed)
+        first_id = max((n.instrument_id for n in notes), default=-1) + 1
+        patches = [random_patch(rng, KINDS[i % len(KINDS)]) for i in range(synth_patches)]
+        jobs = [(i, patch, pitch, vel) for i, patch in enumerate(patches) for pitch in pitches for vel in velocities]
+        for i, patch, pitch, vel in tqdm(jobs, desc="render DSP patches", unit="note"):
+            add(render_patch(patch, pitch, vel, cfg, hold_s, seed=seed + i),
+                NoteRecord("DSP", 0, i, patch.name, first_id + i, FAMILY[patch.kind], pitch, vel, True))
+    if not notes:
+        raise RuntimeError("Every render was silent: check the soundfont, programs and pitches.")
+    corpus = Corpus(np.stack(mels), notes, cfg)
+    save_corpus(corpus, out_dir)
+    return corpus
+
+
+def _render_fonts(fonts, programs, pitches, velocities, cfg: AudioConfig, hold_s: float, add) -> None:
+    """Render the fonts' melodic presets through libfluidsynth; ``add(audio, record)`` keeps each note."""
+    import fluidsynth  # imported here: only soundfont rendering needs libfluidsynth
+
     synth = fluidsynth.Synth(samplerate=float(cfg.sample_rate))
     for key, value in (("synth.reverb.active", 0), ("synth.chorus.active", 0), ("synth.gain", 1.0)):
         synth.setting(key, value)
@@ -117,20 +154,9 @@ def render_corpus(out_dir: str | Path, fonts: list[str], programs: list[int] | N
         stereo = np.concatenate([held, rest]).reshape(-1, 2).astype(np.float32)
         if np.abs(stereo).max() < SILENT_PEAK:
             continue
-        try:
-            y = prepare_note(stereo.mean(axis=1) / 32768.0, cfg)
-        except AudioError:
-            continue
-        with torch.no_grad():
-            mels.append(logmel(torch.from_numpy(y)[None])[0, 0].numpy().astype(np.float16))
-        notes.append(NoteRecord(font, bank, program, name, instrument_ids[(font, bank, program)],
-                                program // 8, pitch, vel, program not in UNPITCHED_PROGRAMS))
+        add(stereo.mean(axis=1) / 32768.0, NoteRecord(font, bank, program, name, instrument_ids[(font, bank, program)],
+                                                      program // 8, pitch, vel, program not in UNPITCHED_PROGRAMS))
     synth.delete()
-    if not notes:
-        raise RuntimeError("Every render was silent: check the soundfont, programs and pitches.")
-    corpus = Corpus(np.stack(mels), notes, cfg)
-    save_corpus(corpus, out_dir)
-    return corpus
 
 
 def save_corpus(corpus: Corpus, out_dir: str | Path) -> None:

@@ -19,7 +19,8 @@ def _fmt_losses(losses: dict) -> str:
 
 
 def model_card(model_dir: str | Path, data: str, notes: str = "") -> str:
-    """Markdown card: data, networks (parameters, file sizes), and per stage steps, batch, lr, wall time, losses."""
+    """Markdown card: data, networks (parameters, file sizes), and per stage its start (new or the folder's
+    previous weights), steps, batch, lr, wall time and final losses."""
     model_dir = Path(model_dir)
     cfg = ckpt.read_config(model_dir)
     model_cfg, audio_cfg = ckpt.configs(model_dir)
@@ -36,7 +37,8 @@ def model_card(model_dir: str | Path, data: str, notes: str = "") -> str:
     trained = cfg.get("training", {})
     for stage in [k for k in STAGE_TEXT if k in trained]:
         s = trained[stage]
-        stages.append(f"| {stage} | {s['steps']} | {s['batch_size']} | {s['lr']} | {s['wall_time_s'] / 60:.1f} | "
+        start = "previous weights" if s.get("warm_start") else "new"
+        stages.append(f"| {stage} | {start} | {s['steps']} | {s['batch_size']} | {s['lr']} | {s['wall_time_s'] / 60:.1f} | "
                       f"{s['device']} | {_fmt_losses(s['final_losses'])} |")
     return "\n".join([
         "---", "license: mit", "library_name: hyperlib", "tags: [audio, music, gan, hypernetwork, neural-sampler]", "---",
@@ -50,12 +52,13 @@ def model_card(model_dir: str | Path, data: str, notes: str = "") -> str:
         "", "## Networks", "", "| network | parameters | file |", "|---|---|---|", *rows,
         f"| all | | {total / 2**20:.1f} MiB |", "",
         "## Training (final losses: mean of the last 50 steps)", "",
-        "| stage | steps | batch | lr | wall time (min) | device | final losses |", "|---|---|---|---|---|---|---|",
+        "| stage | started from | steps | batch | lr | wall time (min) | device | final losses |",
+        "|---|---|---|---|---|---|---|---|",
         *stages, "", *[f"- **{k}**: {v}" for k, v in STAGE_TEXT.items()], "", notes, "",
         "## Limitations", "",
-        "A first, short CPU training run: the sound is rough (Griffin-Lim phase, small networks, minutes "
-        "of training rather than days). Timbres far from General MIDI soundfonts (noisy sounds) are "
-        "reproduced loosely.", "",
+        "Short CPU training (hours, where the paper trained for days on GPUs), small networks and the "
+        "Griffin-Lim vocoder's phase: the sound is rough. Timbres far from General MIDI soundfonts (noisy "
+        "sounds) are reproduced loosely. Measured quality: `docs/results/results.md`.", "",
     ])
 
 

@@ -141,3 +141,37 @@ def test_cli_corpus_unknown_font(tmp_path):
     proc = run_cli("corpus", "--tiny", "--fonts", "NoSuchFont", "-o", tmp_path / "x")
     assert proc.returncode == 2
     assert "error:" in proc.stderr and "Traceback" not in proc.stderr
+
+
+# -- random DSP synthesizer patches ---------------------------------------------------------------------------
+def test_synth_patches_play_the_asked_pitch():
+    from hyperlib.synth_patches import KINDS, random_patch, render_patch
+
+    rng = np.random.default_rng(3)
+    flatness = {}
+    for kind in KINDS:
+        patch = random_patch(rng, kind)
+        for midi in (48, 67):
+            y = render_patch(patch, midi, 100)
+            assert y.shape == (AudioConfig().num_samples,) and y.dtype == np.float32
+            assert np.all(np.isfinite(y)) and 0.05 < np.abs(y).max() <= 1.0
+            if kind != "noise":
+                f0, voiced, _ = librosa.pyin(y[:8000], fmin=60, fmax=1000, sr=16000, frame_length=2048)
+                assert voiced.any(), (kind, midi)
+                assert abs(librosa.hz_to_midi(np.nanmedian(f0[voiced])) - midi) < 0.5, (kind, midi, patch.name)
+        flatness[kind] = float(librosa.feature.spectral_flatness(y=render_patch(patch, 60)).mean())
+    assert flatness["noise"] > 10 * flatness["additive"]  # the noise type is what the fonts lack
+    with pytest.raises(ValueError, match="Unknown synthesis type"):
+        random_patch(rng, "granular")
+    with pytest.raises(ValueError, match="velocity"):
+        render_patch(random_patch(rng), 60, 0)
+
+
+def test_corpus_with_synth_patches_only(tmp_path):
+    corpus = run_cli("corpus", "--fonts", "--synth-patches", "4", "--pitches", "48", "60", "-o", str(tmp_path / "dsp"))
+    assert corpus.returncode == 0, corpus.stderr
+    c = load_corpus(tmp_path / "dsp")
+    assert len(c.notes) == 8 and c.mels.shape == (8, 128, 128)
+    assert {n.soundfont for n in c.notes} == {"DSP"} and len({n.instrument_id for n in c.notes}) == 4
+    assert {n.preset_name.split("-")[0] for n in c.notes} == {"subtractive", "fm", "additive", "noise"}
+    assert all(n.pitched and n.family in (10, 11, 12) for n in c.notes)

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import copy
 
+import librosa
+import numpy as np
 import pytest
 import torch
 
@@ -52,6 +54,36 @@ def test_generator_shapes(nets, batch, small_cfg):
     # the tuned layers are G's last modulated 3x3 convolutions
     assert G.tuned_shapes == [tuple(c.weight.shape[:2]) for c in G.convs[-small_cfg.hyper_layers:]]
     assert G.tuned_shapes[-1] == (small_cfg.gen_channels[-1], small_cfg.gen_channels[-1])
+
+
+def test_feature_norm_is_fixed(nets, batch, small_cfg):
+    h = nets["f"](batch["x"] * 50)
+    torch.testing.assert_close(h.norm(dim=1), torch.full((B,), small_cfg.h_dim ** 0.5))
+
+
+def test_harmonic_template_peaks_at_the_harmonics():
+    from hyperlib.config import AudioConfig
+    from hyperlib.models.harmonics import harmonic_template
+
+    audio = AudioConfig()
+    t = harmonic_template(audio, 21, 88)
+    assert t.shape == (88, audio.n_mels) and float(t.min()) >= 0 and torch.allclose(t.max(dim=1).values, torch.ones(88))
+    centres = librosa.mel_frequencies(audio.n_mels + 2, fmin=audio.f_min, fmax=audio.f_max)[1:-1]
+    for midi in (48, 60, 69, 84):
+        f0 = 440 * 2 ** ((midi - 69) / 12)
+        row = t[midi - 21]
+        fundamental, below = int(np.abs(centres - f0).argmin()), int(np.abs(centres - f0 / 1.41).argmin())
+        assert row[fundamental] > 0.5 and row[below] < 0.1  # energy at f0, none half an octave below it
+    assert not torch.allclose(t[60 - 21], t[61 - 21])  # a semitone moves the comb
+
+
+def test_generator_uses_the_pitch_template(small_cfg, batch):
+    torch.manual_seed(0)
+    G = Generator(small_cfg).eval()
+    before = G(batch["h"], None, batch["p"])
+    for conv in G.harmonic_in:  # zero-initialized: a new G ignores the template until trained
+        torch.nn.init.normal_(conv.weight)
+    assert not torch.allclose(before, G(batch["h"], None, batch["p"]))
 
 
 def test_generator_z_none_is_z_zero(nets, batch):
@@ -260,3 +292,13 @@ def test_missing_network_names_its_stage(tmp_path, small_cfg):
         ckpt.configs(tmp_path / "nowhere")
     with pytest.raises(ValueError):
         ckpt.build("X", small_cfg)
+
+
+def test_zero_delta_reproduces_G_exactly_for_one_note(nets, batch):
+    G = nets["G"]
+    zeros = [torch.zeros(1, o, i) for o, i in G.tuned_shapes]
+    h, p = batch["h"][:1], batch["p"][:1]
+    assert torch.equal(G(h, None, p, deltas=zeros), G(h, None, p))
+    deltas = [d[:1] for d in random_deltas(G)]  # the one-note path agrees with the batched one
+    torch.testing.assert_close(G(h, None, p, deltas=deltas), G(batch["h"], None, batch["p"], deltas=random_deltas(G))[:1],
+                               atol=1e-5, rtol=1e-4)

@@ -25,7 +25,9 @@ from hyperlib.training.stages import TINY
 
 # stage -> (TrainConfig overrides, the logged loss that must fall, the networks the stage writes)
 PLAN = {
-    "features": (dict(steps=60, batch_size=16, lr=1e-3), "ce_instrument", ("f",)),
+    # 4 instruments at 7 pitches: pitch and identity are so entangled that the full-strength adversary holds
+    # the instrument loss at chance for the first hundred steps; a weak one still exercises the reversal.
+    "features": (dict(steps=60, batch_size=16, lr=1e-3, pitch_adv_weight=0.1), "ce_instrument", ("f",)),
     "generator": (dict(steps=100, batch_size=4), "l1", ("G", "D")),
     # p_recon=1: every sample is an own-pitch reconstruction, so the loss does not depend on how many samples
     # happened to draw the reconstruction term. H reaches its plateau within ~10 steps at the default lr, so
@@ -218,10 +220,9 @@ def test_stage_errors(tiny_corpus, small_cfg, tmp_path):
         train("features", tmp_path / "no_corpus", tmp_path / "m", small_cfg, steps=1)
 
 
-@pytest.mark.xfail(raises=AssertionError, strict=False, reason="library issue: with the gradient-reversed pitch adversary f's feature h is "
-                   "unbounded, and the adversary's cross-entropy diverges (features.py / stages.py train_features)")
 @pytest.mark.parametrize("seed", [1])
 def test_features_adversary_stays_bounded(tiny_corpus, small_cfg, tmp_path, seed):
+    """h has a fixed norm, so the reversed pitch gradient cannot blow up the adversary's cross-entropy."""
     train("features", tiny_corpus, tmp_path, small_cfg, steps=40, batch_size=8, lr=1e-3, seed=seed)
     rows = read_log(tmp_path, "features")
     assert max(r["ce_pitch_adversary"] for r in rows) < 2 * math.log(88)

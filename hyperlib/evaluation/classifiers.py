@@ -226,9 +226,10 @@ def load_eval_classifiers(model_dir: str | Path) -> EvalClassifiers:
 
 
 def train_f_noadv(corpus_dir, model_dir, steps: int = 600, tiny: bool = False, fresh: bool = False,
-                  device: str = "cpu") -> dict:
+                  device: str = "cpu", **overrides) -> dict:
     """f trained without the pitch adversary (pitch_adv_weight = 0), for the disentanglement probe.
 
+    ``overrides``: other TrainConfig fields (lr, warm_start, ...), to follow the recipe of the real f.
     Trains the ``features`` stage in ``<model_dir>/_train/f_noadv/`` (a scratch model folder with the
     model's own config.json, so the real ``f`` is never touched; resumable), then copies its weights to
     ``<model_dir>/f_noadv.safetensors`` and records the summary in ``eval_config.json["f_noadv"]``.
@@ -243,7 +244,7 @@ def train_f_noadv(corpus_dir, model_dir, steps: int = 600, tiny: bool = False, f
     work = model_dir / "_train" / "f_noadv"
     if fresh or not (work / "config.json").is_file():
         ckpt.write_config(work, {"model": cfg["model"], "audio": cfg.get("audio", {})})
-    overrides = {"pitch_adv_weight": 0.0}
+    overrides = {**overrides, "pitch_adv_weight": 0.0}
     if not tiny:
         overrides["steps"] = steps
     summary = train_stage("features", corpus_dir, work, device, tiny, fresh, **overrides)

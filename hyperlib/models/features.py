@@ -5,7 +5,7 @@ import torch
 from torch import nn
 
 from ..config import ModelConfig
-from .layers import ConvTrunk
+from .layers import ConvTrunk, normalize_h
 
 
 class GradientReversal(torch.autograd.Function):
@@ -24,7 +24,8 @@ class GradientReversal(torch.autograd.Function):
 class FeatureExtractor(nn.Module):
     """f(x) = h, trained as an instrument-identity classifier with a gradient-reversed pitch adversary.
 
-    forward(x): x (B, 1, n_mels, frames) -> h (B, h_dim).
+    forward(x): x (B, 1, n_mels, frames) -> h (B, h_dim), of norm sqrt(h_dim) (``normalize_h``): with h
+    bounded, f cannot defeat the reversed pitch gradient by growing h, only by removing pitch from it.
     classify(x, reversal): -> (h, instrument logits (B, num_instruments), pitch logits (B, num_pitches));
     the pitch head sees h through gradient reversal so that training it removes pitch from h.
     """
@@ -37,7 +38,7 @@ class FeatureExtractor(nn.Module):
         self.pitch_head = nn.Sequential(nn.Linear(cfg.h_dim, 256), nn.LeakyReLU(0.2), nn.Linear(256, cfg.num_pitches))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.to_h(self.trunk(x))
+        return normalize_h(self.to_h(self.trunk(x)))
 
     def classify(self, x: torch.Tensor, reversal: float = 1.0):
         h = self(x)

@@ -12,7 +12,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..config import ModelConfig
+from ..config import AudioConfig, ModelConfig
+from .harmonics import harmonic_template
 from .layers import normalize_h, pitch_index
 
 
@@ -40,8 +41,9 @@ class ModulatedConv2d(nn.Module):
 
     forward(x, w, delta=None): x (B, C_in, H, W), w (B, w_dim), delta (B, C_out, C_in) or None ->
     (B, C_out, H', W') (H' = 2H with ``upsample``). With a delta the effective weight is
-    theta * (1 + delta), computed as the shared convolution plus a grouped convolution with
-    theta * delta, so that delta = 0 gives G's output exactly.
+    theta_hat = theta * (1 + delta): for one note a single convolution with theta_hat (refinement then
+    costs what G costs); for a batch the shared convolution plus a grouped convolution with theta * delta.
+    Both give G's output bit for bit when delta = 0.
     """
 
     def __init__(self, c_in: int, c_out: int, w_dim: int, kernel: int = 3, demodulate: bool = True,
@@ -64,16 +66,20 @@ class ModulatedConv2d(nn.Module):
         style = self.affine(w)  # (B, C_in)
         if self.upsample:
             x = F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
-        theta = self.weight * self.gain
         x = x * style[:, :, None, None]
-        y = F.conv2d(x, theta, padding=self.padding)
-        if delta is not None:
-            theta_delta = theta[None] * delta[..., None, None]  # (B, C_out, C_in, k, k)
-            y_delta = F.conv2d(x.reshape(1, b * c_in, *x.shape[2:]), theta_delta.flatten(0, 1),
+        theta = self.weight * self.gain
+        if delta is None:
+            y = F.conv2d(x, theta, padding=self.padding)
+            theta_hat = theta[None]
+        elif b == 1:  # one note (inference): one convolution with theta_hat
+            theta_hat = theta[None] * (1 + delta[..., None, None])  # (B, C_out, C_in, k, k)
+            y = F.conv2d(x, theta_hat[0], padding=self.padding)
+        else:  # a batch: the shared convolution plus a grouped one with each sample's theta * delta
+            theta_hat = theta[None] * (1 + delta[..., None, None])
+            y_delta = F.conv2d(x.reshape(1, b * c_in, *x.shape[2:]), (theta[None] * delta[..., None, None]).flatten(0, 1),
                                padding=self.padding, groups=b)
-            y = y + y_delta.reshape(b, -1, *y.shape[2:])
+            y = F.conv2d(x, theta, padding=self.padding) + y_delta.reshape(b, -1, *y_delta.shape[2:])
         if self.demodulate:
-            theta_hat = theta[None] if delta is None else theta[None] * (1 + delta[..., None, None])
             sq = (theta_hat.square().sum(dim=(3, 4)) * style[:, None, :].square()).sum(dim=2)  # (B, C_out)
             y = y * torch.rsqrt(sq + 1e-8)[:, :, None, None]
         y = y + self.bias[None, :, None, None]
@@ -86,16 +92,25 @@ class Generator(nn.Module):
     Mapping on [h, pitch, z] -> w; synthesis from a learned 4x4 constant through modulated 3x3
     convolutions (two per resolution, the first upsampling) to 128x128, with skip connections
     through modulated 1x1 ``to_mel`` layers (StyleGAN2 "skip" architecture). z is 0 at inference.
+    Each resolution also adds the pitch's harmonic comb (``harmonic_template``, pooled to that
+    resolution along frequency, constant over time) through a zero-initialized 1x1 convolution after
+    its upsampling convolution; ``audio`` gives the mel grid of that comb.
 
     forward(h, z, pitch, deltas=None): h (B, h_dim), z (B, z_dim) or None (zeros), pitch (B,) MIDI
     21-108, deltas: list of (B, C_out, C_in) offsets for ``tuned_layers`` (or None).
     """
 
-    def __init__(self, cfg: ModelConfig):
+    def __init__(self, cfg: ModelConfig, audio: AudioConfig | None = None):
         super().__init__()
         self.cfg = cfg
         ch = cfg.gen_channels
         self.mapping = MappingNetwork(cfg)
+        self.register_buffer("harmonics", harmonic_template(audio or AudioConfig(), cfg.min_pitch, cfg.num_pitches),
+                             persistent=False)
+        self.harmonic_in = nn.ModuleList([nn.Conv2d(1, c, 1) for c in ch[1:]])
+        for conv in self.harmonic_in:
+            nn.init.zeros_(conv.weight)
+            nn.init.zeros_(conv.bias)
         self.const = nn.Parameter(torch.randn(ch[0], 4, 4))
         self.convs = nn.ModuleList([ModulatedConv2d(ch[0], ch[0], cfg.w_dim)])
         self.to_mels = nn.ModuleList([ModulatedConv2d(ch[0], 1, cfg.w_dim, 1, demodulate=False, activate=False)])
@@ -121,8 +136,10 @@ class Generator(nn.Module):
         x = self.const[None].expand(h.shape[0], -1, -1, -1)
         x = self.convs[0](x, w, per_conv[0])
         img = self.to_mels[0](x, w)
+        comb = self.harmonics[pitch_index(pitch, self.cfg.min_pitch, self.cfg.num_pitches)][:, None, :, None]
         for i, to_mel in enumerate(self.to_mels[1:]):
             x = self.convs[1 + 2 * i](x, w, per_conv[1 + 2 * i])
+            x = x + self.harmonic_in[i](F.adaptive_avg_pool2d(comb, (x.shape[2], 1)))
             x = self.convs[2 + 2 * i](x, w, per_conv[2 + 2 * i])
             img = F.interpolate(img, scale_factor=2, mode="bilinear", align_corners=False) + to_mel(x, w)
         return img

@@ -24,7 +24,7 @@ from ..models import refine
 from .data import NoteBank
 
 STAGE_DEFAULTS = {
-    "features": TrainConfig(steps=3000, batch_size=32, lr=1e-3, betas=(0.9, 0.99)),
+    "features": TrainConfig(steps=3000, batch_size=32, lr=1e-3, betas=(0.9, 0.99), pitch_adv_weight=1.0),
     "generator": TrainConfig(steps=3000, batch_size=16, lr=2e-3),
     "hypernet-pre": TrainConfig(steps=1200, batch_size=8, lr=2.5e-3, betas=(0.9, 0.99)),
     "hypernet-adv": TrainConfig(steps=600, batch_size=8, lr=2.5e-3, timbre_weight=20.0, recon_weight=200.0),
@@ -45,6 +45,7 @@ class Stage:
         torch.manual_seed(tc.seed)
         corpus = load_corpus(corpus_dir)
         self.bank = NoteBank(corpus, tc.seed)
+        self.audio = corpus.audio_config
         cfg = ckpt.read_config(self.model_dir)
         if "model" not in cfg:
             model_config = replace(model_config or ModelConfig(), num_instruments=self.bank.num_instruments)
@@ -64,10 +65,22 @@ class Stage:
         """A network of an earlier stage, in eval mode with gradients off."""
         return ckpt.load_network(self.model_dir, name, self.cfg, self.device).requires_grad_(False)
 
-    def trainable(self, name: str, init: torch.nn.Module | None = None, lr: float | None = None) -> torch.nn.Module:
-        module = (init or ckpt.build(name, self.cfg)).to(self.device).train().requires_grad_(True)
+    def trainable(self, name: str, init: torch.nn.Module | None = None, warm_file: str | None = None,
+                  lr: float | None = None) -> torch.nn.Module:
+        """A network to train: ``init``, else a new one, which with ``tc.warm_start`` takes the weights of
+        ``<model_dir>/<warm_file or name>.safetensors`` where that exists (parameters the file lacks keep
+        their initialization). ``lr``: its Adam learning rate (default ``tc.lr``); G's parameters are
+        grouped by ``generator_param_groups``."""
+        module = init or ckpt.build(name, self.cfg, self.audio)
+        warm = self.model_dir / f"{warm_file or name}.safetensors"
+        if init is None and self.tc.warm_start and warm.is_file():
+            missing, _ = module.load_state_dict(ckpt.read_weights(self.model_dir, warm_file or name), strict=False)
+            tqdm.write(f"{self.name}: {name} warm-started from {warm.name}; new parameters: {missing or 'none'}")
+        module = module.to(self.device).train().requires_grad_(True)
         self.modules[name] = module
-        self.optims[name] = torch.optim.Adam(module.parameters(), lr=lr or self.tc.lr, betas=tuple(self.tc.betas))
+        lr = lr or self.tc.lr
+        params = generator_param_groups(module, lr, self.tc) if name == "G" else module.parameters()
+        self.optims[name] = torch.optim.Adam(params, lr=lr, betas=tuple(self.tc.betas))
         return module
 
     def features_and_knn(self, f: torch.nn.Module) -> torch.Tensor:
@@ -106,7 +119,7 @@ class Stage:
         ckpt.write_hashes(self.model_dir)  # sha256 of every safetensors file, checked by load_network
         summary = {"steps": self.tc.steps, "batch_size": self.tc.batch_size, "lr": self.tc.lr,
                    "wall_time_s": round(time.time() - t0, 1), "device": str(self.device),
-                   "notes": len(self.bank), "final_losses": final}
+                   "notes": len(self.bank), "warm_start": self.tc.warm_start, "final_losses": final}
         cfg = ckpt.read_config(self.model_dir)
         cfg.setdefault("training", {})[self.name] = summary
         ckpt.write_config(self.model_dir, cfg)
@@ -125,6 +138,19 @@ class Stage:
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.modules[name].parameters(), self.tc.grad_clip)
         opt.step()
+
+
+def generator_param_groups(G: torch.nn.Module, lr: float, tc: TrainConfig) -> list[dict]:
+    """Adam groups for G, after StyleGAN2's learning-rate equalization: the modulated convolutions' weights
+    and the constant input are stored at unit scale (runtime gain) and take ``lr``; the mapping network
+    takes ``lr * tc.mapping_lr_mult`` (StyleGAN2: 0.01); the other layers (style affines, to_mel biases,
+    harmonic inputs), at PyTorch's default init scale, take ``lr * tc.style_lr_mult``."""
+    groups = {"unit": [], "mapping": [], "other": []}
+    for name, p in G.named_parameters():
+        unit = name == "const" or (name.endswith(".weight") and name.startswith(("convs.", "to_mels.")))
+        groups["unit" if unit else "mapping" if name.startswith("mapping.") else "other"].append(p)
+    mult = {"unit": 1.0, "mapping": tc.mapping_lr_mult, "other": tc.style_lr_mult}
+    return [{"params": ps, "lr": lr * mult[k]} for k, ps in groups.items() if ps]
 
 
 def r1_penalty(D: torch.nn.Module, real: torch.Tensor, pitch: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
@@ -174,7 +200,7 @@ def knn_batch(s: Stage, h_all: torch.Tensor):
 def train_generator(s: Stage) -> dict:
     """G with instance conditioning: L1 to the exact target (instrument i at p_j) + non-saturating GAN loss, R1."""
     h_all = s.features_and_knn(s.frozen("f"))
-    G, D = s.trainable("G"), s.trainable("D")
+    G, D = s.trainable("G"), s.trainable("D", lr=s.tc.d_lr)
 
     def step(n: int) -> dict:
         i, j, p_j, exact, h = knn_batch(s, h_all)
@@ -221,8 +247,9 @@ def train_hypernet(s: Stage, adversarial: bool) -> dict:
     f, G = s.frozen("f"), s.frozen("G")
     h_all = s.features_and_knn(f)
     h_scale = h_all.std().item()
-    H = s.trainable("H", ckpt.load_network(s.model_dir, "H_pre", s.cfg, s.device) if adversarial else None)
-    D = s.trainable("D", ckpt.load_network(s.model_dir, "D", s.cfg, s.device)) if adversarial else None
+    H = s.trainable("H", ckpt.load_network(s.model_dir, "H_pre", s.cfg, s.device) if adversarial else None,
+                    warm_file="H_pre")
+    D = s.trainable("D", ckpt.load_network(s.model_dir, "D", s.cfg, s.device), lr=s.tc.d_lr) if adversarial else None
 
     def step(n: int) -> dict:
         i, p, real, x, h, own = hyper_batch(s, h_all)
