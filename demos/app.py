@@ -47,6 +47,7 @@ for path in (REPO_ROOT, APP_DIR):  # hyperlib without installing it; sound_desig
 
 from hyperlib import AudioError, HyperGANStrument, Result  # noqa: E402
 from hyperlib.audio import MAX_SECONDS, write_wav  # noqa: E402
+from hyperlib.config import REFINE_STEPS  # noqa: E402
 from sound_design import build_sound_design_tabs  # noqa: E402
 
 log = logging.getLogger("hyperlib.demo")
@@ -234,7 +235,7 @@ def mel_figure(mel: np.ndarray, title: str) -> Figure:
 
 
 # -- handlers -------------------------------------------------------------------------------------
-def render_all(path: str | None, pitch: float = 60, steps: float = 3, mode: str = SYNTHESIZE,
+def render_all(path: str | None, pitch: float = 60, steps: float = REFINE_STEPS, mode: str = SYNTHESIZE,
                progress=gr.Progress()) -> tuple:
     """The "Play a sound" tab: render the uploaded sound with all three methods.
 
@@ -272,7 +273,7 @@ def render_all(path: str | None, pitch: float = 60, steps: float = 3, mode: str 
 
 
 def render_mix(path_a: str | None, path_b: str | None, mix: float = 0.5, pitch: float = 69,
-               method: str = "hyper", steps: float = 3, progress=gr.Progress()) -> tuple:
+               method: str = "hyper", steps: float = REFINE_STEPS, progress=gr.Progress()) -> tuple:
     """The "Interpolate" tab: the timbre mix (1 - mix) * first + mix * second at MIDI ``pitch``.
 
     Returns:
@@ -309,7 +310,7 @@ def vote_buttons(interactive: bool) -> tuple:
     return gr.Button(interactive=interactive), gr.Button(interactive=interactive)
 
 
-def ab_render(path: str | None, pair: str = "hyper-gan", pitch: float = 60, steps: float = 3,
+def ab_render(path: str | None, pair: str = "hyper-gan", pitch: float = 60, steps: float = REFINE_STEPS,
               progress=gr.Progress()) -> tuple:
     """The "Blind A/B test" tab: the same sound rendered by the two methods of ``pair``, in random order.
 
@@ -379,7 +380,7 @@ def pitch_picker(default: int, key: str) -> gr.Slider:
 
 def steps_slider() -> gr.Slider:
     """Refinement steps for the HyperGANStrument method."""
-    return gr.Slider(0, 10, value=3, step=1, precision=0, label="Refinement steps (HyperGANStrument)",
+    return gr.Slider(0, 10, value=REFINE_STEPS, step=1, precision=0, label="Refinement steps (HyperGANStrument)",
                      info="0 = GANStrument's output; each step costs one more pass of H and G.")
 
 

@@ -32,6 +32,7 @@ if str(REPO_ROOT) not in sys.path:
 
 from hyperlib import HyperGANStrument  # noqa: E402
 from hyperlib.audio import write_wav  # noqa: E402
+from hyperlib.config import REFINE_STEPS  # noqa: E402
 from hyperlib.faders import load_labels  # noqa: E402
 from hyperlib.melody import ODE_TO_JOY  # noqa: E402
 from hyperlib.morph import join  # noqa: E402
@@ -95,7 +96,7 @@ def _default_model_dir() -> Path:
 
 
 # -- handlers -------------------------------------------------------------------------------------------
-def edit_handler(path, pitch=60, f0=0.0, f1=0.0, f2=0.0, f3=0.0, steps=3) -> tuple[str, str]:
+def edit_handler(path, pitch=60, f0=0.0, f1=0.0, f2=0.0, f3=0.0, steps=REFINE_STEPS) -> tuple[str, str]:
     """The "Timbre faders" tab: the sound at MIDI ``pitch`` with faders 0-3 (in std). Returns (WAV, markdown)."""
     model = _get_model()
     values = {k: float(v) for k, v in enumerate((f0, f1, f2, f3)) if float(v) != 0.0}
@@ -117,7 +118,7 @@ def step_figure(before: np.ndarray, after: np.ndarray) -> Figure:
     return fig
 
 
-def morph_handler(path_a, path_b, nodes=9, pitch=60, even=True, steps=3) -> tuple[str, Figure, str]:
+def morph_handler(path_a, path_b, nodes=9, pitch=60, even=True, steps=REFINE_STEPS) -> tuple[str, Figure, str]:
     """The "Morph" tab: a chain of ``nodes`` notes from the first to the second sound.
 
     Returns (WAV of the notes joined, 0.5 s each; step-size plot; markdown with the spread before/after).
@@ -134,7 +135,7 @@ def morph_handler(path_a, path_b, nodes=9, pitch=60, even=True, steps=3) -> tupl
     return _wav(join(res), res[0].sample_rate, "morph"), step_figure(p.distances_before, p.distances_after), text
 
 
-def melody_handler(path, notes_text=ODE_TO_JOY, midi_file=None, release=0.15, steps=3) -> tuple[str, str]:
+def melody_handler(path, notes_text=ODE_TO_JOY, midi_file=None, release=0.15, steps=REFINE_STEPS) -> tuple[str, str]:
     """The "Play a melody" tab: the notes (or an uploaded MIDI file, which wins) in the sound's timbre."""
     model = _get_model()
     notes = str(midi_file) if midi_file else (notes_text or "")
@@ -143,7 +144,7 @@ def melody_handler(path, notes_text=ODE_TO_JOY, midi_file=None, release=0.15, st
     return _wav(audio, sr, "melody"), f"{len(audio) / sr:.2f} s at {sr} Hz."
 
 
-def sfz_handler(path, low=36, high=84, every=3, name="", steps=3) -> tuple[str, str]:
+def sfz_handler(path, low=36, high=84, every=3, name="", steps=REFINE_STEPS) -> tuple[str, str]:
     """The "Export instrument" tab: an SFZ instrument (the .sfz and samples/) as a zip. Returns (zip, markdown)."""
     model, path = _get_model(), _need(path)
     name = safe_name(name or Path(path).stem)
@@ -175,7 +176,7 @@ def _pitch(default: int) -> gr.Slider:
 
 
 def _steps() -> gr.Slider:
-    return gr.Slider(0, 10, value=3, step=1, label="Refinement steps (HyperGANStrument)")
+    return gr.Slider(0, 10, value=REFINE_STEPS, step=1, label="Refinement steps (HyperGANStrument)")
 
 
 def build_sound_design_tabs(get_model: Callable[[], HyperGANStrument]) -> None:

@@ -7,11 +7,13 @@ import sys
 from .audio import AudioError, write_wav
 from .pipeline import METHODS
 from .sound_design_cli import COMMANDS as SOUND_DESIGN_COMMANDS, run_sound_design
+from .config import REFINE_STEPS
 
 
 def _model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--method", choices=METHODS, default="hyper", help="inversion method (default: hyper)")
-    p.add_argument("--steps", type=int, default=3, help="hypernetwork refinement steps T (default: 3)")
+    p.add_argument("--steps", type=int, default=REFINE_STEPS,
+                   help=f"hypernetwork refinement steps T (default: {REFINE_STEPS})")
     p.add_argument("--model", default=None, help="model folder or Hub id (default: the bundled checkpoints/)")
     p.add_argument("-o", "--output", required=True, help="output WAV path")
 
@@ -86,7 +88,7 @@ def _eval_args(sub) -> None:
     p.add_argument("--model", default="checkpoints", help="model folder (default: checkpoints)")
     p.add_argument("--corpus", default=None, help="corpus folder (default: data/timgm6mb for validation)")
     p.add_argument("--max-notes", type=int, default=None, help="cap on the held-out input notes")
-    p.add_argument("--steps", type=int, default=3, help="refinement steps T (default: 3)")
+    p.add_argument("--steps", type=int, default=REFINE_STEPS, help=f"refinement steps T (default: {REFINE_STEPS})")
     p.add_argument("--workers", type=int, default=2, help="processes for Griffin-Lim and pYIN (default: 2)")
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     p.add_argument("--tiny", action="store_true", help="tiny subsets (smoke test)")

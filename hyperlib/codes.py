@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from .models import refine
+from .config import REFINE_STEPS
 
 if TYPE_CHECKING:
     from .pipeline import HyperGANStrument
@@ -36,7 +37,7 @@ def corpus_codes(model: "HyperGANStrument", mels: np.ndarray, batch_size: int = 
 
 @torch.no_grad()
 def render_mels(model: "HyperGANStrument", h: np.ndarray | torch.Tensor, pitch: int | np.ndarray,
-                method: str = "hyper", steps: int = 3, z: np.ndarray | torch.Tensor | None = None,
+                method: str = "hyper", steps: int = REFINE_STEPS, z: np.ndarray | torch.Tensor | None = None,
                 batch_size: int = 16) -> np.ndarray:
     """Render a batch of timbre codes to log-mels without the vocoder (G, refined by H for the hyper methods).
 

@@ -29,6 +29,7 @@ from safetensors.numpy import load_file, save_file
 from torch import nn
 
 from .codes import DESCRIPTORS, corpus_codes, describe, mel_l1, pitch_cents, render_mels, vocode
+from .config import REFINE_STEPS
 
 if TYPE_CHECKING:
     from .corpus import Corpus
@@ -148,7 +149,7 @@ def build_faders(model: "HyperGANStrument", mels: np.ndarray, num_components: in
 
 
 def edit(model: "HyperGANStrument", sound, faders: Mapping[int, float], pitch: int | None = None,
-         method: str = "hyper", steps: int = 3, fader_set: Faders | None = None) -> "Result":
+         method: str = "hyper", steps: int = REFINE_STEPS, fader_set: Faders | None = None) -> "Result":
     """Move a sound's timbre code along the fader directions and render it at ``pitch``.
 
     h' = h + sum_k g_k std_k V_k, with h = f(x) (or E's h for "encoder", whose z is kept). For the
@@ -244,7 +245,7 @@ def label_for(stats: dict) -> str:
 
 def measure_faders(model: "HyperGANStrument", fader_set: Faders, timbre_codes: np.ndarray,
                    faders: tuple[int, ...] = (0, 1, 2, 3), values=MEASURE_VALUES, pitch: int = 60,
-                   method: str = "hyper", steps: int = 3, timbre_names: list[str] | None = None) -> dict:
+                   method: str = "hyper", steps: int = REFINE_STEPS, timbre_names: list[str] | None = None) -> dict:
     """Render each timbre with each fader at each value and measure the vocoded audio.
 
     Args:
@@ -395,7 +396,7 @@ def compare_spaces(model: "HyperGANStrument", h_codes: np.ndarray, pitches: np.n
 
 # -- the `faders` command ------------------------------------------------------------------------------
 def build_and_measure(model_dir: str | Path, corpus_dir: str | Path, num_components: int = 8, timbres: int = 8,
-                      pitch: int = 60, steps: int = 3, max_notes: int | None = None, compare: bool = True,
+                      pitch: int = 60, steps: int = REFINE_STEPS, max_notes: int | None = None, compare: bool = True,
                       doc: str | Path | None = None, seed: int = 0, log=print) -> dict:
     """Build ``faders.safetensors`` and ``faders.json`` for the model in ``model_dir`` from a corpus.
 

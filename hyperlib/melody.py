@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Iterable, Sequence
 import librosa
 import numpy as np
 
+from .config import REFINE_STEPS
+
 if TYPE_CHECKING:
     from .pipeline import HyperGANStrument
 
@@ -192,7 +194,7 @@ def mix(renders: dict[int, np.ndarray], notes: Sequence[Note], sample_rate: int,
     return out.astype(np.float32)
 
 
-def render_melody(model: "HyperGANStrument", sound, notes, method: str = "hyper", steps: int = 3,
+def render_melody(model: "HyperGANStrument", sound, notes, method: str = "hyper", steps: int = REFINE_STEPS,
                   release_s: float = RELEASE_S) -> tuple[np.ndarray, int]:
     """A melody in the timbre of ``sound``.
 

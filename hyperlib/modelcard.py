@@ -37,7 +37,7 @@ def model_card(model_dir: str | Path, data: str, notes: str = "") -> str:
     trained = cfg.get("training", {})
     for stage in [k for k in STAGE_TEXT if k in trained]:
         s = trained[stage]
-        start = "previous weights" if s.get("warm_start") else "new"
+        start = "previous weights" if s.get("warm_start") else "H_pre" if stage == "hypernet-adv" else "new"
         stages.append(f"| {stage} | {start} | {s['steps']} | {s['batch_size']} | {s['lr']} | {s['wall_time_s'] / 60:.1f} | "
                       f"{s['device']} | {_fmt_losses(s['final_losses'])} |")
     return "\n".join([

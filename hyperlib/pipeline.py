@@ -22,6 +22,7 @@ from .audio import AudioInput, load_note
 from .config import AudioConfig, ModelConfig
 from .mel import GriffinLimVocoder, LogMel, Vocoder
 from .models import refine
+from .config import REFINE_STEPS
 
 METHODS = ("gan", "encoder", "hyper", "hyper-pre")
 """gan: GANStrument, h = f(x). encoder: GANStrument Enc., (h, z) = E(x). hyper: HyperGANStrument
@@ -190,13 +191,13 @@ class HyperGANStrument:
             return self.load(sound)
 
     # -- the three tasks ------------------------------------------------------------------------
-    def synthesize(self, sound: AudioInput, pitch: int, method: str = "hyper", steps: int = 3) -> Result:
+    def synthesize(self, sound: AudioInput, pitch: int, method: str = "hyper", steps: int = REFINE_STEPS) -> Result:
         """The input's timbre at MIDI ``pitch`` (21-108) (paper sec. 4.2, synthesis)."""
         _check_method(method)
         pitch, steps, timings = check_pitch(pitch, self.model_config), _check_steps(steps), {}
         return self._mix_and_render([self._load_timed(sound, timings)], [1.0], pitch, method, steps, timings)
 
-    def reconstruct(self, sound: AudioInput, method: str = "hyper", steps: int = 3, pitch: int | None = None) -> Result:
+    def reconstruct(self, sound: AudioInput, method: str = "hyper", steps: int = REFINE_STEPS, pitch: int | None = None) -> Result:
         """Rebuild the input at its own pitch (estimated with pYIN unless ``pitch`` is given)."""
         _check_method(method)
         steps, timings = _check_steps(steps), {}
@@ -208,7 +209,7 @@ class HyperGANStrument:
         return self._mix_and_render([note], [1.0], pitch, method, steps, timings)
 
     def interpolate(self, sounds: Sequence[AudioInput], weights: Sequence[float], pitch: int,
-                    method: str = "hyper", steps: int = 3) -> Result:
+                    method: str = "hyper", steps: int = REFINE_STEPS) -> Result:
         """Timbre mix h_mix = sum_i alpha_i h_i at MIDI ``pitch`` (paper sec. 4.3); weights are normalized to sum 1.
 
         With ``encoder`` the codes (h, z) from E are mixed; with the hyper methods the refinement
@@ -236,7 +237,7 @@ class HyperGANStrument:
         return self.faders
 
     def edit(self, sound: AudioInput, faders: dict, pitch: int | None = None, method: str = "hyper",
-             steps: int = 3) -> Result:
+             steps: int = REFINE_STEPS) -> Result:
         """The sound's timbre moved along the timbre faders, {index: value in std}, at MIDI ``pitch``.
 
         See ``hyperlib.faders.edit``; all-zero faders equal ``synthesize``. Raises FileNotFoundError when
@@ -247,7 +248,7 @@ class HyperGANStrument:
         return edit(self, sound, faders, pitch, method, steps, self.faders)
 
     def morph(self, sounds: Sequence[AudioInput], steps: int = 9, pitch: int = 60, even: bool = True,
-              method: str = "hyper", refine_steps: int = 3, iterations: int = 8):
+              method: str = "hyper", refine_steps: int = REFINE_STEPS, iterations: int = 8):
         """A morph of ``steps`` notes between 2 sounds (or a steps x steps mesh between 4), SOM-evened.
 
         See ``hyperlib.morph.morph``; returns a list of Results with ``.path`` (step-size spread before/after).
@@ -256,7 +257,7 @@ class HyperGANStrument:
 
         return morph(self, sounds, steps, pitch, even, method, refine_steps, iterations)
 
-    def melody(self, sound: AudioInput, notes, method: str = "hyper", steps: int = 3,
+    def melody(self, sound: AudioInput, notes, method: str = "hyper", steps: int = REFINE_STEPS,
                release_s: float = 0.15) -> tuple[np.ndarray, int]:
         """A melody (notes list, "60:0:0.5,..." string or .mid path) in the sound's timbre: (audio, 16000).
 
@@ -267,7 +268,7 @@ class HyperGANStrument:
         return render_melody(self, sound, notes, method, steps, release_s)
 
     def export_sfz(self, sound: AudioInput, out_dir: str | os.PathLike, low: int = 36, high: int = 84,
-                   every: int = 3, method: str = "hyper", steps: int = 3, name: str = "hyperlib") -> Path:
+                   every: int = 3, method: str = "hyper", steps: int = REFINE_STEPS, name: str = "hyperlib") -> Path:
         """Write an SFZ instrument of the sound's timbre over MIDI ``low``-``high``; returns the .sfz path.
 
         See ``hyperlib.sfz.export_sfz``.

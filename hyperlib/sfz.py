@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 import librosa
 
 from .audio import write_wav
+from .config import REFINE_STEPS
 
 if TYPE_CHECKING:
     from .pipeline import HyperGANStrument
@@ -49,7 +50,7 @@ def safe_name(name: str) -> str:
 
 
 def export_sfz(model: "HyperGANStrument", sound, out_dir: str | Path, low: int = 36, high: int = 84,
-               every: int = 3, method: str = "hyper", steps: int = 3, name: str = "hyperlib",
+               every: int = 3, method: str = "hyper", steps: int = REFINE_STEPS, name: str = "hyperlib",
                release_s: float = RELEASE_S, progress=None) -> Path:
     """Render ``sound``'s timbre at the sampled keys of ``low``-``high`` and write an SFZ instrument.
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import argparse
 
+from .config import REFINE_STEPS
+
 COMMANDS = ("faders", "edit", "morph", "melody", "export-sfz")
 
 
@@ -18,7 +20,8 @@ def _render_args(p: argparse.ArgumentParser, output_help: str = "output WAV path
     from .pipeline import METHODS
 
     p.add_argument("--method", choices=METHODS, default="hyper", help="inversion method (default: hyper)")
-    p.add_argument("--steps", type=int, default=3, help="hypernetwork refinement steps T (default: 3)")
+    p.add_argument("--steps", type=int, default=REFINE_STEPS,
+                   help=f"hypernetwork refinement steps T (default: {REFINE_STEPS})")
     p.add_argument("--model", default=None, help="model folder or Hub id (default: the bundled checkpoints/)")
     p.add_argument("-o", "--output", required=True, help=output_help)
 
@@ -39,7 +42,8 @@ def add_sound_design_args(sub) -> None:
     p.add_argument("--components", type=int, default=8, help="principal directions kept (default: 8)")
     p.add_argument("--timbres", type=int, default=8, help="corpus timbres measured (default: 8)")
     p.add_argument("--pitch", type=int, default=60, help="MIDI pitch of the measurement (default: 60)")
-    p.add_argument("--steps", type=int, default=3, help="refinement steps of the measurement (default: 3)")
+    p.add_argument("--steps", type=int, default=REFINE_STEPS,
+                   help=f"refinement steps of the measurement (default: {REFINE_STEPS})")
     p.add_argument("--max-notes", type=int, default=None, help="PCA on this many random notes (default: all)")
     p.add_argument("--no-compare", action="store_true", help="skip the h-versus-w comparison")
     p.add_argument("--doc", default=None, help="also write the Markdown report here (e.g. docs/faders.md)")

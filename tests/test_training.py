@@ -34,7 +34,7 @@ PLAN = {
     # pre-training uses a lower lr: then the adversarial stage, starting from H_pre, still has room to improve.
     "hypernet-pre": (dict(steps=16, batch_size=8, p_recon=1.0, lr=1e-3), "l_pre", ("H_pre",)),
     "hypernet-adv": (dict(steps=24, batch_size=8, p_recon=1.0), "l_pre", ("H",)),
-    "encoder": (dict(steps=40, batch_size=8, lr=3e-3), "recon_mse", ("E",)),
+    "encoder": (dict(steps=80, batch_size=8, lr=3e-3), "recon_mse", ("E",)),
 }
 MAX_RATIO = 0.9  # mean of the last quarter of the log / mean of the first quarter
 

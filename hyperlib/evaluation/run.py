@@ -40,6 +40,7 @@ from ..models import FeatureExtractor, refine
 from ..pipeline import UNPITCHED_FALLBACK, HyperGANStrument
 from . import metrics as M
 from .classifiers import EvalClassifiers, load_eval_classifiers, read_eval_config
+from ..config import REFINE_STEPS
 
 MODEL_METHODS = ("gan", "encoder", "hyper-pre", "hyper")
 REFERENCES = ("sampler", "oracle")
@@ -68,7 +69,7 @@ class EvalConfig:
     cost_notes / cost_warmup: timed pipeline calls per method after warm-up calls.
     probe_pitch_step / probe_max_notes / probe_steps: probe notes are the pitched validation notes at
         pitches divisible by the step (capped), split by instrument into halves; logistic-regression steps.
-    steps: hypernetwork refinement steps T (the pipeline's default 3). batch_size: notes per network call.
+    steps: hypernetwork refinement steps T (the pipeline's default, REFINE_STEPS). batch_size: notes per network call.
     workers: processes for Griffin-Lim and pYIN (1 = in process). threads: torch threads (None: keep).
     griffin_lim_iters: override of the vocoder's iterations (None: the model's own; tests use fewer).
     """
@@ -87,7 +88,7 @@ class EvalConfig:
     probe_pitch_step: int = 2
     probe_max_notes: int = 4000
     probe_steps: int = 300
-    steps: int = 3
+    steps: int = REFINE_STEPS
     batch_size: int = 32
     workers: int = 1
     threads: int | None = None
