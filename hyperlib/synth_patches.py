@@ -75,14 +75,14 @@ def adsr(patch: SynthPatch, n: int, hold: int, sr: int) -> np.ndarray:
     return env
 
 
-def _harmonic_stack(f0: float, t: np.ndarray, amps, sr: int, stretch: float = 0.0) -> np.ndarray:
-    """sum_k amps[k-1] sin(2 pi k f0 sqrt(1 + stretch k^2) t), partials above Nyquist left out."""
+def _harmonic_stack(f0: float, t: np.ndarray, amps, sr: int, stretch: float = 0.0, decay: float = 0.0) -> np.ndarray:
+    """sum_k amps[k-1] exp(-decay k t) sin(2 pi k f0 sqrt(1 + stretch k^2) t), partials above Nyquist left out."""
     out = np.zeros_like(t)
     for k, a in enumerate(amps, start=1):
         fk = k * f0 * np.sqrt(1 + stretch * k * k)
         if fk >= sr / 2:
             break
-        out += a * np.sin(2 * np.pi * fk * t)
+        out += a * np.exp(-decay * k * t) * np.sin(2 * np.pi * fk * t)
     return out
 
 
@@ -127,13 +127,8 @@ def render_patch(patch: SynthPatch, midi: int, velocity: int = 100, cfg: AudioCo
     elif patch.kind == "additive":
         k = np.arange(1, 120)
         amps = k ** -patch.p("tilt") * (np.where(k % 2 == 1, 1.0, 0.0) if patch.p("odd_only") else 1.0)
-        decays = np.exp(-np.outer(t, k) * patch.p("partial_decay") / 10)  # higher partials die faster
-        y = np.zeros_like(t)
-        for i, (kk, a) in enumerate(zip(k, amps)):
-            fk = kk * f0 * np.sqrt(1 + patch.p("inharmonicity") * kk * kk)
-            if fk >= sr / 2:
-                break
-            y += a * decays[:, i] * np.sin(2 * np.pi * fk * t)
+        decay = patch.p("partial_decay") / 10  # partial k decays at decay * k per second: high partials die first
+        y = _harmonic_stack(f0, t, amps, sr, patch.p("inharmonicity"), decay)
     else:
         noise = np.random.default_rng(seed + midi).standard_normal(n)
         delay = max(int(round(sr / f0)), 2)

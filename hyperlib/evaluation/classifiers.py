@@ -229,10 +229,10 @@ def train_f_noadv(corpus_dir, model_dir, steps: int = 600, tiny: bool = False, f
                   device: str = "cpu", **overrides) -> dict:
     """f trained without the pitch adversary (pitch_adv_weight = 0), for the disentanglement probe.
 
-    ``overrides``: other TrainConfig fields (lr, warm_start, ...), to follow the recipe of the real f.
     Trains the ``features`` stage in ``<model_dir>/_train/f_noadv/`` (a scratch model folder with the
     model's own config.json, so the real ``f`` is never touched; resumable), then copies its weights to
     ``<model_dir>/f_noadv.safetensors`` and records the summary in ``eval_config.json["f_noadv"]``.
+    ``overrides``: other TrainConfig fields (lr, warm_start, ...), to follow the recipe of the real f.
     """
     from ..training import train_stage
 
