@@ -8,6 +8,7 @@ from .audio import AudioError, write_wav
 from .pipeline import METHODS
 from .sound_design_cli import COMMANDS as SOUND_DESIGN_COMMANDS, run_sound_design
 from .config import REFINE_STEPS
+from .corpus import TRAIN_FONTS
 
 
 def _model_args(p: argparse.ArgumentParser) -> None:
@@ -39,13 +40,15 @@ def build_parser() -> argparse.ArgumentParser:
     _model_args(p)
 
     p = sub.add_parser("corpus", help="render the soundfont corpus (and random DSP synthesizer patches)")
-    p.add_argument("--fonts", nargs="*", default=["FluidR3_GM"], help="soundfont names (default: FluidR3_GM)")
+    p.add_argument("--fonts", nargs="*", default=TRAIN_FONTS,
+                   help=f"soundfont names (default: the train fonts, {' '.join(TRAIN_FONTS)})")
     p.add_argument("--synth-patches", type=int, default=0,
                    help="also render this many random DSP synthesizer patches (subtractive, FM, additive, noise)")
     p.add_argument("--seed", type=int, default=0, help="seed of the random patches")
     p.add_argument("--programs", type=int, nargs="*", default=None, help="GM programs (default: all)")
     p.add_argument("--pitches", type=int, nargs="*", default=None, help="MIDI pitches (default: 21-108)")
-    p.add_argument("--velocities", type=int, nargs="+", default=[100])
+    p.add_argument("--velocities", type=int, nargs="+", default=None,
+                   help="MIDI velocities (default: 64 100 127; 100 with --tiny)")
     p.add_argument("--tiny", action="store_true", help="3 presets at 7 pitches (for smoke tests)")
     p.add_argument("-o", "--output", required=True, help="corpus folder")
 
@@ -73,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _eval_args(sub) -> None:
     """The ``train-eval`` and ``evaluate`` subcommands (issue 3; hyperlib.evaluation)."""
     p = sub.add_parser("train-eval", help="train the evaluation classifiers (and f without the pitch adversary)")
-    p.add_argument("--corpus", required=True, help="training corpus (e.g. data/fluidr3)")
+    p.add_argument("--corpus", required=True, help="training corpus (e.g. data/full)")
     p.add_argument("--validation", required=True, help="held-out corpus for the accuracies (e.g. data/timgm6mb)")
     p.add_argument("--model", default="checkpoints", help="model folder to write into (default: checkpoints)")
     p.add_argument("--steps", type=int, default=None, help="steps per classifier (default: 1000)")
@@ -119,10 +122,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "corpus":
             from .corpus import render_corpus
 
-            programs, pitches = args.programs, args.pitches
+            programs, pitches, velocities = args.programs, args.pitches, args.velocities or [64, 100, 127]
             if args.tiny:
                 programs, pitches = programs or [0, 40, 73], pitches or list(range(48, 73, 4))
-            corpus = render_corpus(args.output, args.fonts, programs, pitches, tuple(args.velocities),
+                velocities = args.velocities or [100]
+            corpus = render_corpus(args.output, args.fonts, programs, pitches, tuple(velocities),
                                    synth_patches=args.synth_patches, seed=args.seed)
             print(f"{len(corpus.notes)} notes written to {args.output}")
         elif args.command == "train":

@@ -116,7 +116,8 @@ class TrainConfig:
     r1_gamma: float = 1.0
     r1_every: int = 8
     # feature stage
-    pitch_adv_weight: float = 0.3
+    pitch_adv_weight: float = 0.3  # weight of the pitch read-out's explained variance in f's loss
+    adversary_queue: int = 2048  # recent h the closed-form pitch adversary is fitted on
     # hypernetwork stages (paper eq. 4-6)
     p_recon: float = 0.2
     timbre_weight: float = 1.0

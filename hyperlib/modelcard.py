@@ -6,7 +6,7 @@ from pathlib import Path
 from . import checkpoint as ckpt
 
 STAGE_TEXT = {
-    "features": "f: instrument-identity classifier with a gradient-reversed pitch adversary",
+    "features": "f: instrument-identity classifier; f minimizes the pitch variance a refitted linear read-out of h explains",
     "generator": "G (and D): instance conditioning, L1 to the exact target + non-saturating GAN loss, R1",
     "hypernet-pre": "H: L_pre (eq. 4), p_recon = 0.2; G and f frozen (saved as H_pre, the ablation)",
     "hypernet-adv": "H and D: conditional adversarial fine-tuning (eq. 5-6), l_timbre = 20, l_recon = 200",

@@ -171,7 +171,8 @@ def test_corpus_with_synth_patches_only(tmp_path):
     corpus = run_cli("corpus", "--fonts", "--synth-patches", "4", "--pitches", "48", "60", "-o", str(tmp_path / "dsp"))
     assert corpus.returncode == 0, corpus.stderr
     c = load_corpus(tmp_path / "dsp")
-    assert len(c.notes) == 8 and c.mels.shape == (8, 128, 128)
+    assert len(c.notes) == 24 and c.mels.shape == (24, 128, 128)  # 4 patches x 2 pitches x 3 default velocities
+    assert sorted({n.velocity for n in c.notes}) == [64, 100, 127]
     assert {n.soundfont for n in c.notes} == {"DSP"} and len({n.instrument_id for n in c.notes}) == 4
     assert {n.preset_name.split("-")[0] for n in c.notes} == {"subtractive", "fm", "additive", "noise"}
     assert all(n.pitched and n.family in (10, 11, 12) for n in c.notes)

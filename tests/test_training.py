@@ -18,21 +18,23 @@ from safetensors.torch import load_file
 
 from conftest import PIANO, run_cli
 from hyperlib import checkpoint as ckpt
-from hyperlib.corpus import load_corpus
+from hyperlib.config import AudioConfig
+from hyperlib.corpus import Corpus, NoteRecord, load_corpus
 from hyperlib.training import STAGES, train_stage
 from hyperlib.training.data import NoteBank
 from hyperlib.training.stages import TINY
 
 # stage -> (TrainConfig overrides, the logged loss that must fall, the networks the stage writes)
 PLAN = {
-    # 4 instruments at 7 pitches: pitch and identity are so entangled that the full-strength adversary holds
-    # the instrument loss at chance for the first hundred steps; a weak one still exercises the reversal.
-    "features": (dict(steps=60, batch_size=16, lr=1e-3, pitch_adv_weight=0.1), "ce_instrument", ("f",)),
+    # 4 instruments at 7 pitches: pitch and identity are so entangled that an adversary of weight 0.1 or more
+    # holds the instrument loss near chance for 60 steps; at 0.03 it still lowers the pitch read-out's R^2
+    # (0.107 -> 0.025, against 0.056 without it) while the instrument loss halves.
+    "features": (dict(steps=60, batch_size=16, lr=1e-3, pitch_adv_weight=0.03), "ce_instrument", ("f",)),
     "generator": (dict(steps=100, batch_size=4), "l1", ("G", "D")),
     # p_recon=1: every sample is an own-pitch reconstruction, so the loss does not depend on how many samples
     # happened to draw the reconstruction term. H reaches its plateau within ~10 steps at the default lr, so
     # pre-training uses a lower lr: then the adversarial stage, starting from H_pre, still has room to improve.
-    "hypernet-pre": (dict(steps=16, batch_size=8, p_recon=1.0, lr=1e-3), "l_pre", ("H_pre",)),
+    "hypernet-pre": (dict(steps=24, batch_size=8, p_recon=1.0, lr=1e-3), "l_pre", ("H_pre",)),
     "hypernet-adv": (dict(steps=24, batch_size=8, p_recon=1.0), "l_pre", ("H",)),
     "encoder": (dict(steps=80, batch_size=8, lr=3e-3), "recon_mse", ("E",)),
 }
@@ -220,16 +222,34 @@ def test_stage_errors(tiny_corpus, small_cfg, tmp_path):
         train("features", tmp_path / "no_corpus", tmp_path / "m", small_cfg, steps=1)
 
 
-@pytest.mark.parametrize("seed", [1])
-def test_features_adversary_stays_bounded(tiny_corpus, small_cfg, tmp_path, seed):
-    """h has a fixed norm, so the reversed pitch gradient cannot blow up the adversary's cross-entropy."""
-    train("features", tiny_corpus, tmp_path, small_cfg, steps=40, batch_size=8, lr=1e-3, seed=seed)
-    rows = read_log(tmp_path, "features")
-    assert max(r["ce_pitch_adversary"] for r in rows) < 2 * math.log(88)
-    assert max(r["ce_instrument"] for r in rows) < 2 * math.log(4)
+def test_features_adversary_removes_linear_pitch(tiny_corpus, small_cfg, tmp_path):
+    """With the adversary on, the closed-form pitch read-out explains less of pitch by the end of training."""
+    final = {}
+    for weight in (0.0, 3.0):
+        out = tmp_path / f"w{weight}"
+        train("features", tiny_corpus, out, small_cfg, steps=60, batch_size=8, lr=1e-3, pitch_adv_weight=weight,
+              adversary_queue=256)
+        rows = read_log(out, "features")
+        assert all(0.0 <= r["pitch_r2_queue"] <= 1.0 for r in rows)
+        assert max(r["ce_instrument"] for r in rows) < 2 * math.log(4)
+        final[weight] = sum(r["pitch_r2_queue"] for r in rows[-10:]) / 10
+    assert final[3.0] < 0.7 * final[0.0]
 
 
 # -- training data ----------------------------------------------------------------------------------------------------
+def test_note_bank_exact_targets_keep_the_velocity():
+    """With several velocities per preset, the exact target of a pair is at the input note's velocity."""
+    notes = [NoteRecord("X", 0, prog, "p", prog, 0, pitch, vel, True)
+             for prog in (0, 1) for vel in (64, 127) for pitch in (60, 62, 64)]
+    bank = NoteBank(Corpus(np.zeros((len(notes), 4, 4), np.float16), notes, AudioConfig()))
+    assert bank.num_instruments == 2
+    rows = torch.arange(len(bank))
+    for p in (60, 62, 64):
+        r = bank.exact(rows, torch.full((len(bank),), p))
+        assert torch.equal(bank.velocity[r], bank.velocity) and torch.equal(bank.instrument[r], bank.instrument)
+        assert torch.all(bank.pitch[r] == p)
+
+
 def test_note_bank(tiny_corpus):
     corpus = load_corpus(tiny_corpus)
     bank = NoteBank(corpus)

@@ -8,26 +8,13 @@ from ..config import ModelConfig
 from .layers import ConvTrunk, normalize_h
 
 
-class GradientReversal(torch.autograd.Function):
-    """Identity forward; multiplies the gradient by -scale backward (Ganin & Lempitsky, 2015)."""
-
-    @staticmethod
-    def forward(ctx, x: torch.Tensor, scale: float) -> torch.Tensor:
-        ctx.scale = scale
-        return x.view_as(x)
-
-    @staticmethod
-    def backward(ctx, grad: torch.Tensor):
-        return -ctx.scale * grad, None
-
-
 class FeatureExtractor(nn.Module):
-    """f(x) = h, trained as an instrument-identity classifier with a gradient-reversed pitch adversary.
+    """f(x) = h, trained as an instrument-identity classifier against a pitch adversary (GANStrument).
 
     forward(x): x (B, 1, n_mels, frames) -> h (B, h_dim), of norm sqrt(h_dim) (``normalize_h``): with h
-    bounded, f cannot defeat the reversed pitch gradient by growing h, only by removing pitch from it.
-    classify(x, reversal): -> (h, instrument logits (B, num_instruments), pitch logits (B, num_pitches));
-    the pitch head sees h through gradient reversal so that training it removes pitch from h.
+    bounded, f cannot defeat the adversary by scaling h, only by removing pitch from it.
+    instrument_head(h) -> (B, num_instruments) logits. The pitch adversary is not a module of f: it is
+    refitted in closed form at every training step (``hyperlib.training.adversary``).
     """
 
     def __init__(self, cfg: ModelConfig):
@@ -35,11 +22,6 @@ class FeatureExtractor(nn.Module):
         self.trunk = ConvTrunk(cfg.feat_channels)
         self.to_h = nn.Linear(ConvTrunk.out_features(cfg.feat_channels), cfg.h_dim)
         self.instrument_head = nn.Sequential(nn.LeakyReLU(0.2), nn.Linear(cfg.h_dim, cfg.num_instruments))
-        self.pitch_head = nn.Sequential(nn.Linear(cfg.h_dim, 256), nn.LeakyReLU(0.2), nn.Linear(256, cfg.num_pitches))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return normalize_h(self.to_h(self.trunk(x)))
-
-    def classify(self, x: torch.Tensor, reversal: float = 1.0):
-        h = self(x)
-        return h, self.instrument_head(h), self.pitch_head(GradientReversal.apply(h, reversal))

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
 from ..corpus import Corpus
 
@@ -10,8 +11,9 @@ from ..corpus import Corpus
 class NoteBank:
     """The corpus as tensors, with the lookups the stages need.
 
-    mels: (N, 1, n_mels, frames) float16; pitch (N,) MIDI; instrument (N,) contiguous class ids.
-    ``exact(i, p)`` is the row of instrument(i) at pitch p, or -1 (the exact target of a KNN pair).
+    mels: (N, 1, n_mels, frames) float16; pitch, velocity (N,) MIDI numbers; instrument (N,) contiguous
+    class ids (one per preset, all velocities). ``exact(i, p)`` is the row of row i's instrument at
+    row i's velocity and pitch p, or -1 (the exact target of a KNN pair).
     """
 
     def __init__(self, corpus: Corpus, seed: int = 0):
@@ -20,7 +22,8 @@ class NoteBank:
         _, inst = np.unique(corpus.column("instrument_id"), return_inverse=True)
         self.instrument = torch.from_numpy(inst).long()
         self.num_instruments = int(inst.max()) + 1
-        self._row = {(int(a), int(p)): r for r, (a, p) in enumerate(zip(inst, self.pitch.tolist()))}
+        self.velocity = torch.from_numpy(corpus.column("velocity")).long()
+        self._row = {key: r for r, key in enumerate(zip(inst.tolist(), self.velocity.tolist(), self.pitch.tolist()))}
         self.rng = np.random.default_rng(seed)
         self.knn: torch.Tensor | None = None
 
@@ -35,8 +38,9 @@ class NoteBank:
         return torch.from_numpy(self.rng.integers(0, len(self), batch_size))
 
     def exact(self, i: torch.Tensor, pitch: torch.Tensor) -> torch.Tensor:
-        """Rows of instrument(i) at ``pitch`` (-1 where that note was not rendered)."""
-        return torch.tensor([self._row.get((int(self.instrument[a]), int(p)), -1) for a, p in zip(i, pitch)])
+        """Rows of row i's instrument and velocity at ``pitch`` (-1 where that note was not rendered)."""
+        return torch.tensor([self._row.get((int(self.instrument[a]), int(self.velocity[a]), int(p)), -1)
+                             for a, p in zip(i, pitch)])
 
     def neighbours(self, i: torch.Tensor) -> torch.Tensor:
         """One random row among the k nearest neighbours in h-space of each row in ``i`` (instance conditioning)."""
@@ -47,8 +51,8 @@ class NoteBank:
     @torch.no_grad()
     def features(self, f: torch.nn.Module, device, batch_size: int = 256) -> torch.Tensor:
         """h = f(x) for every row: (N, h_dim) float32 on CPU."""
-        return torch.cat([f(self.batch(torch.arange(s, min(s + batch_size, len(self))), device)).cpu()
-                          for s in range(0, len(self), batch_size)])
+        starts = tqdm(range(0, len(self), batch_size), desc="h = f(x) of the corpus", unit="batch", leave=False)
+        return torch.cat([f(self.batch(torch.arange(s, min(s + batch_size, len(self))), device)).cpu() for s in starts])
 
     @torch.no_grad()
     def build_knn(self, h: torch.Tensor, k: int, chunk: int = 1024) -> None:

@@ -1,0 +1,53 @@
+"""The pitch adversary of the feature stage: a linear pitch read-out of h, refitted in closed form every step.
+
+GANStrument makes h = f(x) pitch-invariant with a pitch classifier trained through gradient reversal.
+Here the adversary is the least-squares linear read-out of the one-hot pitch from h over a queue of
+recent features, refitted from scratch at every step, so it never lags behind f; f is trained to make
+that read-out explain nothing on its batch. This is what the disentanglement probe (a linear classifier
+fitted afresh to h) measures, and it cannot be fooled by a head that is merely confidently wrong.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+class LinearPitchAdversary:
+    """Closed-form ridge regression from h to one-hot pitch over the last ``queue_size`` features.
+
+    Args:
+        num_pitches: classes (MIDI min_pitch..min_pitch + num_pitches - 1, as indices 0..num_pitches-1).
+        queue_size: how many recent (detached) h the read-out is fitted on.
+        ridge: ridge strength, relative to the mean feature variance.
+    """
+
+    def __init__(self, num_pitches: int, queue_size: int = 2048, ridge: float = 1e-3):
+        self.num_pitches, self.queue_size, self.ridge = num_pitches, queue_size, ridge
+        self.h: torch.Tensor | None = None
+        self.y: torch.Tensor | None = None
+
+    def push(self, h: torch.Tensor, pitch_index: torch.Tensor) -> None:
+        """Add (B, h_dim) features (detached) and their (B,) pitch indices to the queue."""
+        y = F.one_hot(pitch_index, self.num_pitches).float()
+        self.h = h.detach() if self.h is None else torch.cat([self.h, h.detach()])[-self.queue_size:]
+        self.y = y if self.y is None else torch.cat([self.y, y])[-self.queue_size:]
+
+    def __call__(self, h: torch.Tensor, pitch_index: torch.Tensor) -> tuple[torch.Tensor, float]:
+        """Push the batch into the queue, refit the read-out W, return how much of pitch it explains.
+
+        h: (B, h_dim) features with gradient; pitch_index: (B,) long in [0, num_pitches).
+        Returns (loss, r2): loss = ||(h - mean) W||^2 / ||Y - mean_Y||^2 on the batch (W and the means
+        held fixed, so only h gets a gradient): the fraction of the one-hot pitch's variance that the
+        read-out predicts, near 0 when h carries no linear pitch information; r2: the same fraction on
+        the whole queue (a float, for the log).
+        """
+        self.push(h, pitch_index)
+        mu_h, mu_y = self.h.mean(0), self.y.mean(0)
+        hq, yq = self.h - mu_h, self.y - mu_y
+        gram = hq.T @ hq
+        reg = self.ridge * gram.diagonal().mean() * torch.eye(gram.shape[0], device=gram.device)
+        W = torch.linalg.solve(gram + reg, hq.T @ yq)  # (h_dim, num_pitches)
+        y_var = yq.square().sum(1).mean()
+        r2 = ((hq @ W).square().sum(1).mean() / y_var).item()
+        loss = ((h - mu_h) @ W).square().sum(1).mean() / y_var
+        return loss, r2
