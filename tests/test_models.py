@@ -40,9 +40,7 @@ def random_deltas(G, scale=0.1, batch_size=B, seed=2):
 def test_feature_extractor_shapes(nets, batch, small_cfg):
     h = nets["f"](batch["x"])
     assert h.shape == (B, small_cfg.h_dim)
-    inst, pitch = nets["f"].instrument_head(h), nets["f"].pitch_head(h)
-    assert torch.allclose(h.norm(dim=1), torch.full((B,), small_cfg.h_dim ** 0.5))
-    assert inst.shape == (B, small_cfg.num_instruments) and pitch.shape == (B, small_cfg.num_pitches)
+    assert nets["f"].instrument_head(h).shape == (B, small_cfg.num_instruments)
 
 
 def test_generator_shapes(nets, batch, small_cfg):
