@@ -8,7 +8,7 @@ from .audio import AudioError, write_wav
 from .pipeline import METHODS
 from .sound_design_cli import COMMANDS as SOUND_DESIGN_COMMANDS, run_sound_design
 from .config import REFINE_STEPS
-from .corpus import TRAIN_FONTS
+from .corpus import TRAIN_FONTS, TRAIN_VELOCITIES
 
 
 def _model_args(p: argparse.ArgumentParser) -> None:
@@ -48,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--programs", type=int, nargs="*", default=None, help="GM programs (default: all)")
     p.add_argument("--pitches", type=int, nargs="*", default=None, help="MIDI pitches (default: 21-108)")
     p.add_argument("--velocities", type=int, nargs="+", default=None,
-                   help="MIDI velocities (default: 64 100 127; 100 with --tiny)")
+                   help=f"MIDI velocities (default: {' '.join(map(str, TRAIN_VELOCITIES))}; 100 with --tiny)")
     p.add_argument("--tiny", action="store_true", help="3 presets at 7 pitches (for smoke tests)")
     p.add_argument("-o", "--output", required=True, help="corpus folder")
 
@@ -122,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "corpus":
             from .corpus import render_corpus
 
-            programs, pitches, velocities = args.programs, args.pitches, args.velocities or [64, 100, 127]
+            programs, pitches, velocities = args.programs, args.pitches, args.velocities or list(TRAIN_VELOCITIES)
             if args.tiny:
                 programs, pitches = programs or [0, 40, 73], pitches or list(range(48, 73, 4))
                 velocities = args.velocities or [100]

@@ -27,6 +27,7 @@ SOUNDFONTS = {  # name -> (file, split, Debian package, licence)
     "TimGM6mb": ("TimGM6mb.sf2", "validation", "timgm6mb-soundfont", "GPL-2"),
 }
 TRAIN_FONTS = [name for name, (_, split, _, _) in SOUNDFONTS.items() if split == "train"]
+TRAIN_VELOCITIES = (64, 100, 127)  # MIDI velocities of the training corpus
 GM_FAMILIES = ("piano", "chromatic_percussion", "organ", "guitar", "bass", "strings", "ensemble", "brass",
                "reed", "pipe", "synth_lead", "synth_pad", "synth_effects", "ethnic", "percussive", "sound_effects")
 UNPITCHED_PROGRAMS = range(120, 128)  # GM sound effects: breath, seashore, helicopter, applause...

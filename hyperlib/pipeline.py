@@ -19,10 +19,9 @@ import torch
 
 from . import checkpoint as ckpt
 from .audio import AudioInput, load_note
-from .config import AudioConfig, ModelConfig
+from .config import REFINE_STEPS, AudioConfig, ModelConfig
 from .mel import GriffinLimVocoder, LogMel, Vocoder
 from .models import refine
-from .config import REFINE_STEPS
 
 METHODS = ("gan", "encoder", "hyper", "hyper-pre")
 """gan: GANStrument, h = f(x). encoder: GANStrument Enc., (h, z) = E(x). hyper: HyperGANStrument
