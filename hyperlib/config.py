@@ -118,6 +118,7 @@ class TrainConfig:
     # feature stage
     pitch_adv_weight: float = 0.3  # weight of the pitch read-out's explained variance in f's loss
     adversary_queue: int = 2048  # recent h the closed-form pitch adversary is fitted on
+    adversary_ridge: float = 1e-3  # read-out's ridge, relative to h's mean variance (smaller sees weaker directions)
     # hypernetwork stages (paper eq. 4-6)
     p_recon: float = 0.2
     timbre_weight: float = 1.0

@@ -25,6 +25,17 @@ def test_explained_variance_reads_pitch_only_where_h_carries_it():
     assert r2[5.0] > 5 * r2[0.0]
 
 
+def test_small_ridge_sees_pitch_in_a_low_variance_direction():
+    """Pitch carried by a direction with 1e-8 of the others' variance: hidden at ridge 1e-3, read at 1e-7."""
+    torch.manual_seed(0)
+    pitch = torch.randint(0, 88, (4096,))
+    h = _features(pitch, 5.0)
+    h[:, :4] *= 1e-4  # the pitch code now lives where h hardly varies
+    r2 = {ridge: LinearPitchAdversary(88, queue_size=4096, ridge=ridge)(h, pitch)[1] for ridge in (1e-3, 1e-7)}
+    assert r2[1e-3] < 0.02
+    assert r2[1e-7] > 5 * r2[1e-3]
+
+
 def test_queue_keeps_the_latest_features():
     adversary = LinearPitchAdversary(88, queue_size=100)
     for _ in range(3):

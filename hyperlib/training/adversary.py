@@ -18,7 +18,10 @@ class LinearPitchAdversary:
     Args:
         num_pitches: classes (MIDI min_pitch..min_pitch + num_pitches - 1, as indices 0..num_pitches-1).
         queue_size: how many recent (detached) h the read-out is fitted on.
-        ridge: ridge strength, relative to the mean feature variance.
+        ridge: ridge strength, relative to the mean feature variance. h's variance is concentrated in a
+            few directions; directions whose variance falls below ``ridge`` times the mean are all but
+            invisible to the read-out, although a probe fitted afresh may still decode pitch from them.
+            The fit is solved in float64 so that ridges down to about 1e-8 stay well conditioned.
     """
 
     def __init__(self, num_pitches: int, queue_size: int = 2048, ridge: float = 1e-3):
@@ -42,12 +45,13 @@ class LinearPitchAdversary:
         the whole queue (a float, for the log).
         """
         self.push(h, pitch_index)
-        mu_h, mu_y = self.h.mean(0), self.y.mean(0)
-        hq, yq = self.h - mu_h, self.y - mu_y
+        hq, yq = self.h.double(), self.y.double()
+        mu_h, mu_y = hq.mean(0), yq.mean(0)
+        hq, yq = hq - mu_h, yq - mu_y
         gram = hq.T @ hq
-        reg = self.ridge * gram.diagonal().mean() * torch.eye(gram.shape[0], device=gram.device)
+        reg = self.ridge * gram.diagonal().mean() * torch.eye(gram.shape[0], dtype=gram.dtype, device=gram.device)
         W = torch.linalg.solve(gram + reg, hq.T @ yq)  # (h_dim, num_pitches)
         y_var = yq.square().sum(1).mean()
         r2 = ((hq @ W).square().sum(1).mean() / y_var).item()
-        loss = ((h - mu_h) @ W).square().sum(1).mean() / y_var
-        return loss, r2
+        loss = ((h.double() - mu_h) @ W).square().sum(1).mean() / y_var
+        return loss.to(h.dtype), r2

@@ -198,7 +198,7 @@ def train_features(s: Stage) -> dict:
     """
     f = s.trainable("f")
     mels, pitch, inst = s.bank, s.bank.pitch, s.bank.instrument
-    adversary = LinearPitchAdversary(s.cfg.num_pitches, s.tc.adversary_queue)
+    adversary = LinearPitchAdversary(s.cfg.num_pitches, s.tc.adversary_queue, s.tc.adversary_ridge)
     with torch.no_grad():  # fill the queue before the first step (also on resume)
         for _ in range(0, s.tc.adversary_queue, 256):
             i = mels.sample(256)
