@@ -116,7 +116,7 @@ class TrainConfig:
     r1_gamma: float = 1.0
     r1_every: int = 8
     # feature stage
-    pitch_adv_weight: float = 0.3  # weight of the pitch read-out's explained variance in f's loss
+    pitch_adv_weight: float = 10.0  # weight of the pitch read-out's explained variance in f's loss
     adversary_queue: int = 2048  # recent h the closed-form pitch adversary is fitted on
     adversary_ridge: float = 1e-3  # read-out's ridge, relative to h's mean variance (smaller sees weaker directions)
     # hypernetwork stages (paper eq. 4-6)

@@ -25,7 +25,7 @@ from .adversary import LinearPitchAdversary
 from .data import NoteBank
 
 STAGE_DEFAULTS = {
-    "features": TrainConfig(steps=3000, batch_size=32, lr=1e-3, betas=(0.9, 0.99), pitch_adv_weight=10.0),
+    "features": TrainConfig(steps=3000, batch_size=32, lr=1e-3, betas=(0.9, 0.99)),
     "generator": TrainConfig(steps=3000, batch_size=16, lr=2e-3),
     "hypernet-pre": TrainConfig(steps=1200, batch_size=8, lr=2.5e-3, betas=(0.9, 0.99)),
     "hypernet-adv": TrainConfig(steps=600, batch_size=8, lr=2.5e-3, timbre_weight=20.0, recon_weight=200.0),
