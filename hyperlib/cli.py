@@ -4,6 +4,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+import torch
+
 from .audio import AudioError, write_wav
 from .pipeline import METHODS
 from .sound_design_cli import COMMANDS as SOUND_DESIGN_COMMANDS, run_sound_design
@@ -66,15 +68,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fresh", action="store_true", help="ignore a saved training state and start over")
     p.add_argument("--warm-start", action="store_true",
                    help="start from the model folder's current weights of this stage's networks")
+    p.add_argument("--lr-schedule", choices=["constant", "cosine"], default=None,
+                   help="learning-rate schedule after the warm-up (default: constant)")
+    p.add_argument("--warmup-steps", type=int, default=None, help="linear learning-rate warm-up (default: 0)")
+    p.add_argument("--ema-half-life", type=float, default=None,
+                   help="generator: half-life in samples of G's weight average, 0 for none (default: 10000)")
+    p.add_argument("--compile", action="store_true", help="compile G's forward with torch.compile (long runs)")
+    p.add_argument("--ckpt-every", type=int, default=None, help="steps between resumable states (default: 200)")
+    p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+
+    p = sub.add_parser("bench-train", help="training throughput (samples/s) of every stage's step")
+    p.add_argument("--corpus", default=None, help="corpus folder (default: a tiny one rendered from TimGM6mb)")
+    p.add_argument("--model", default="checkpoints", help="model folder whose weights start the steps")
+    p.add_argument("--stages", nargs="+", default=None, help="stages to time (default: all)")
+    p.add_argument("--steps", type=int, default=6, help="timed steps per stage, after 2 warm-up steps (default: 6)")
+    p.add_argument("--threads", type=int, default=1, help="torch threads (default: 1)")
+    p.add_argument("--compile", action="store_true", help="compile G's forward (compilation falls in the warm-up)")
     _eval_args(sub)
     from .sound_design_cli import add_sound_design_args
 
-    add_sound_design_args(sub)  # faders, edit, morph, melody, export-sfz (issue 7)
+    add_sound_design_args(sub)  # faders, edit, morph, melody, export-sfz
     return parser
 
 
 def _eval_args(sub) -> None:
-    """The ``train-eval`` and ``evaluate`` subcommands (issue 3; hyperlib.evaluation)."""
+    """The ``train-eval`` and ``evaluate`` subcommands (hyperlib.evaluation)."""
     p = sub.add_parser("train-eval", help="train the evaluation classifiers (and f without the pitch adversary)")
     p.add_argument("--corpus", required=True, help="training corpus (e.g. data/full)")
     p.add_argument("--validation", required=True, help="held-out corpus for the accuracies (e.g. data/timgm6mb)")
@@ -132,10 +150,21 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "train":
             from .training import train_stage
 
+            if args.threads:
+                torch.set_num_threads(args.threads)
             overrides = {k: v for k, v in (("steps", args.steps), ("batch_size", args.batch_size), ("lr", args.lr),
-                                           ("warm_start", args.warm_start or None)) if v is not None}
+                                           ("warm_start", args.warm_start or None), ("lr_schedule", args.lr_schedule),
+                                           ("warmup_steps", args.warmup_steps), ("ema_half_life", args.ema_half_life),
+                                           ("compile", args.compile or None), ("ckpt_every", args.ckpt_every))
+                         if v is not None}
             summary = train_stage(args.stage, args.corpus, args.model, args.device, args.tiny, args.fresh, **overrides)
             print(summary)
+        elif args.command == "bench-train":
+            from .training.bench import bench_train, format_table
+
+            torch.set_num_threads(args.threads)
+            overrides = {"compile": True} if args.compile else {}
+            print(format_table(bench_train(args.model, args.corpus, args.stages, args.steps, **overrides)))
         elif args.command in ("train-eval", "evaluate"):
             _run_eval_command(args)
         elif args.command in SOUND_DESIGN_COMMANDS:

@@ -1,7 +1,8 @@
 """Configuration dataclasses. Every checkpoint records its own copy in ``config.json``."""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+import math
+from dataclasses import asdict, dataclass, fields
 
 
 def _from_dict(cls, d: dict):
@@ -17,7 +18,7 @@ gain of T = 3 (timbre error 0.61 -> 0.43 vs 0.41, log-mel L1 equal) for a third 
 
 @dataclass(frozen=True)
 class AudioConfig:
-    """Audio representation (brief, "Audio representation").
+    """Audio representation: 16 kHz mono notes of 1.024 s and their normalized log-mel.
 
     sample_rate: Hz. num_samples: one note (16384 = 1.024 s at 16 kHz).
     The log-mel has ``n_mels`` bands from ``f_min`` to ``f_max`` Hz and ``num_frames`` frames of
@@ -49,7 +50,7 @@ class AudioConfig:
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """Sizes of the five networks (brief, "Networks").
+    """Sizes of the five networks (f, G, D, H, E; paper sec. 3).
 
     h_dim: timbre feature h. z_dim: latent z. w_dim: mapping output w.
     gen_channels: generator channels at resolutions 4, 8, 16, 32, 64, 128.
@@ -91,15 +92,24 @@ def audio_config_from_dict(d: dict) -> AudioConfig:
 
 @dataclass
 class TrainConfig:
-    """One training stage's schedule (brief, "Losses for H"; issue 2, "Training").
+    """One training stage's schedule and losses (paper sec. 3.2 and eq. 4-6 for H).
 
-    steps: optimizer steps. batch_size: notes per step. lr: Adam learning rate.
-    ckpt_every / log_every: in steps. knn_k: neighbours for instance conditioning.
+    steps: optimizer steps. batch_size: notes per step. lr: Adam learning rate (the peak of the schedule).
+    lr_schedule: "constant" or "cosine" (from ``lr`` down to ``lr * lr_final_mult`` at the last step), after
+    a linear warm-up over ``warmup_steps``. ckpt_every / log_every: in steps. knn_k: neighbours for
+    instance conditioning. ema_half_life: samples; > 0 keeps an exponential moving average of G
+    (StyleGAN2's G_ema), which the generator stage saves as ``G`` (the raw weights as ``G_raw``).
+    channels_last: the stage's networks in PyTorch's channels-last memory layout (the same arithmetic;
+    faster plain convolutions on CPU, slower grouped ones, so on for the generator and encoder stages). compile: G's forward through ``torch.compile`` (minutes of compilation, then
+    faster steps; for long runs).
     """
 
     steps: int = 1000
     batch_size: int = 16
     lr: float = 2e-3
+    lr_schedule: str = "constant"
+    warmup_steps: int = 0
+    lr_final_mult: float = 0.1
     betas: tuple = (0.0, 0.99)
     ckpt_every: int = 200
     log_every: int = 20
@@ -114,7 +124,10 @@ class TrainConfig:
     l1_weight: float = 1.0
     adv_weight: float = 0.05
     r1_gamma: float = 1.0
-    r1_every: int = 8
+    r1_every: int = 16  # lazy R1 (StyleGAN2): the penalty every r1_every D steps, weighted r1_every times
+    ema_half_life: float = 0.0
+    channels_last: bool = False
+    compile: bool = False
     # feature stage
     pitch_adv_weight: float = 10.0  # weight of the pitch read-out's explained variance in f's loss
     adversary_queue: int = 2048  # recent h the closed-form pitch adversary is fitted on
@@ -126,4 +139,16 @@ class TrainConfig:
     refine_steps: int = 2
     # encoder stage
     z_weight: float = 0.01
-    extra: dict = field(default_factory=dict)
+
+    def lr_factor(self, step: int) -> float:
+        """Multiplier of every group's learning rate at 0-based ``step``: linear warm-up, then the schedule.
+
+        Raises ValueError for an unknown ``lr_schedule``."""
+        if step < self.warmup_steps:
+            return (step + 1) / self.warmup_steps
+        if self.lr_schedule == "constant":
+            return 1.0
+        if self.lr_schedule == "cosine":
+            t = min((step - self.warmup_steps) / max(self.steps - self.warmup_steps - 1, 1), 1.0)
+            return self.lr_final_mult + (1 - self.lr_final_mult) * 0.5 * (1 + math.cos(math.pi * t))
+        raise ValueError(f"Unknown lr_schedule {self.lr_schedule!r}; use 'constant' or 'cosine'.")

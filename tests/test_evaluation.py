@@ -151,3 +151,21 @@ def test_cli_parses_eval_commands():
     assert (a.command, a.max_notes, a.model, a.seed) == ("evaluate", 5, "checkpoints", 0)
     a = build_parser().parse_args(["train-eval", "--corpus", "c", "--validation", "v", "--model", "m"])
     assert (a.command, a.noadv_steps) == ("train-eval", 600)
+
+
+def test_envelope_errors_see_colour_and_ringing():
+    """A brighter copy differs in colour only; a copy that stops decaying rings too long at 0.5 and 0.8 s."""
+    cfg = AudioConfig()
+    frames = torch.arange(128, dtype=torch.float32)
+    bands = torch.arange(128, dtype=torch.float32)
+    decay = -0.005 * frames  # normalized log-mel units per frame: the true note fades
+    truth = (0.5 - 0.004 * bands[:, None] + decay[None, :])[None, None]
+    brighter = truth + 0.002 * bands[None, None, :, None]
+    ringing = truth.clone()
+    ringing[..., 40:] = truth[..., 40:41]  # holds its level after frame 40 (0.32 s)
+    out = M.envelope_errors(torch.cat([truth, brighter, ringing]), truth.repeat(3, 1, 1, 1), cfg)
+    assert out["spectral_envelope"][0] == 0 and out["level_db"][0] == 0 and out["decay_0.8s"][0] == 0
+    assert out["spectral_envelope"][1] > 0.1 and out["decay_0.8s"][1] == pytest.approx(0, abs=1e-3)
+    assert out["decay_0.5s"][2] > 5 and out["decay_0.8s"][2] > out["decay_0.5s"][2] and out["level_db"][2] > 5
+    levels = M.frame_levels_db(ringing, cfg)
+    assert levels.max() == 0 and levels.min() >= -M.LEVEL_FLOOR_DB

@@ -133,11 +133,16 @@ def test_pitch_index_bounds():
 
 
 # -- the hypernetwork's weight offsets -----------------------------------------------------------------------------
-def test_zero_delta_reproduces_G_exactly(nets, batch):
+def test_zero_delta_reproduces_G(nets, batch):
+    """Delta = 0 gives G's output to float rounding, for a batch and for one note."""
     G = nets["G"]
     zeros = [torch.zeros(B, o, i) for o, i in G.tuned_shapes]
-    assert torch.equal(G(batch["h"], None, batch["p"], deltas=zeros), G(batch["h"], None, batch["p"]))
-    assert torch.equal(G(batch["h"], batch["z"], batch["p"], deltas=zeros), G(batch["h"], batch["z"], batch["p"]))
+    for z in (None, batch["z"]):
+        torch.testing.assert_close(G(batch["h"], z, batch["p"], deltas=zeros), G(batch["h"], z, batch["p"]),
+                                   atol=1e-5, rtol=0)
+    one = [d[:1] for d in zeros]
+    torch.testing.assert_close(G(batch["h"][:1], None, batch["p"][:1], deltas=one), G(batch["h"][:1], None, batch["p"][:1]),
+                               atol=1e-5, rtol=0)
 
 
 def test_nonzero_delta_changes_output(nets, batch):
@@ -179,7 +184,7 @@ def test_fresh_hypernetwork_gives_zero_deltas_but_learns(small_cfg, batch):
     deltas = H(h, f(batch["x"]))
     assert all(torch.count_nonzero(d) == 0 for d in deltas)
     xs, _ = refine(G, f, H, h, p, steps=2)
-    assert torch.equal(xs[-1], G(h, None, p))  # zero deltas: output unchanged
+    torch.testing.assert_close(xs[-1], G(h, None, p), atol=1e-5, rtol=0)  # zero deltas: G's output
 
     loss = (xs[-1] - batch["x"]).square().mean()
     loss.backward()

@@ -1,5 +1,5 @@
-"""Metrics of the evaluation (paper sec. 4; brief, "Evaluation"): Frechet distance, pitch accuracy by
-pYIN, the classic sampler's resampling and the linear pitch probe on h.
+"""Metrics of the evaluation (paper sec. 4): Frechet distance, pitch accuracy by pYIN, the colour and loudness
+envelopes, the classic sampler's resampling and the linear pitch probe on h.
 
 Every function works on numpy arrays or torch tensors on CPU; shapes and units are in each docstring.
 """
@@ -11,6 +11,7 @@ import torch
 from scipy import linalg
 
 from ..config import AudioConfig
+from ..mel import denormalize_log
 
 # -- external pitch estimator ---------------------------------------------------------------------
 PYIN_FMIN_MIDI, PYIN_FMAX_MIDI = 24, 108
@@ -90,6 +91,44 @@ def resample_shift(audio: np.ndarray, semitones: float, cfg: AudioConfig) -> np.
     y = y[: cfg.num_samples]
     y = np.pad(y, (0, cfg.num_samples - y.size))
     return peak_normalize(y, cfg)
+
+
+# -- what the ear hears: colour and loudness over time --------------------------------------------------
+LEVEL_FLOOR_DB = 80.0
+"""Frame levels are floored this many dB below the note's loudest frame (silence counts as -80 dB)."""
+DECAY_TIMES_S = (0.5, 0.8)
+"""Times (seconds from the note's start) at which the decay of the level is compared."""
+
+
+def frame_levels_db(mel: torch.Tensor, cfg: AudioConfig) -> torch.Tensor:
+    """Per-frame level in dB relative to the note's loudest frame, floored at -``LEVEL_FLOOR_DB``.
+
+    mel: (B, 1, n_mels, frames) normalized log-mels. The level of a frame is 10 log10 of the mean over mel
+    bands of the squared mel magnitude. Returns (B, frames), 0 dB at each note's peak frame.
+    """
+    log_mag = denormalize_log(mel[:, 0].double(), cfg)  # natural log of the mel magnitude
+    level = 10 * torch.log10(torch.exp(2 * log_mag).mean(dim=1))
+    return (level - level.amax(dim=1, keepdim=True)).clamp(min=-LEVEL_FLOOR_DB).float()
+
+
+def envelope_errors(mel: torch.Tensor, truth: torch.Tensor, cfg: AudioConfig) -> dict[str, np.ndarray]:
+    """How far a note's colour and loudness curve are from the true note's, per note.
+
+    mel, truth: (B, 1, n_mels, frames) normalized log-mels (the model's output and the true render).
+    Returns (B,) arrays:
+        "spectral_envelope": mean |difference| over mel bands of the time-averaged log-mel (normalized
+            log-mel units, as the log-mel L1): the colour.
+        "level_db": mean |difference| over frames of ``frame_levels_db`` (dB): the loudness over time.
+        "decay_0.5s", "decay_0.8s": signed difference of the level at that time (dB; positive: the
+            note is still louder than the true note, i.e. rings too long).
+    """
+    colour = (mel.mean(dim=3) - truth.mean(dim=3)).abs().mean(dim=(1, 2))
+    level, level_true = frame_levels_db(mel, cfg), frame_levels_db(truth, cfg)
+    out = {"spectral_envelope": colour.numpy(), "level_db": (level - level_true).abs().mean(dim=1).numpy()}
+    for t in DECAY_TIMES_S:
+        frame = min(int(round(t * cfg.sample_rate / cfg.hop_length)), level.shape[1] - 1)
+        out[f"decay_{t}s"] = (level[:, frame] - level_true[:, frame]).numpy()
+    return out
 
 
 # -- feature-space metrics ----------------------------------------------------------------------------

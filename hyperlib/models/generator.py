@@ -41,9 +41,9 @@ class ModulatedConv2d(nn.Module):
 
     forward(x, w, delta=None): x (B, C_in, H, W), w (B, w_dim), delta (B, C_out, C_in) or None ->
     (B, C_out, H', W') (H' = 2H with ``upsample``). With a delta the effective weight is
-    theta_hat = theta * (1 + delta): for one note a single convolution with theta_hat (refinement then
-    costs what G costs); for a batch the shared convolution plus a grouped convolution with theta * delta.
-    Both give G's output bit for bit when delta = 0.
+    theta_hat = theta * (1 + delta), one per sample, applied as one grouped convolution over the batch
+    (for one note a plain convolution: refinement then costs what G costs). With delta = 0 the output is
+    G's to float rounding.
     """
 
     def __init__(self, c_in: int, c_out: int, w_dim: int, kernel: int = 3, demodulate: bool = True,
@@ -71,14 +71,10 @@ class ModulatedConv2d(nn.Module):
         if delta is None:
             y = F.conv2d(x, theta, padding=self.padding)
             theta_hat = theta[None]
-        elif b == 1:  # one note (inference): one convolution with theta_hat
+        else:  # sample b convolved with its own theta_hat[b]: groups = B over the batch folded into channels
             theta_hat = theta[None] * (1 + delta[..., None, None])  # (B, C_out, C_in, k, k)
-            y = F.conv2d(x, theta_hat[0], padding=self.padding)
-        else:  # a batch: the shared convolution plus a grouped one with each sample's theta * delta
-            theta_hat = theta[None] * (1 + delta[..., None, None])
-            y_delta = F.conv2d(x.reshape(1, b * c_in, *x.shape[2:]), (theta[None] * delta[..., None, None]).flatten(0, 1),
-                               padding=self.padding, groups=b)
-            y = F.conv2d(x, theta, padding=self.padding) + y_delta.reshape(b, -1, *y_delta.shape[2:])
+            y = F.conv2d(x.reshape(1, b * c_in, *x.shape[2:]), theta_hat.flatten(0, 1), padding=self.padding, groups=b)
+            y = y.reshape(b, -1, *y.shape[2:])
         if self.demodulate:
             sq = (theta_hat.square().sum(dim=(3, 4)) * style[:, None, :].square()).sum(dim=2)  # (B, C_out)
             y = y * torch.rsqrt(sq + 1e-8)[:, :, None, None]

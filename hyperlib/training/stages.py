@@ -1,4 +1,4 @@
-"""The five resumable training stages (issue 2; brief, "Networks" and "Losses for H").
+"""The five resumable training stages: f, G with D, H_pre, H (paper sec. 3.2, eq. 4-6) and the encoder E.
 
 Each stage reads the networks of earlier stages from the model folder, trains its own, logs losses to
 ``<model_dir>/_train/<stage>.jsonl``, writes a resumable state to ``<model_dir>/_train/<stage>.pt``
@@ -23,13 +23,14 @@ from ..corpus import load_corpus
 from ..models import refine
 from .adversary import LinearPitchAdversary
 from .data import NoteBank
+from .ema import EMA
 
 STAGE_DEFAULTS = {
     "features": TrainConfig(steps=3000, batch_size=32, lr=1e-3, betas=(0.9, 0.99)),
-    "generator": TrainConfig(steps=3000, batch_size=16, lr=2e-3),
+    "generator": TrainConfig(steps=3000, batch_size=16, lr=2e-3, ema_half_life=10_000, channels_last=True),
     "hypernet-pre": TrainConfig(steps=1200, batch_size=8, lr=2.5e-3, betas=(0.9, 0.99)),
     "hypernet-adv": TrainConfig(steps=600, batch_size=8, lr=2.5e-3, timbre_weight=20.0, recon_weight=200.0),
-    "encoder": TrainConfig(steps=1500, batch_size=16, lr=1e-3, betas=(0.9, 0.99)),
+    "encoder": TrainConfig(steps=1500, batch_size=16, lr=1e-3, betas=(0.9, 0.99), channels_last=True),
 }
 TINY = dict(steps=12, batch_size=4, ckpt_every=6, log_every=1, knn_k=4, refine_steps=1)
 
@@ -68,7 +69,12 @@ class Stage:
 
     def frozen(self, name: str) -> torch.nn.Module:
         """A network of an earlier stage, in eval mode with gradients off."""
-        return ckpt.load_network(self.model_dir, name, self.cfg, self.device).requires_grad_(False)
+        return self._layout(ckpt.load_network(self.model_dir, name, self.cfg, self.device).requires_grad_(False))
+
+    def _layout(self, module: torch.nn.Module) -> torch.nn.Module:
+        """``module`` in the channels-last memory layout where ``tc.channels_last`` (convolutions follow their
+        weights' layout; the arithmetic is the same)."""
+        return module.to(memory_format=torch.channels_last) if self.tc.channels_last else module
 
     def trainable(self, name: str, init: torch.nn.Module | None = None, warm_file: str | None = None,
                   lr: float | None = None) -> torch.nn.Module:
@@ -85,11 +91,13 @@ class Stage:
                        if k in own and own[k].shape == v.shape}
             missing, _ = module.load_state_dict(weights, strict=False)
             tqdm.write(f"{self.name}: {name} warm-started from {warm.name}; new parameters: {missing or 'none'}")
-        module = module.to(self.device).train().requires_grad_(True)
+        module = self._layout(module.to(self.device).train().requires_grad_(True))
         self.modules[name] = module
         lr = lr or self.tc.lr
         params = generator_param_groups(module, lr, self.tc) if name == "G" else module.parameters()
         self.optims[name] = torch.optim.Adam(params, lr=lr, betas=tuple(self.tc.betas))
+        for group in self.optims[name].param_groups:
+            group["base_lr"] = group["lr"]  # the schedule scales this (restored with the optimizer on resume)
         return module
 
     def features_and_knn(self, f: torch.nn.Module) -> torch.Tensor:
@@ -119,30 +127,46 @@ class Stage:
             start, elapsed = state["step"], state["elapsed"]
             self.bank.rng.bit_generator.state = json.loads(state["rng"])
             torch.manual_seed(self.tc.seed + start)
-        recent: list[dict] = []
         t0 = time.time() - elapsed
         bar = tqdm(range(start, self.tc.steps), desc=self.name, initial=start, total=self.tc.steps, unit="step")
         with open(self.log_path, "a") as log:
             for step in bar:
+                for optim in self.optims.values():
+                    for group in optim.param_groups:
+                        group["lr"] = group["base_lr"] * self.tc.lr_factor(step)
                 losses = step_fn(step)
-                recent = (recent + [losses])[-50:]
                 if (step + 1) % self.tc.log_every == 0:
                     log.write(json.dumps({"step": step + 1, "time_s": round(time.time() - t0, 2), **losses}) + "\n")
                     log.flush()
                     bar.set_postfix({k: f"{v:.3g}" for k, v in losses.items()})
                 if (step + 1) % self.tc.ckpt_every == 0 or step + 1 == self.tc.steps:
                     self._save_state(step + 1, time.time() - t0)
-        final = {k: round(sum(r[k] for r in recent) / len(recent), 5) for k in recent[0]} if recent else {}
+        final = self._final_losses()
         for module_name, file_name in save_names.items():
             ckpt.save_network(self.model_dir, file_name, self.modules[module_name])
         ckpt.write_hashes(self.model_dir)  # sha256 of every safetensors file, checked by load_network
-        summary = {"steps": self.tc.steps, "batch_size": self.tc.batch_size, "lr": self.tc.lr,
-                   "wall_time_s": round(time.time() - t0, 1), "device": str(self.device),
-                   "notes": len(self.bank), "warm_start": self.tc.warm_start, "final_losses": final}
         cfg = ckpt.read_config(self.model_dir)
+        wall, samples = time.time() - t0, self.tc.steps * self.tc.batch_size
+        before = cfg.get("training", {}).get(self.name, {}) if self.tc.warm_start else {}
+        summary = {"steps": self.tc.steps, "batch_size": self.tc.batch_size, "lr": self.tc.lr,
+                   "wall_time_s": round(wall, 1), "device": str(self.device), "torch_threads": torch.get_num_threads(),
+                   "notes": len(self.bank), "warm_start": self.tc.warm_start, "final_losses": final,
+                   "samples": samples,
+                   "samples_total": before.get("samples_total", before.get("steps", 0) * before.get("batch_size", 0))
+                   + samples,
+                   "wall_time_total_s": round(before.get("wall_time_total_s", before.get("wall_time_s", 0)) + wall, 1),
+                   "options": asdict(self.tc)}
         cfg.setdefault("training", {})[self.name] = summary
         ckpt.write_config(self.model_dir, cfg)
         return summary
+
+    def _final_losses(self, last: int = 50) -> dict:
+        """Mean of each loss over the last ``last`` logged steps (also when a resumed run had nothing left to do)."""
+        if not self.log_path.is_file():
+            return {}
+        rows = [json.loads(line) for line in self.log_path.read_text().splitlines()[-last:] if line.strip()]
+        keys = [k for k in (rows[0] if rows else {}) if k not in ("step", "time_s")]
+        return {k: round(sum(r[k] for r in rows) / len(rows), 5) for k in keys}
 
     def _save_state(self, step: int, elapsed: float) -> None:
         tmp = self.state_path.with_suffix(".tmp")
@@ -180,8 +204,11 @@ def r1_penalty(D: torch.nn.Module, real: torch.Tensor, pitch: torch.Tensor, h: t
 
 
 def discriminator_step(s: Stage, D, real, fake, pitch, h, step: int) -> float:
-    """Non-saturating logistic D loss softplus(D(fake)) + softplus(-D(real)), lazy R1 every r1_every steps."""
-    loss = F.softplus(D(fake.detach(), pitch, h)).mean() + F.softplus(-D(real, pitch, h)).mean()
+    """Non-saturating logistic D loss softplus(D(fake)) + softplus(-D(real)), lazy R1 every r1_every steps.
+
+    Fake and real go through D as one batch (D has no batch statistics, so the scores are the same)."""
+    fake_score, real_score = D(torch.cat([fake.detach(), real]), pitch.repeat(2), h.repeat(2, 1)).chunk(2)
+    loss = F.softplus(fake_score).mean() + F.softplus(-real_score).mean()
     if step % s.tc.r1_every == 0:
         loss = loss + s.tc.r1_gamma / 2 * r1_penalty(D, real, pitch, h) * s.tc.r1_every
     s.update("D", loss)
@@ -228,25 +255,50 @@ def knn_batch(s: Stage, h_all: torch.Tensor):
     return i, j, p_j.to(s.device), exact, h_all[i]
 
 
+def adversarial_loss(D, fake, pitch, h) -> torch.Tensor:
+    """The generator's non-saturating loss softplus(-D(fake)); D's own weights get no gradient from it."""
+    D.requires_grad_(False)
+    try:
+        return F.softplus(-D(fake, pitch, h)).mean()
+    finally:
+        D.requires_grad_(True)
+
+
 def train_generator(s: Stage) -> dict:
-    """G with instance conditioning: L1 to the exact target (instrument i at p_j) + non-saturating GAN loss, R1."""
+    """G with instance conditioning: L1 to the exact target (instrument i at p_j) + non-saturating GAN loss, R1.
+
+    With ``tc.ema_half_life`` > 0 the stage also keeps G_ema (``EMA``), saved as ``G`` for inference and the
+    later stages, and saves the trained weights as ``G_raw``; warm-starting then resumes G from ``G_raw`` and
+    the average from ``G``.
+    """
     h_all = s.features_and_knn(s.frozen("f"))
-    G, D = s.trainable("G"), s.trainable("D", lr=s.tc.d_lr)
+    ema = s.tc.ema_half_life > 0
+    resume_raw = ema and s.tc.warm_start and (s.model_dir / "G_raw.safetensors").is_file()
+    G = s.trainable("G", warm_file="G_raw" if resume_raw else "G")
+    D = s.trainable("D", lr=s.tc.d_lr)
+    G_forward = torch.compile(G) if s.tc.compile else G
+    if ema:
+        G_ema = EMA(G, s.tc.ema_half_life, rampup=None if resume_raw else 0.05)  # a continued run keeps its average
+        if resume_raw:
+            G_ema.module.load_state_dict(ckpt.read_weights(s.model_dir, "G"))
+        s.modules["G_ema"] = G_ema.module  # saved and restored with the training state
 
     def step(n: int) -> dict:
         i, j, p_j, exact, h = knn_batch(s, h_all)
         z = torch.randn(len(i), s.cfg.z_dim, device=s.device)
-        fake = G(h, z, p_j)
+        fake = G_forward(h, z, p_j)
         real = s.bank.batch(j, s.device)
         d_loss = discriminator_step(s, D, real, fake, p_j, h, n)
         has = exact >= 0
         target = s.bank.batch(exact.clamp(min=0), s.device)
         l1 = ((fake - target).abs().mean(dim=(1, 2, 3)) * has.to(s.device)).sum() / has.sum().clamp(min=1)
-        adv = F.softplus(-D(fake, p_j, h)).mean()
+        adv = adversarial_loss(D, fake, p_j, h)
         s.update("G", s.tc.l1_weight * l1 + s.tc.adv_weight * adv)
+        if ema:
+            G_ema.update(G, (n + 1) * s.tc.batch_size, s.tc.batch_size)
         return {"l1": l1.item(), "g_adv": adv.item(), "d_loss": d_loss}
 
-    return s.run(step, {"G": "G", "D": "D"})
+    return s.run(step, {"G_ema": "G", "G": "G_raw", "D": "D"} if ema else {"G": "G", "D": "D"})
 
 
 def hyper_batch(s: Stage, h_all: torch.Tensor):
@@ -289,7 +341,7 @@ def train_hypernet(s: Stage, adversarial: bool) -> dict:
         loss, logs = l_pre(s, f, h, x, x_fine, own, h_scale)
         if adversarial:
             logs["d_loss"] = discriminator_step(s, D, real, x_fine, p, h, n)
-            adv = F.softplus(-D(x_fine, p, h)).mean()
+            adv = adversarial_loss(D, x_fine, p, h)
             loss = loss + adv
             logs["h_adv"] = adv.item()
         s.update("H", loss)
