@@ -346,7 +346,7 @@ def test_bench_train_reads_the_stage_log(trained, tiny_corpus):
     from hyperlib.training.bench import bench_train, format_table
 
     model_dir, _ = trained
-    rows = bench_train(model_dir, tiny_corpus, ["encoder"], steps=2)
+    rows = bench_train(model_dir, tiny_corpus, ["encoder"], steps=8)
     assert [r["stage"] for r in rows] == ["encoder"] and rows[0]["samples_per_s"] > 0
     assert rows[0]["samples_per_s"] == pytest.approx(rows[0]["batch_size"] / rows[0]["seconds_per_step"], rel=0.02)
     assert "| encoder |" in format_table(rows)

@@ -1,14 +1,17 @@
 """Training throughput: samples per second of each stage's optimizer step (``python -m hyperlib bench-train``).
 
-Each stage runs for a few steps through ``train_stage`` itself, in a temporary copy of a model folder, and
-the samples/s are read off the stage's own log (the time between the end of the warm-up steps and the
-last step), so the figure is that of the real training loop, data sampling and logging included.
+Each stage runs through ``train_stage`` itself, in temporary copies of a model folder, twice: for the warm-up
+steps alone and for the warm-up plus the timed steps. The difference of the two runs' CPU time (this
+process's, all its threads) divided by the timed steps is the cost of one step of the real training loop,
+data sampling and logging included, with the set-up cancelled out. CPU time rather than wall time makes
+the figure hold on a busy machine, where other programs take turns on the cores; with one torch thread
+and an idle core it equals the wall time.
 """
 from __future__ import annotations
 
-import json
 import shutil
 import tempfile
+import time
 from pathlib import Path
 
 from .stages import STAGE_DEFAULTS, STAGES, train_stage
@@ -27,9 +30,11 @@ def bench_train(model_dir, corpus_dir=None, stages: list[str] | None = None, ste
         stages: names from ``STAGES`` (default all, in training order). steps: timed steps, at least 1.
         overrides: TrainConfig fields for every stage (e.g. ``compile=True``; compilation falls in the warm-up).
     Returns:
-        One row per stage: {"stage", "batch_size", "steps", "seconds_per_step", "samples_per_s"}.
+        One row per stage: {"stage", "batch_size", "steps", "seconds_per_step", "samples_per_s"}, in CPU
+        seconds (so samples per CPU second).
     Raises:
         ValueError: an unknown stage or ``steps`` < 1. FileNotFoundError: a missing network or corpus.
+        RuntimeError: too few steps to measure (the set-up's own variation exceeded them).
     """
     stages = list(STAGES) if stages is None else stages
     unknown = [s for s in stages if s not in STAGES]
@@ -46,13 +51,19 @@ def bench_train(model_dir, corpus_dir=None, stages: list[str] | None = None, ste
             corpus_dir = tmp / "corpus"
             render_corpus(corpus_dir, ["TimGM6mb"], programs=[0, 40, 73], pitches=list(range(48, 73, 4)))
         for stage in stages:
-            work = tmp / stage
-            shutil.copytree(model_dir, work, ignore=shutil.ignore_patterns("_train", "*.md", "*.png"))
-            total = WARMUP_STEPS + steps
-            train_stage(stage, corpus_dir, work, steps=total, log_every=1, ckpt_every=10 * total, warm_start=True,
-                        **overrides)
-            log = [json.loads(line) for line in (work / "_train" / f"{stage}.jsonl").read_text().splitlines()]
-            seconds = (log[-1]["time_s"] - log[WARMUP_STEPS - 1]["time_s"]) / steps
+            cpu = {}
+            for total in (WARMUP_STEPS + steps, WARMUP_STEPS):
+                work = tmp / f"{stage}-{total}"
+                shutil.copytree(model_dir, work, ignore=shutil.ignore_patterns("_train", "*.md", "*.png"))
+                start = time.process_time()
+                train_stage(stage, corpus_dir, work, steps=total, log_every=1, ckpt_every=10 * total,
+                            warm_start=True, **overrides)
+                cpu[total] = time.process_time() - start
+                shutil.rmtree(work)
+            seconds = (cpu[WARMUP_STEPS + steps] - cpu[WARMUP_STEPS]) / steps
+            if seconds <= 0:
+                raise RuntimeError(f"{stage}: {steps} steps took no more CPU time than the set-up varies by; "
+                                   "time more steps.")
             batch = STAGE_DEFAULTS[stage].batch_size
             rows.append({"stage": stage, "batch_size": batch, "steps": steps,
                          "seconds_per_step": round(seconds, 3), "samples_per_s": round(batch / seconds, 2)})
@@ -61,6 +72,6 @@ def bench_train(model_dir, corpus_dir=None, stages: list[str] | None = None, ste
 
 def format_table(rows: list[dict]) -> str:
     """The rows of ``bench_train`` as a Markdown table."""
-    lines = ["| stage | batch | s/step | samples/s |", "|---|---:|---:|---:|"]
+    lines = ["| stage | batch | CPU s/step | samples per CPU s |", "|---|---:|---:|---:|"]
     lines += [f"| {r['stage']} | {r['batch_size']} | {r['seconds_per_step']:.3f} | {r['samples_per_s']:.1f} |" for r in rows]
     return "\n".join(lines)

@@ -161,10 +161,12 @@ class Stage:
         return summary
 
     def _final_losses(self, last: int = 50) -> dict:
-        """Mean of each loss over the last ``last`` logged steps (also when a resumed run had nothing left to do)."""
+        """Mean of each logged loss over the run's last ``last`` steps, read from the log (so also when a
+        resumed run had nothing left to train)."""
         if not self.log_path.is_file():
             return {}
         rows = [json.loads(line) for line in self.log_path.read_text().splitlines()[-last:] if line.strip()]
+        rows = [r for r in rows if r["step"] > rows[-1]["step"] - last]
         keys = [k for k in (rows[0] if rows else {}) if k not in ("step", "time_s")]
         return {k: round(sum(r[k] for r in rows) / len(rows), 5) for k in keys}
 
