@@ -88,18 +88,23 @@ def markdown(r: dict) -> str:
     rr = r.get("real_recordings", {})
     recs = rr.get("recordings", {})
     lines += ["## Real recordings", "",
-              "examples/ (" + ", ".join(f"{k}: {'MIDI ' + str(v['estimated_pitch']) + ' by pYIN' if v['pitched'] else 'unpitched, rendered around MIDI ' + str(v['estimated_pitch'])}"
-                                        for k, v in recs.items()) + f"), each at shifts {', '.join(map(str, cfg['real_shifts']))} semitones. "
+              f"{len(recs)} recordings (examples/ and recordings/), each at shifts "
+              f"{', '.join(map(str, cfg['real_shifts']))} semitones. "
               "Pitch accuracy over the pitched recordings; timbre MSE of the reconstruction (shift 0).", "",
-              "| Method | pitch acc. pYIN | pitch acc. clf | timbre MSE (mean) | " + " | ".join(recs) + " |",
-              "|---|" + "---:|" * (3 + len(recs))]
+              "| Method | pitch acc. pYIN | pitch acc. clf | timbre MSE (mean) |", "|---|---:|---:|---:|"]
     for m in ROWS:
         c = _get(rr, "methods", m) or {}
-        per = c.get("timbre_mse_by_file", {})
         lines.append(f"| {names[m]} | {_f(c.get('pitch_acc_pyin'), pct=True)} (N={c.get('n_pyin', 0)}) | "
-                     f"{_f(c.get('pitch_acc_clf'), pct=True)} | {_f(c.get('timbre_mse_recon'), 4)} | "
-                     + " | ".join(_f(per.get(k), 4) for k in recs) + " |")
-    lines += ["", "The oracle (the recording through the vocoder) exists only at the recording's own pitch.", ""]
+                     f"{_f(c.get('pitch_acc_clf'), pct=True)} | {_f(c.get('timbre_mse_recon'), 4)} |")
+    lines += ["", "The oracle (the recording through the vocoder) exists only at the recording's own pitch.", "",
+              "Timbre MSE of the reconstruction per recording (pitch: MIDI by pYIN, or unpitched and rendered "
+              "around that MIDI pitch):", "",
+              "| Recording | pitch | " + " | ".join(names[m] for m in ROWS) + " |", "|---|---|" + "---:|" * len(ROWS)]
+    for k, v in recs.items():
+        pitch = f"{v['estimated_pitch']}" if v["pitched"] else f"unpitched ({v['estimated_pitch']})"
+        lines.append(f"| {k} | {pitch} | "
+                     + " | ".join(_f(_get(rr, "methods", m, "timbre_mse_by_file", k), 4) for m in ROWS) + " |")
+    lines.append("")
 
     cost = r.get("cost", {})
     lines += ["## Cost", "", "| Network | Parameters |", "|---|---:|"]

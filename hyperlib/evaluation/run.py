@@ -40,6 +40,7 @@ from ..models import FeatureExtractor, refine
 from ..pipeline import UNPITCHED_FALLBACK, HyperGANStrument
 from . import metrics as M
 from .classifiers import EvalClassifiers, load_eval_classifiers, read_eval_config
+from .recordings import EXAMPLES_DIR, real_recording_files
 from ..config import REFINE_STEPS
 
 MODEL_METHODS = ("gan", "encoder", "hyper-pre", "hyper")
@@ -47,9 +48,6 @@ REFERENCES = ("sampler", "oracle")
 ROW_NAMES = {"gan": "GANStrument", "encoder": "GANStrument Enc.", "hyper-pre": "HyperGANStrument-Pre",
              "hyper": "HyperGANStrument", "sampler": "Classic sampler", "oracle": "Oracle"}
 SPLIT_CORPORA = {"validation": "data/timgm6mb", "train": "data/fluidr3"}
-EXAMPLES_DIR = Path(__file__).resolve().parents[2] / "examples"
-EXAMPLES = (("piano_c4.aif", True), ("violin.ogg", True), ("trumpet.ogg", True), ("handsaw.ogg", False))
-"""Real recordings (file, pitched). The handsaw is unpitched: no pitch score; rendered around MIDI 60."""
 
 
 @dataclass
@@ -416,7 +414,7 @@ class Evaluator:
 
     @torch.no_grad()
     def real_recordings(self) -> dict:
-        """examples/: reconstruction (timbre MSE) and other pitches (pitch accuracy; handsaw unscored).
+        """examples/ and recordings/: reconstruction (timbre MSE), other pitches (pitch accuracy; pitched only).
 
         Each recording's pitch is estimated with pYIN (``HyperGANStrument.estimate_pitch``); the targets
         are that pitch plus ``real_shifts``. The sampler resamples the real audio; the oracle exists only
@@ -430,8 +428,9 @@ class Evaluator:
         timbre = {m: {} for m in MODEL_METHODS + REFERENCES}
         pyin_items = {m: [] for m in pyin_methods}
         pyin_pitch: list[int] = []
-        for name, pitched in tqdm(EXAMPLES, desc="real recordings", unit="file"):
-            audio = self.model.load(EXAMPLES_DIR / name)
+        for path, pitched in tqdm(real_recording_files(), desc="real recordings", unit="file"):
+            name = path.name
+            audio = self.model.load(path)
             x = self.model.mel(audio)
             p0 = self.model.estimate_pitch(audio) if pitched else UNPITCHED_FALLBACK
             targets = sorted({int(np.clip(p0 + s, lo, hi)) for s in self.cfg.real_shifts} | {p0})
