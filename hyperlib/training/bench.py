@@ -1,7 +1,8 @@
 """Training throughput: samples per second of each stage's optimizer step (``python -m hyperlib bench-train``).
 
-Each stage runs through ``train_stage`` itself, in temporary copies of a model folder, twice: for the warm-up
-steps alone and for the warm-up plus the timed steps. The difference of the two runs' CPU time (this
+Each stage runs through ``train_stage`` itself, in temporary copies of a model folder: for the warm-up steps
+alone (which also fills ``torch.compile``'s caches), for the warm-up plus the timed steps, and for the warm-up
+alone again. The difference of the last two runs' CPU time (this
 process's, all its threads) divided by the timed steps is the cost of one step of the real training loop,
 data sampling and logging included, with the set-up cancelled out. CPU time rather than wall time makes
 the figure hold on a busy machine, where other programs take turns on the cores; with one torch thread
@@ -52,7 +53,7 @@ def bench_train(model_dir, corpus_dir=None, stages: list[str] | None = None, ste
             render_corpus(corpus_dir, ["TimGM6mb"], programs=[0, 40, 73], pitches=list(range(48, 73, 4)))
         for stage in stages:
             cpu = {}
-            for total in (WARMUP_STEPS + steps, WARMUP_STEPS):
+            for total in (WARMUP_STEPS, WARMUP_STEPS + steps, WARMUP_STEPS):  # the first run fills compile caches
                 work = tmp / f"{stage}-{total}"
                 shutil.copytree(model_dir, work, ignore=shutil.ignore_patterns("_train", "*.md", "*.png"))
                 start = time.process_time()
