@@ -177,7 +177,7 @@ def in_process_times(requests: int) -> list[float]:
     spec = importlib.util.spec_from_file_location("hyperlib_bench_app", APP_PATH)
     app = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(app)
-    app.configure_threads() if hasattr(app, "configure_threads") else None
+    app.configure_threads()  # as the served app: its share of the cores
     app.render_all(*request_args(0), REFINE_STEPS)  # warm-up
     times = []
     for i in range(requests):
