@@ -114,15 +114,26 @@ def request_args(i: int) -> tuple[str, int]:
     return str(RECORDINGS[i % len(RECORDINGS)]), PITCHES[i % len(PITCHES)]
 
 
-def check_render(outputs) -> None:
-    """A /render answer: three WAVs (paths that exist) and the summary. Raises AssertionError otherwise."""
+def check_render(outputs, downloaded: bool = True) -> None:
+    """A /render answer: three WAVs (downloaded files, or URLs ending in .wav) and the summary.
+
+    Raises AssertionError otherwise.
+    """
     wavs = outputs[1:-1:2]
-    assert len(wavs) == 3 and all(Path(w).is_file() for w in wavs), outputs
+    assert len(wavs) == 3, outputs
+    if downloaded:
+        assert all(Path(w).is_file() for w in wavs), wavs
+    else:
+        assert all(w["url"].endswith(".wav") for w in wavs), wavs
     assert "MIDI" in outputs[-1], outputs[-1]
 
 
-def run_clients(url: str, clients: int, requests_per_client: int, download_dir: Path) -> Run:
-    """``clients`` gradio_client sessions at once, each sending ``requests_per_client`` /render requests."""
+def run_clients(url: str, clients: int, requests_per_client: int, download_dir: Path | None) -> Run:
+    """``clients`` gradio_client sessions at once, each sending ``requests_per_client`` /render requests.
+
+    With ``download_dir`` each answer's files (3 WAVs, 4 PNGs) are downloaded there, one after the other as
+    gradio_client does; with None a request ends when the answer (with the files' URLs) has arrived.
+    """
     from gradio_client import Client, handle_file
 
     from .config import REFINE_STEPS
@@ -130,12 +141,14 @@ def run_clients(url: str, clients: int, requests_per_client: int, download_dir: 
     latencies, failures, lock = [], [], threading.Lock()
 
     def session(index: int) -> None:
-        client = Client(url, verbose=False, analytics_enabled=False, download_files=str(download_dir / f"c{index}"))
+        client = Client(url, verbose=False, analytics_enabled=False,
+                        download_files=str(download_dir / f"c{index}") if download_dir else False)
         for k in range(requests_per_client):
             path, pitch = request_args(index + k * clients)
             t0 = time.perf_counter()
             try:
-                check_render(client.predict(handle_file(path), pitch, REFINE_STEPS, "synthesize", api_name="/render"))
+                check_render(client.predict(handle_file(path), pitch, REFINE_STEPS, "synthesize", api_name="/render"),
+                             downloaded=download_dir is not None)
                 with lock:
                     latencies.append(time.perf_counter() - t0)
             except Exception as exc:  # noqa: BLE001 - a lost or bad answer is counted and reported, not raised
@@ -200,10 +213,12 @@ def format_breakdown(wall_s: float, timings: dict | None) -> str:
 
 
 def bench_app(clients: int = 4, requests: int = 12, in_process: bool = True) -> dict:
-    """Run the whole benchmark and print it; returns the numbers (seconds) as a dict.
+    """Run the whole benchmark and print it; returns the numbers as a dict (seconds, requests/s, ms).
 
-    ``requests``: requests of the one-client run (and of the in-process timing); the concurrent run sends
-    ``requests // 2`` requests per client (at least one), ``clients`` clients at once.
+    ``requests``: requests of each one-client run (and of the in-process timing); each concurrent run sends
+    ``requests // 2`` requests per client (at least one), ``clients`` clients at once. Every run is done twice:
+    with the answers' files downloaded as gradio_client does by default (one after the other), and answer only
+    (a browser fetches the files itself, in parallel).
     """
     from .config import REFINE_STEPS
 
@@ -211,23 +226,22 @@ def bench_app(clients: int = 4, requests: int = 12, in_process: bool = True) -> 
     print(out["conditions"])
     if in_process:
         times = in_process_times(requests)
-        out["in_process_p50_s"] = float(np.median(times))
+        out["in_process"] = {"p50_s": float(np.median(times)), "p95_s": float(np.percentile(times, 95))}
         print(f"in-process render_all: {requests} calls, p50 {np.median(times):.2f} s, "
               f"p95 {np.percentile(times, 95):.2f} s (steps {REFINE_STEPS})")
-    per_client = max(1, requests // 2)
     with tempfile.TemporaryDirectory(prefix="hyperlib-bench-") as tmp, serve_app(tmp) as url:
         tmp = Path(tmp)
-        one = run_clients(url, 1, requests, tmp)
-        print(one.summary("1 client"))
-        many = run_clients(url, clients, per_client, tmp)
-        print(many.summary(f"{clients} clients"))
-        for failure in many.failures + one.failures:
-            print(f"  failed: {failure}")
+        for n, per_client in ((1, requests), (clients, max(1, requests // 2))):
+            for label, download_dir in (("files downloaded", tmp), ("answer only", None)):
+                run = run_clients(url, n, per_client, download_dir)
+                print(run.summary(f"{n} client{'s' if n > 1 else ''}, {label}"))
+                for failure in run.failures:
+                    print(f"  failed: {failure}")
+                lat = run.latencies or [float("nan")]
+                out[f"{n} clients, {label}"] = {
+                    "p50_s": float(np.percentile(lat, 50)), "p95_s": float(np.percentile(lat, 95)),
+                    "throughput_rps": len(run.latencies) / run.wall_s, "failures": len(run.failures)}
         wall, timings = stage_breakdown(url, tmp)
         print(format_breakdown(wall, timings))
-    for key, run in (("one", one), ("many", many)):
-        lat = run.latencies or [float("nan")]
-        out[key] = {"p50_s": float(np.percentile(lat, 50)), "p95_s": float(np.percentile(lat, 95)),
-                    "throughput_rps": len(run.latencies) / run.wall_s, "failures": len(run.failures)}
     out["breakdown"] = {"wall_ms": wall * 1000, "timings_ms": timings}
     return out

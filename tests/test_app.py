@@ -66,11 +66,45 @@ def audio_outputs(app, outputs) -> dict:
 
 
 # -- (a) the handlers on a real recording -------------------------------------------------------
+def assert_mel_picture(app, path) -> None:
+    """A log-mel picture from save_mel_plot: a PNG in the app's output folder, larger than the log-mel."""
+    from PIL import Image
+
+    cfg = app.get_model().audio_config
+    with Image.open(path) as image:
+        assert image.format == "PNG" and image.mode == "RGB"
+        assert image.height > cfg.n_mels and image.width > cfg.num_frames
+    assert Path(path).parent == app.OUTPUT_DIR
+
+
 def test_render_all_layout(app, piano_outputs):
     assert len(piano_outputs) == 2 + 2 * len(app.METHOD_LABELS)
-    figures = [piano_outputs[0], *piano_outputs[2:-1:2]]
-    assert all(hasattr(fig, "savefig") for fig in figures)
+    for image in [piano_outputs[0], *piano_outputs[2:-1:2]]:
+        assert_mel_picture(app, image)
     assert "E4" in piano_outputs[-1] and "MIDI 64" in piano_outputs[-1]
+
+
+def test_render_all_equals_the_api(app, piano_outputs):
+    """Sharing the input's mel and h between the methods changes nothing: each WAV is the API's note."""
+    model = app.get_model()
+    for method, path in audio_outputs(app, piano_outputs).items():
+        served, _ = sf.read(path, dtype="float32")
+        api = model.synthesize(str(PIANO), 64, method, 2).audio
+        assert np.max(np.abs(served - api)) < 2 / 32768, method  # 16-bit rounding only
+    from PIL import Image
+
+    from hyperlib.mel_image import mel_image
+
+    x = model.mel(model.load(str(PIANO)))[0, 0].numpy()  # the input's picture shows the log-mel the methods saw
+    assert np.array_equal(np.asarray(Image.open(piano_outputs[0])), mel_image(x, "Your sound", model.audio_config))
+
+
+def test_render_all_records_its_stages(app, piano_outputs):
+    timings = app.last_timings()
+    for stage in ("decode", "inversion (x, f, E)", "gan: G", "encoder: G", "hyper: G+H", "vocoder", "plots",
+                  "wav files"):
+        assert timings[stage] > 0, stage
+    assert sum(ms for stage, ms in timings.items() if stage != "total") <= timings["total"]
 
 
 @pytest.mark.parametrize("method", ["gan", "encoder", "hyper"])
@@ -86,9 +120,9 @@ def test_render_all_reconstruct_uses_input_pitch(app):
 
 
 def test_render_mix_audio_is_valid(app):
-    path, figure = app.render_mix(str(PIANO), str(HANDSAW), 0.5, 69, "hyper", 1.0)  # sliders may send floats
+    path, image = app.render_mix(str(PIANO), str(HANDSAW), 0.5, 69, "hyper", 1.0)  # sliders may send floats
     assert_valid_wav(path)
-    assert hasattr(figure, "savefig")
+    assert_mel_picture(app, image)
 
 
 def test_long_upload_is_cut(app, tmp_path):
@@ -214,7 +248,7 @@ def test_bad_upload_is_reported(app, tmp_path, kind, words):
 def test_unusual_upload_works(app, tmp_path, kind):
     path = write_good_file(tmp_path, kind)
     assert sf.info(path).channels == (6 if kind == "6-channel" else 1)
-    wav, figure = app.render_mix(path, str(PIANO), 0.0, 57, "gan", 0)  # the new file's timbre only
+    wav, _ = app.render_mix(path, str(PIANO), 0.0, 57, "gan", 0)  # the new file's timbre only
     assert_valid_wav(wav)
 
 
@@ -311,7 +345,27 @@ def test_launch_settings(app, monkeypatch):
     assert demo.delete_cache == app.CACHE_SETTINGS  # gradio deletes its cached uploads and outputs
     assert demo._queue.default_concurrency_limit == 2 and demo._queue.max_size == app.QUEUE_MAX_SIZE
     api = {dep.api_name for dep in demo.fns.values()}
-    assert {"render", "mix", "ab_render"} <= api
+    assert {"render", "mix", "ab_render", "timings"} <= api
+    players = {block.elem_id: block for block in demo.blocks.values() if isinstance(block, gr.Audio)}
+    for elem_id in ("play-gan", "play-encoder", "play-hyper", "mix-output", "ab-a", "ab-b"):
+        assert players[elem_id].format == "wav", elem_id  # the handlers' WAVs are served as written
+
+
+def test_threads_are_split_between_concurrent_requests(app, monkeypatch):
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    torch = pytest.importorskip("torch")
+    before = torch.get_num_threads()
+    try:
+        monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+        monkeypatch.setattr(app.os, "cpu_count", lambda: 8)
+        assert app.configure_threads() == 8 // app.CONCURRENCY_LIMIT == torch.get_num_threads()
+        assert all(pool["num_threads"] == 4 for pool in threadpool_info() if pool["user_api"] == "blas")
+        monkeypatch.setenv("OMP_NUM_THREADS", "3")
+        assert app.configure_threads() == 3 == torch.get_num_threads()
+    finally:
+        torch.set_num_threads(before)
+        threadpool_limits(before, user_api="blas")
 
 
 def test_space_card_matches_gradio():
@@ -411,6 +465,8 @@ def test_served_app_render_endpoint(served_app, tmp_path):
     for path in wavs:
         assert_valid_wav(path)
     assert "C4" in outputs[-1]
+    timings = client.predict(api_name="/timings")  # the server's own stage timings of that request
+    assert timings["total"] > timings["vocoder"] > 0 and timings["hyper: G+H"] > 0
     from gradio_client.exceptions import AppError
 
     # what the slider cannot send, an API client can: the answers are messages, and the server goes on
