@@ -1,13 +1,13 @@
 """Latency benchmark of the served Gradio app (``python -m hyperlib bench-app``).
 
-It first times the "Play" handler (``render_all``: three methods, four mel plots) called in-process, then starts
-``demos/app.py`` on a free local port and sends the same requests through ``gradio_client`` with the real
-recordings in ``examples/``: one client in a row, then several clients at once. It prints the latency p50/p95
-(seconds, client side, upload and download included) of each run, the throughput (requests/s) of the
-concurrent run, and the per-stage breakdown of one request from the server's own timings (the app's
-``/timings`` endpoint: decoding, the shared inversion, each method's model time, vocoder, plots, WAV writing),
-with "transport" the client's wall time minus the handler's (upload, queue, gradio's pre- and post-processing,
-download).
+It first times the "Play" handler (``render_all``: three methods, four log-mel pictures) called in-process, then
+starts ``demos/app.py`` on a free local port and sends the same requests through ``gradio_client`` with the real
+recordings in ``examples/``: one client in a row, then several clients at once, each run once with the answers'
+files downloaded (gradio_client's default) and once answer only. It prints the latency p50/p95 (seconds, at the
+client, upload included) and the throughput (requests/s) of each run, and a per-stage breakdown of a request
+from the server's own timings (the app's ``/timings`` endpoint: decoding, the shared inversion, each method's
+networks, vocoder, plots, WAV writing; medians over a few requests), with "transport" the client's wall time
+minus the handler's (upload, queue, gradio's pre- and post-processing, download).
 
 ``serve_app`` (start the app, wait until it answers, always stop it) is shared with the tests.
 """
@@ -69,7 +69,7 @@ def serve_app(workdir: str | os.PathLike, app_path: Path = APP_PATH, timeout_s: 
                                    stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/"
     try:
-        _wait_until_up(url, process, log, timeout_s)
+        wait_until_up(url, process, log, timeout_s)
         yield url
     finally:
         process.terminate()
@@ -80,7 +80,9 @@ def serve_app(workdir: str | os.PathLike, app_path: Path = APP_PATH, timeout_s: 
             process.wait()
 
 
-def _wait_until_up(url: str, process: subprocess.Popen, log: Path, timeout_s: float) -> None:
+def wait_until_up(url: str, process: subprocess.Popen, log: Path, timeout_s: float = STARTUP_TIMEOUT_S) -> None:
+    """Poll ``url`` until it answers HTTP 200. Raises AppStartError (with the tail of ``log``) when ``process``
+    exits first or ``timeout_s`` seconds pass."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -128,21 +130,34 @@ def check_render(outputs, downloaded: bool = True) -> None:
     assert "MIDI" in outputs[-1], outputs[-1]
 
 
+def local_client(url: str, download_dir: Path | None):
+    """A ``gradio_client.Client`` of the app at ``url`` (plain HTTP on this machine) that downloads the answers'
+    files into ``download_dir`` (None: it does not download them).
+
+    Certificates are not loaded (``ssl_verify=False``): there are none to check on a local HTTP server, and
+    loading the CA bundle for each of the ~10 connections of a request (upload, queue, events, 7 downloads)
+    costs the client about 36 ms of CPU each, which would be counted as the app's transport time.
+    """
+    from gradio_client import Client
+
+    return Client(url, verbose=False, analytics_enabled=False, ssl_verify=False,
+                  download_files=str(download_dir) if download_dir else False)
+
+
 def run_clients(url: str, clients: int, requests_per_client: int, download_dir: Path | None) -> Run:
     """``clients`` gradio_client sessions at once, each sending ``requests_per_client`` /render requests.
 
     With ``download_dir`` each answer's files (3 WAVs, 4 PNGs) are downloaded there, one after the other as
     gradio_client does; with None a request ends when the answer (with the files' URLs) has arrived.
     """
-    from gradio_client import Client, handle_file
+    from gradio_client import handle_file
 
     from .config import REFINE_STEPS
 
     latencies, failures, lock = [], [], threading.Lock()
 
     def session(index: int) -> None:
-        client = Client(url, verbose=False, analytics_enabled=False,
-                        download_files=str(download_dir / f"c{index}") if download_dir else False)
+        client = local_client(url, download_dir / f"c{index}" if download_dir else None)
         for k in range(requests_per_client):
             path, pitch = request_args(index + k * clients)
             t0 = time.perf_counter()
@@ -162,25 +177,27 @@ def run_clients(url: str, clients: int, requests_per_client: int, download_dir: 
     return Run(latencies, time.perf_counter() - start, failures)
 
 
-def stage_breakdown(url: str, download_dir: Path) -> tuple[float, dict | None]:
-    """One /render request on an idle server: (client wall time in s, the server's stage timings in ms or None).
-
-    The timings come from the app's ``/timings`` endpoint (None when the app has none).
+def stage_breakdown(url: str, download_dir: Path, requests: int = 5) -> tuple[float, dict | None]:
+    """``requests`` /render requests in a row on an idle server, files downloaded: (median client wall time in s,
+    median of the server's stage timings in ms, per stage, or None when the app has no ``/timings`` endpoint).
     """
-    from gradio_client import Client, handle_file
+    from gradio_client import handle_file
 
     from .config import REFINE_STEPS
 
-    client = Client(url, verbose=False, analytics_enabled=False, download_files=str(download_dir / "breakdown"))
-    path, pitch = request_args(0)
-    t0 = time.perf_counter()
-    check_render(client.predict(handle_file(path), pitch, REFINE_STEPS, "synthesize", api_name="/render"))
-    wall = time.perf_counter() - t0
-    try:
-        timings = client.predict(api_name="/timings")
-    except ValueError:  # gradio_client: no such endpoint
-        timings = None
-    return wall, timings
+    client = local_client(url, download_dir / "breakdown")
+    walls, timings = [], []
+    for i in range(requests):
+        path, pitch = request_args(i)
+        t0 = time.perf_counter()
+        check_render(client.predict(handle_file(path), pitch, REFINE_STEPS, "synthesize", api_name="/render"))
+        walls.append(time.perf_counter() - t0)
+        try:
+            timings.append(client.predict(api_name="/timings"))
+        except ValueError:  # gradio_client: no such endpoint
+            pass
+    medians = {stage: float(np.median([t[stage] for t in timings])) for stage in timings[0]} if timings else None
+    return float(np.median(walls)), medians
 
 
 def in_process_times(requests: int) -> list[float]:
@@ -201,13 +218,14 @@ def in_process_times(requests: int) -> list[float]:
 
 
 def format_breakdown(wall_s: float, timings: dict | None) -> str:
-    """The per-stage table of one request: stage, milliseconds, share of the client's wall time."""
+    """The per-stage table of a request: stage, milliseconds, share of the client's wall time."""
     wall_ms = wall_s * 1000
     if not timings:
-        return f"one request: {wall_ms:.0f} ms at the client; the server reports no stage timings"
+        return f"one request (median): {wall_ms:.0f} ms at the client; the server reports no stage timings"
     rows = [(stage, ms) for stage, ms in timings.items() if stage != "total"]
     rows.append(("transport (client wall - handler)", wall_ms - timings["total"]))
-    lines = [f"one request: {wall_ms:.0f} ms at the client, {timings['total']:.0f} ms in the handler"]
+    lines = [f"one request (median per stage): {wall_ms:.0f} ms at the client, {timings['total']:.0f} ms in the "
+             "handler"]
     lines += [f"  {stage:<36} {ms:7.1f} ms  {100 * ms / wall_ms:5.1f}%" for stage, ms in rows]
     return "\n".join(lines)
 

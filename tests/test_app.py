@@ -11,12 +11,10 @@ import json
 import math
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
 import tracemalloc
-import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -25,6 +23,10 @@ import pytest
 import soundfile as sf
 
 gr = pytest.importorskip("gradio")
+
+from hyperlib.app_bench import AppStartError, serve_app  # noqa: E402
+from hyperlib.app_bench import free_port  # noqa: E402,F401 - for tests that start the app themselves
+from hyperlib.app_bench import wait_until_up as wait_for_app  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 APP_PATH = REPO_ROOT / "demos" / "app.py"
@@ -405,48 +407,22 @@ def test_make_space_assembles_a_runnable_folder(tmp_path):
 
 
 # -- (c) the app served over HTTP ---------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def wait_until_up(url: str, process: subprocess.Popen, log: Path) -> None:
-    """Poll ``url`` until it answers; fail with the app's log if it exits or takes too long."""
-    deadline = time.monotonic() + STARTUP_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"the app exited with code {process.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(url, timeout=5) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(1)
-    pytest.fail(f"the app did not answer within {STARTUP_TIMEOUT_S} s:\n{log.read_text()[-3000:]}")
+    """Poll ``url`` until the app started as ``process`` answers; fail with its log if it exits or takes too long."""
+    try:
+        wait_for_app(url, process, log, STARTUP_TIMEOUT_S)
+    except AppStartError as exc:
+        pytest.fail(str(exc))
 
 
 @contextmanager
 def start_app(tmp_path: Path):
     """``python demos/app.py`` on a free local port, gradio's cache in ``tmp_path``; yields its URL, always stops it."""
-    port = free_port()
-    env = {**os.environ, "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port),
-           "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1", "GRADIO_TEMP_DIR": str(tmp_path / "gradio")}
-    log = tmp_path / "app.log"
-    with open(log, "w") as out:
-        process = subprocess.Popen([sys.executable, str(APP_PATH)], cwd=REPO_ROOT, env=env,
-                                   stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/"
     try:
-        wait_until_up(url, process, log)
-        yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        with serve_app(tmp_path, timeout_s=STARTUP_TIMEOUT_S) as url:
+            yield url
+    except AppStartError as exc:
+        pytest.fail(str(exc))
 
 
 @pytest.fixture
