@@ -75,8 +75,8 @@ MAX_UPLOAD_MB = 100
 """Uploads larger than this are refused before decoding (enough for 30 minutes of 16 kHz 16-bit mono WAV)."""
 MAX_UPLOAD_BYTES = MAX_UPLOAD_MB * 1024 * 1024
 OUTPUT_MAX_AGE_S = 15 * 60
-"""The WAVs and PNGs this process writes are deleted on the next request once they are this old (gradio serves its own
-copies, see CACHE_SETTINGS)."""
+"""The WAVs and PNGs this process writes are deleted on the next request once they are this old (gradio serves
+its own copies, see CACHE_SETTINGS)."""
 PNG_COMPRESSION = 1
 """zlib level of the log-mel PNGs: level 1 writes one (about 70 KB) three times faster than PIL's default (6)
 for about 7% more bytes."""
@@ -244,7 +244,8 @@ def save_mel_plot(mel: np.ndarray, title: str) -> str:
 
 def last_timings() -> dict:
     """Milliseconds per stage of the latest "Play" request (empty before the first): decoding, the shared
-    inversion (log-mel x, f, E), each method's networks, the vocoders, the plots, the WAV files and the total."""
+    inversion (log-mel x, f, E), each method's networks, the vocoder (all three notes), the plots, the WAV files
+    and the total."""
     return _last_timings
 
 
