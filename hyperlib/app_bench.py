@@ -251,12 +251,12 @@ def bench_app(clients: int = 4, requests: int = 12, in_process: bool = True) -> 
         tmp = Path(tmp)
         for n, per_client in ((1, requests), (clients, max(1, requests // 2))):
             for label, download_dir in (("files downloaded", tmp), ("answer only", None)):
-                run = run_clients(url, n, per_client, download_dir)
-                print(run.summary(f"{n} client{'s' if n > 1 else ''}, {label}"))
+                run, name = run_clients(url, n, per_client, download_dir), f"{n} client{'s' if n > 1 else ''}, {label}"
+                print(run.summary(name))
                 for failure in run.failures:
                     print(f"  failed: {failure}")
                 lat = run.latencies or [float("nan")]
-                out[f"{n} clients, {label}"] = {
+                out[name] = {
                     "p50_s": float(np.percentile(lat, 50)), "p95_s": float(np.percentile(lat, 95)),
                     "throughput_rps": len(run.latencies) / run.wall_s, "failures": len(run.failures)}
         wall, timings = stage_breakdown(url, tmp)
