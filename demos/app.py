@@ -32,11 +32,11 @@ from pathlib import Path
 
 import gradio as gr
 import librosa
-import librosa.display
 import numpy as np
 import soundfile as sf
 import torch
-from matplotlib.figure import Figure
+from PIL import Image
+from threadpoolctl import threadpool_limits
 
 APP_DIR = Path(__file__).resolve().parent
 # The repository (demos/app.py) or an assembled Space (app.py beside hyperlib/, checkpoints/, examples/).
@@ -48,6 +48,8 @@ for path in (REPO_ROOT, APP_DIR):  # hyperlib without installing it; sound_desig
 from hyperlib import AudioError, HyperGANStrument, Result  # noqa: E402
 from hyperlib.audio import MAX_SECONDS, write_wav  # noqa: E402
 from hyperlib.config import REFINE_STEPS  # noqa: E402
+from hyperlib.mel_image import mel_image  # noqa: E402
+from hyperlib.pipeline import _timed  # noqa: E402
 from sound_design import build_sound_design_tabs  # noqa: E402
 
 log = logging.getLogger("hyperlib.demo")
@@ -73,12 +75,16 @@ MAX_UPLOAD_MB = 100
 """Uploads larger than this are refused before decoding (enough for 30 minutes of 16 kHz 16-bit mono WAV)."""
 MAX_UPLOAD_BYTES = MAX_UPLOAD_MB * 1024 * 1024
 OUTPUT_MAX_AGE_S = 15 * 60
-"""The WAVs this process writes are deleted on the next request once they are this old (gradio serves its own
-copies, see CACHE_SETTINGS)."""
+"""The WAVs and PNGs this process writes are deleted on the next request once they are this old (gradio serves
+its own copies, see CACHE_SETTINGS)."""
+PNG_COMPRESSION = 1
+"""zlib level of the log-mel PNGs: level 1 writes one (about 70 KB) three times faster than PIL's default (6)
+for about 7% more bytes."""
 CACHE_SETTINGS = (10 * 60, 30 * 60)
 """gr.Blocks(delete_cache=...): every 10 min, gradio deletes its uploaded and served files older than 30 min."""
 CONCURRENCY_LIMIT = 2
-"""Requests rendered at once (one per CPU core of a free Space); the others wait in the queue."""
+"""Requests rendered at once (one per CPU core of a free Space); the others wait in the queue. Each gets
+1/CONCURRENCY_LIMIT of the CPU cores as torch and BLAS threads (``configure_threads``)."""
 QUEUE_MAX_SIZE = 40
 """Requests waiting beyond this are turned away with gradio's "queue is full" message instead of piling up."""
 
@@ -101,6 +107,7 @@ Nothing you upload is kept: files are deleted within the hour.
 
 _model: HyperGANStrument | None = None
 _model_lock = threading.Lock()
+_last_timings: dict = {}  # the stage timings (ms) of the latest "Play" request, served at /timings
 _rng = random.SystemRandom()  # the A/B test's order; unpredictable, so the test stays blind
 
 
@@ -115,7 +122,7 @@ def get_model() -> HyperGANStrument:
 
 # -- temporary files ------------------------------------------------------------------------------
 OUTPUT_DIR = Path(tempfile.mkdtemp(prefix="hyperlib-app-"))
-"""This process's rendered WAVs; removed with everything in it when the process exits."""
+"""This process's rendered WAVs and log-mel PNGs; removed with everything in it when the process exits."""
 atexit.register(shutil.rmtree, OUTPUT_DIR, ignore_errors=True)
 
 
@@ -132,17 +139,22 @@ def purge_outputs(max_age_s: float = OUTPUT_MAX_AGE_S) -> int:
     return removed
 
 
+def new_output(prefix: str, suffix: str) -> str:
+    """Create an empty file in OUTPUT_DIR named ``prefix``, a random part and ``suffix``; returns its path."""
+    OUTPUT_DIR.mkdir(parents=True, exist_ok=True)
+    fd, path = tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=OUTPUT_DIR)
+    os.close(fd)
+    return path
+
+
 def save_wav(result: Result, name: str | None = None) -> str:
     """Write a rendered note as a 16-bit WAV in OUTPUT_DIR (for playing and downloading); returns its path.
 
     ``name`` replaces the default name (method and pitch), e.g. to keep the A/B test blind; a random suffix
     follows.
     """
-    OUTPUT_DIR.mkdir(parents=True, exist_ok=True)
-    prefix = f"{name or f'hyperlib-{result.method}-midi{result.pitch}'}-"
-    fd, path = tempfile.mkstemp(prefix=prefix, suffix=".wav", dir=OUTPUT_DIR)
-    with os.fdopen(fd, "wb") as f:
-        write_wav(f, result.audio, result.sample_rate)
+    path = new_output(f"{name or f'hyperlib-{result.method}-midi{result.pitch}'}-", ".wav")
+    write_wav(path, result.audio, result.sample_rate)
     return path
 
 
@@ -221,17 +233,20 @@ def check_mix(mix) -> float:
     return float(mix)
 
 
-# -- plots ----------------------------------------------------------------------------------------
-def mel_figure(mel: np.ndarray, title: str) -> Figure:
-    """Plot a normalized log-mel (n_mels, frames), values about [-1, 1], with time (s) and frequency (Hz) axes."""
-    cfg = get_model().audio_config
-    fig = Figure(figsize=(5, 3.4), layout="constrained")
-    ax = fig.add_subplot()
-    image = librosa.display.specshow(mel, ax=ax, sr=cfg.sample_rate, hop_length=cfg.hop_length, x_axis="time",
-                                     y_axis="mel", fmin=cfg.f_min, fmax=cfg.f_max, vmin=-1, vmax=1, cmap="magma")
-    fig.colorbar(image, ax=ax, label="normalized log-mel")
-    ax.set(title=title, xlabel="Time (s)", ylabel="Frequency (Hz)")
-    return fig
+# -- plots and timings -----------------------------------------------------------------------------
+def save_mel_plot(mel: np.ndarray, title: str) -> str:
+    """Draw a normalized log-mel (n_mels, frames) with frequency (Hz) and time (s) axes (``hyperlib.mel_image``)
+    and write it as a PNG in OUTPUT_DIR; returns its path."""
+    path = new_output("log-mel-", ".png")
+    Image.fromarray(mel_image(mel, title, get_model().audio_config)).save(path, compress_level=PNG_COMPRESSION)
+    return path
+
+
+def last_timings() -> dict:
+    """Milliseconds per stage of the latest "Play" request (empty before the first): decoding, the shared
+    inversion (log-mel x, f, E), each method's networks, the vocoder (all three notes), the plots, the WAV files
+    and the total."""
+    return _last_timings
 
 
 # -- handlers -------------------------------------------------------------------------------------
@@ -249,23 +264,36 @@ def render_all(path: str | None, pitch: float = 60, steps: float = REFINE_STEPS,
     Raises:
         gr.Error: no sound, unusable audio, or an invalid setting.
     """
+    global _last_timings
+    start, timings = time.perf_counter(), {}
     purge_outputs()
     model, steps = get_model(), whole_number(steps)
     progress(0, desc="Reading your sound")
-    note = load_note(model, path)
-    sound = (note, model.audio_config.sample_rate)
+    with _timed(timings, "decode"):
+        note = load_note(model, path)
     with user_errors():
         if mode == RECONSTRUCT:
             progress(0.05, desc="Estimating the pitch")
-            pitch = model.estimate_pitch(note)
-        results = []
-        for i, (method, label) in enumerate(METHOD_LABELS.items()):
-            progress((i, len(METHOD_LABELS)), desc=f"Rendering {label}", unit="methods")
-            results.append(model.synthesize(sound, pitch, method, steps))
-    progress(1.0, desc="Plotting")
-    outputs = [mel_figure(model.mel(note)[0, 0].cpu().numpy(), "Your sound")]
+            with _timed(timings, "pitch estimate"):
+                pitch = model.estimate_pitch(note)
+        progress(0.1, desc="Rendering with the three methods")
+        shared = {}
+        x, results = model.render_methods(note, pitch, list(METHOD_LABELS), steps, shared)
+    timings["inversion (x, f, E)"] = sum(shared.values())
     for result in results:
-        outputs += [save_wav(result), mel_figure(result.mel, METHOD_LABELS[result.method])]
+        timings.update({f"{result.method}: {stage}": ms for stage, ms in result.timings_ms.items()
+                        if stage not in ("vocoder", "total")})
+    timings["vocoder"] = sum(result.timings_ms["vocoder"] for result in results)
+    progress(0.9, desc="Plotting")
+    with _timed(timings, "plots"):
+        plots = [save_mel_plot(x, "Your sound")] + [save_mel_plot(r.mel, METHOD_LABELS[r.method]) for r in results]
+    with _timed(timings, "wav files"):
+        wavs = [save_wav(result) for result in results]
+    outputs = [plots[0]]
+    for wav, plot in zip(wavs, plots[1:]):
+        outputs += [wav, plot]
+    timings["total"] = (time.perf_counter() - start) * 1000
+    _last_timings = timings
     source = "the input's own pitch, estimated" if mode == RECONSTRUCT else "the chosen pitch"
     summary = (f"Rendered at **{note_name(results[0].pitch)}**, MIDI {results[0].pitch} ({source}); "
                f"HyperGANStrument used {steps} refinement step(s).")
@@ -290,7 +318,7 @@ def render_mix(path_a: str | None, path_b: str | None, mix: float = 0.5, pitch: 
         result = model.interpolate(sounds, [1 - mix, mix], pitch, method, steps)
     progress(1.0, desc="Plotting")
     title = f"{METHOD_LABELS.get(method, method)}, mix {mix:.2f}, {librosa.midi_to_note(result.pitch)}"
-    return save_wav(result), mel_figure(result.mel, title)
+    return save_wav(result), save_mel_plot(result.mel, title)
 
 
 def tally_markdown(tally: dict) -> str:
@@ -391,8 +419,15 @@ def audio_input(label: str, value: Path | None = None, elem_id: str | None = Non
 
 
 def audio_output(label: str, elem_id: str) -> gr.Audio:
-    """A player with a WAV download button."""
-    return gr.Audio(type="filepath", label=label, interactive=False, buttons=["download"], elem_id=elem_id)
+    """A player with a WAV download button; the handlers' WAV files are served as they are (format="wav")."""
+    return gr.Audio(type="filepath", format="wav", label=label, interactive=False, buttons=["download"],
+                    elem_id=elem_id)
+
+
+def mel_output(label: str) -> gr.Image:
+    """A log-mel picture: the PNG file from ``save_mel_plot``, served as it is."""
+    return gr.Image(type="filepath", format="png", label=label, show_label=False, interactive=False,
+                    buttons=["download"])
 
 
 def play_tab() -> None:
@@ -407,13 +442,13 @@ def play_tab() -> None:
             mode = gr.Radio([("Synthesize at the chosen pitch", SYNTHESIZE),
                              ("Reconstruct at the input's own pitch", RECONSTRUCT)], value=SYNTHESIZE, label="Pitch")
             button = gr.Button("Play", variant="primary", elem_id="play-button")
-        input_plot = gr.Plot(label="Your sound (log-mel)", show_label=False)
+        input_plot = mel_output("Your sound (log-mel)")
     outputs = [input_plot]
     with gr.Row():
         for method, label in METHOD_LABELS.items():
             with gr.Column():
                 outputs.append(audio_output(label, f"play-{method}"))
-                outputs.append(gr.Plot(label=f"{label} (log-mel)", show_label=False))
+                outputs.append(mel_output(f"{label} (log-mel)"))
     outputs.append(gr.Markdown(elem_id="play-summary"))
     button.click(render_all, [sound, pitch, steps, mode], outputs, api_name="render", show_progress="full")
 
@@ -435,7 +470,7 @@ def mix_tab() -> None:
             button = gr.Button("Mix", variant="primary", elem_id="mix-button")
         with gr.Column():
             audio = audio_output("Mix", "mix-output")
-            plot = gr.Plot(label="Mix (log-mel)", show_label=False)
+            plot = mel_output("Mix (log-mel)")
     button.click(render_mix, [first, second, mix, pitch, method, steps], [audio, plot], api_name="mix",
                  show_progress="full")
 
@@ -484,6 +519,7 @@ def build_demo() -> gr.Blocks:
         with gr.Tab("Blind A/B test", elem_id="tab-ab"):
             ab_tab()
         build_sound_design_tabs(get_model)  # faders, morph, melody, SFZ export (issue 7)
+        gr.api(last_timings, api_name="timings", api_visibility="undocumented", queue=False)
     return demo
 
 
@@ -494,9 +530,18 @@ def warm_up() -> None:
         model.synthesize(str(PIANO), 60, "hyper", 1)
 
 
+def configure_threads() -> int:
+    """Split the CPU cores between the CONCURRENCY_LIMIT requests rendered at once: torch's threads and the BLAS
+    pools (numpy, used by the vocoder) get cores // CONCURRENCY_LIMIT each (at least 1), so that two requests do
+    not fight over the same cores. ``OMP_NUM_THREADS``, when set, wins. Returns the threads per request."""
+    threads = int(os.environ.get("OMP_NUM_THREADS") or max(1, (os.cpu_count() or 1) // CONCURRENCY_LIMIT))
+    torch.set_num_threads(threads)
+    threadpool_limits(threads, user_api="blas")
+    return threads
+
+
 def main() -> None:
-    if "OMP_NUM_THREADS" not in os.environ:  # the concurrent requests share the cores instead of oversubscribing
-        torch.set_num_threads(max(1, (os.cpu_count() or 1) // CONCURRENCY_LIMIT))
+    configure_threads()
     warm_up()
     demo = build_demo().queue(default_concurrency_limit=CONCURRENCY_LIMIT, max_size=QUEUE_MAX_SIZE)
     demo.launch(max_file_size=MAX_UPLOAD_BYTES)

@@ -85,6 +85,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=1, help="torch threads (default: 1)")
     p.add_argument("--compile", action="store_true", help="compile G's forward (compilation falls in the warm-up)")
     _eval_args(sub)
+    p = sub.add_parser("bench-app", help="latency benchmark of the served app (demos/app.py)")
+    p.add_argument("--clients", type=int, default=4, help="clients at once in the concurrent run (default: 4)")
+    p.add_argument("--requests", type=int, default=12,
+                   help="requests of the one-client run; each concurrent client sends half as many (default: 12)")
+    p.add_argument("--no-in-process", action="store_true", help="skip timing the handler in this process")
     from .sound_design_cli import add_sound_design_args
 
     add_sound_design_args(sub)  # faders, edit, morph, melody, export-sfz
@@ -167,6 +172,10 @@ def main(argv: list[str] | None = None) -> int:
             print(format_table(bench_train(args.model, args.corpus, args.stages, args.steps, **overrides)))
         elif args.command in ("train-eval", "evaluate"):
             _run_eval_command(args)
+        elif args.command == "bench-app":
+            from .app_bench import bench_app
+
+            bench_app(args.clients, args.requests, not args.no_in_process)
         elif args.command in SOUND_DESIGN_COMMANDS:
             run_sound_design(args)
         else:

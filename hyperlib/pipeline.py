@@ -169,6 +169,11 @@ class HyperGANStrument:
         """One prepared note -> (h (1, h_dim), z (1, z_dim) or None)."""
         with _timed(timings, "front_end"):
             x = self.mel(audio)
+        return self._code(x, method, timings)
+
+    @torch.no_grad()
+    def _code(self, x: torch.Tensor, method: str, timings: dict):
+        """A log-mel x (1, 1, n_mels, frames) -> (h (1, h_dim), z (1, z_dim) or None): E(x) or f(x)."""
         if method == "encoder":
             with _timed(timings, "E"):
                 return self.nets["E"](x)
@@ -206,6 +211,37 @@ class HyperGANStrument:
                 pitch = self.estimate_pitch(note)
         pitch = check_pitch(pitch, self.model_config)
         return self._mix_and_render([note], [1.0], pitch, method, steps, timings)
+
+    def render_methods(self, note: np.ndarray, pitch: int, methods: Sequence[str], steps: int = REFINE_STEPS,
+                       timings: dict | None = None) -> tuple[np.ndarray, list[Result]]:
+        """One prepared note (``load``'s output) rendered at MIDI ``pitch`` by several methods, inverted once.
+
+        The log-mel x is computed once, h = f(x) once for "gan" and the hyper methods, (h, z) = E(x) once for
+        "encoder"; each Result equals ``synthesize`` of the same sound with its method.
+
+        Returns:
+            (x as an (n_mels, frames) array, one Result per method in ``methods`` order). ``timings``, when
+            given, receives the shared stages in ms ("front_end" for x, "f", "E"); each Result's ``timings_ms``
+            holds its own ("G" or "G+H", "vocoder", "total").
+        Raises:
+            ValueError: an unknown method, a pitch outside 21-108 or steps outside 0-10.
+        """
+        for method in methods:
+            _check_method(method)
+        pitch, steps = check_pitch(pitch, self.model_config), _check_steps(steps)
+        timings = {} if timings is None else timings
+        with _timed(timings, "front_end"):
+            x = self.mel(note)
+        codes: dict[str, tuple] = {}  # "E" or "f" -> (h, z)
+        results = []
+        for method in methods:
+            inverter = "E" if method == "encoder" else "f"
+            if inverter not in codes:
+                codes[inverter] = self._code(x, method, timings)
+            own: dict = {}
+            results.append(self._render(method, *codes[inverter], pitch, steps, own))
+            own["total"] = sum(own.values())
+        return x[0, 0].cpu().numpy(), results
 
     def interpolate(self, sounds: Sequence[AudioInput], weights: Sequence[float], pitch: int,
                     method: str = "hyper", steps: int = REFINE_STEPS) -> Result:

@@ -11,12 +11,10 @@ import json
 import math
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
 import tracemalloc
-import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -25,6 +23,10 @@ import pytest
 import soundfile as sf
 
 gr = pytest.importorskip("gradio")
+
+from hyperlib.app_bench import AppStartError, serve_app  # noqa: E402
+from hyperlib.app_bench import free_port  # noqa: E402,F401 - for tests that start the app themselves
+from hyperlib.app_bench import wait_until_up as wait_for_app  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 APP_PATH = REPO_ROOT / "demos" / "app.py"
@@ -66,11 +68,45 @@ def audio_outputs(app, outputs) -> dict:
 
 
 # -- (a) the handlers on a real recording -------------------------------------------------------
+def assert_mel_picture(app, path) -> None:
+    """A log-mel picture from save_mel_plot: a PNG in the app's output folder, larger than the log-mel."""
+    from PIL import Image
+
+    cfg = app.get_model().audio_config
+    with Image.open(path) as image:
+        assert image.format == "PNG" and image.mode == "RGB"
+        assert image.height > cfg.n_mels and image.width > cfg.num_frames
+    assert Path(path).parent == app.OUTPUT_DIR
+
+
 def test_render_all_layout(app, piano_outputs):
     assert len(piano_outputs) == 2 + 2 * len(app.METHOD_LABELS)
-    figures = [piano_outputs[0], *piano_outputs[2:-1:2]]
-    assert all(hasattr(fig, "savefig") for fig in figures)
+    for image in [piano_outputs[0], *piano_outputs[2:-1:2]]:
+        assert_mel_picture(app, image)
     assert "E4" in piano_outputs[-1] and "MIDI 64" in piano_outputs[-1]
+
+
+def test_render_all_equals_the_api(app, piano_outputs):
+    """Sharing the input's mel and h between the methods changes nothing: each WAV is the API's note."""
+    model = app.get_model()
+    for method, path in audio_outputs(app, piano_outputs).items():
+        served, _ = sf.read(path, dtype="float32")
+        api = model.synthesize(str(PIANO), 64, method, 2).audio
+        assert np.max(np.abs(served - api)) < 2 / 32768, method  # 16-bit rounding only
+    from PIL import Image
+
+    from hyperlib.mel_image import mel_image
+
+    x = model.mel(model.load(str(PIANO)))[0, 0].numpy()  # the input's picture shows the log-mel the methods saw
+    assert np.array_equal(np.asarray(Image.open(piano_outputs[0])), mel_image(x, "Your sound", model.audio_config))
+
+
+def test_render_all_records_its_stages(app, piano_outputs):
+    timings = app.last_timings()
+    for stage in ("decode", "inversion (x, f, E)", "gan: G", "encoder: G", "hyper: G+H", "vocoder", "plots",
+                  "wav files"):
+        assert timings[stage] > 0, stage
+    assert sum(ms for stage, ms in timings.items() if stage != "total") <= timings["total"]
 
 
 @pytest.mark.parametrize("method", ["gan", "encoder", "hyper"])
@@ -86,9 +122,9 @@ def test_render_all_reconstruct_uses_input_pitch(app):
 
 
 def test_render_mix_audio_is_valid(app):
-    path, figure = app.render_mix(str(PIANO), str(HANDSAW), 0.5, 69, "hyper", 1.0)  # sliders may send floats
+    path, image = app.render_mix(str(PIANO), str(HANDSAW), 0.5, 69, "hyper", 1.0)  # sliders may send floats
     assert_valid_wav(path)
-    assert hasattr(figure, "savefig")
+    assert_mel_picture(app, image)
 
 
 def test_long_upload_is_cut(app, tmp_path):
@@ -214,7 +250,7 @@ def test_bad_upload_is_reported(app, tmp_path, kind, words):
 def test_unusual_upload_works(app, tmp_path, kind):
     path = write_good_file(tmp_path, kind)
     assert sf.info(path).channels == (6 if kind == "6-channel" else 1)
-    wav, figure = app.render_mix(path, str(PIANO), 0.0, 57, "gan", 0)  # the new file's timbre only
+    wav, _ = app.render_mix(path, str(PIANO), 0.0, 57, "gan", 0)  # the new file's timbre only
     assert_valid_wav(wav)
 
 
@@ -311,7 +347,27 @@ def test_launch_settings(app, monkeypatch):
     assert demo.delete_cache == app.CACHE_SETTINGS  # gradio deletes its cached uploads and outputs
     assert demo._queue.default_concurrency_limit == 2 and demo._queue.max_size == app.QUEUE_MAX_SIZE
     api = {dep.api_name for dep in demo.fns.values()}
-    assert {"render", "mix", "ab_render"} <= api
+    assert {"render", "mix", "ab_render", "timings"} <= api
+    players = {block.elem_id: block for block in demo.blocks.values() if isinstance(block, gr.Audio)}
+    for elem_id in ("play-gan", "play-encoder", "play-hyper", "mix-output", "ab-a", "ab-b"):
+        assert players[elem_id].format == "wav", elem_id  # the handlers' WAVs are served as written
+
+
+def test_threads_are_split_between_concurrent_requests(app, monkeypatch):
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    torch = pytest.importorskip("torch")
+    before = torch.get_num_threads()
+    try:
+        monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+        monkeypatch.setattr(app.os, "cpu_count", lambda: 8)
+        assert app.configure_threads() == 8 // app.CONCURRENCY_LIMIT == torch.get_num_threads()
+        assert all(pool["num_threads"] == 4 for pool in threadpool_info() if pool["user_api"] == "blas")
+        monkeypatch.setenv("OMP_NUM_THREADS", "3")
+        assert app.configure_threads() == 3 == torch.get_num_threads()
+    finally:
+        torch.set_num_threads(before)
+        threadpool_limits(before, user_api="blas")
 
 
 def test_space_card_matches_gradio():
@@ -351,48 +407,22 @@ def test_make_space_assembles_a_runnable_folder(tmp_path):
 
 
 # -- (c) the app served over HTTP ---------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def wait_until_up(url: str, process: subprocess.Popen, log: Path) -> None:
-    """Poll ``url`` until it answers; fail with the app's log if it exits or takes too long."""
-    deadline = time.monotonic() + STARTUP_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"the app exited with code {process.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(url, timeout=5) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(1)
-    pytest.fail(f"the app did not answer within {STARTUP_TIMEOUT_S} s:\n{log.read_text()[-3000:]}")
+    """Poll ``url`` until the app started as ``process`` answers; fail with its log if it exits or takes too long."""
+    try:
+        wait_for_app(url, process, log, STARTUP_TIMEOUT_S)
+    except AppStartError as exc:
+        pytest.fail(str(exc))
 
 
 @contextmanager
 def start_app(tmp_path: Path):
     """``python demos/app.py`` on a free local port, gradio's cache in ``tmp_path``; yields its URL, always stops it."""
-    port = free_port()
-    env = {**os.environ, "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port),
-           "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1", "GRADIO_TEMP_DIR": str(tmp_path / "gradio")}
-    log = tmp_path / "app.log"
-    with open(log, "w") as out:
-        process = subprocess.Popen([sys.executable, str(APP_PATH)], cwd=REPO_ROOT, env=env,
-                                   stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/"
     try:
-        wait_until_up(url, process, log)
-        yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        with serve_app(tmp_path, timeout_s=STARTUP_TIMEOUT_S) as url:
+            yield url
+    except AppStartError as exc:
+        pytest.fail(str(exc))
 
 
 @pytest.fixture
@@ -411,6 +441,8 @@ def test_served_app_render_endpoint(served_app, tmp_path):
     for path in wavs:
         assert_valid_wav(path)
     assert "C4" in outputs[-1]
+    timings = client.predict(api_name="/timings")  # the server's own stage timings of that request
+    assert timings["total"] > timings["vocoder"] > 0 and timings["hyper: G+H"] > 0
     from gradio_client.exceptions import AppError
 
     # what the slider cannot send, an API client can: the answers are messages, and the server goes on

@@ -1,7 +1,8 @@
 """The served demo (demos/app.py) driven in a real browser: Debian's Chromium through Python Playwright.
 
-Upload the piano example, pick a note by name, press Play and wait for the three players to fill; render a mix
-on the Interpolate tab; vote once in the blind A/B test; check that a bad upload gets a readable message.
+Upload the piano example, pick a note by name, press Play and wait for the three players to fill (the time from
+the click to the three players holding their decoded notes is printed; run with ``-s``); render a mix on the
+Interpolate tab; vote once in the blind A/B test; check that a bad upload gets a readable message.
 Screenshots go to ``results/screenshots/`` (git-ignored). Skipped only when /usr/bin/chromium or playwright
 is missing (``apt-get install -y chromium`` and ``pip install playwright``; never ``playwright install``).
 """
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import io
 import re
+import time
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +30,13 @@ RENDER_TIMEOUT_MS = 120_000  # three notes with the bundled model on a busy CPU;
 if not CHROMIUM.is_file():
     pytest.skip(f"{CHROMIUM} is missing: apt-get install -y chromium", allow_module_level=True)
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is missing: pip install playwright")
+
+
+PLAYERS_FILLED_JS = """ids => ids.every(id => {
+    const duration = document.querySelector(`#${id} #duration`);
+    return duration !== null && duration.textContent.trim() === "0:01";
+})"""
+"""True once every player in ``ids`` shows the note's duration, i.e. the browser has fetched and decoded its WAV."""
 
 
 def wait_for_player(page, elem_id: str) -> str:
@@ -73,8 +82,12 @@ def test_app_in_chromium(browser, tmp_path):
         page.locator("#play-note input").click()
         page.get_by_role("option", name="E4 (329.6 Hz)").click()
         sync_api.expect(page.locator("#play-pitch input[type='number']")).to_have_value("64")
+        players = [f"play-{method}" for method in ("gan", "encoder", "hyper")]
+        started = time.perf_counter()
         page.locator("#play-button").click()
-        sync_api.expect(page.locator("#play-summary")).to_contain_text("MIDI 64", timeout=RENDER_TIMEOUT_MS)
+        page.wait_for_function(PLAYERS_FILLED_JS, arg=players, polling="raf", timeout=RENDER_TIMEOUT_MS)
+        print(f"\nclick to three players filled: {time.perf_counter() - started:.2f} s")
+        sync_api.expect(page.locator("#play-summary")).to_contain_text("MIDI 64")
         urls = {method: wait_for_player(page, f"play-{method}") for method in ("gan", "encoder", "hyper")}
         assert_wav_url(page, urls["hyper"])
         assert "E4" in page.locator("#play-summary").inner_text()
