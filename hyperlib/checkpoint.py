@@ -75,6 +75,28 @@ def verify_hash(path: str | Path) -> None:
                               "corrupted or tampered with. Download the checkpoint again; it was not loaded.")
 
 
+def verify_folder(model_dir: str | Path) -> None:
+    """Check every weights file recorded in ``model_dir/hashes.json`` (``verify_hash``); no-op without that record.
+
+    Raises CheckpointError for a recorded file that is missing or whose sha256 differs.
+    """
+    model_dir = Path(model_dir)
+    record = model_dir / HASHES_FILE
+    if not record.is_file():
+        return
+    try:
+        names = sorted(json.loads(record.read_text())["files"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise CheckpointError(f"{record} is not a valid hash record ({exc}); re-create it with "
+                              "hyperlib.checkpoint.write_hashes or remove it.") from exc
+    missing = [name for name in names if not (model_dir / name).is_file()]
+    if missing:
+        raise CheckpointError(f"{model_dir} lacks {', '.join(missing)}, recorded in {HASHES_FILE}: the folder is "
+                              "incomplete. Download or copy it again.")
+    for name in names:
+        verify_hash(model_dir / name)
+
+
 def read_config(model_dir: str | Path) -> dict:
     """The parsed ``config.json`` of ``model_dir`` ({} when absent)."""
     path = Path(model_dir) / "config.json"
