@@ -73,15 +73,16 @@ def resolve(name_or_path: str | os.PathLike | None = None, revision: str | None 
         if bundled() is not None:
             return BUNDLED
         tried.append(f"the checkpoint bundled with a source checkout ({BUNDLED}): absent")
-        source, target = "the default Hub repo", DEFAULT_REPO_ID
-    if Path(target).expanduser().is_dir():
-        if revision is not None:
-            raise ValueError(f"revision={revision!r} applies to Hub repo ids, but {target} is a local folder.")
-        return Path(target).expanduser()
-    tried.append(f"{source} as a local folder ({target}): no such folder")
-    if not REPO_ID.match(target):
-        tried.append(f"{source} as a Hub repo id: {target!r} is not of the form namespace/name")
-        raise ModelNotFoundError(_not_found(tried))
+        source, target = None, DEFAULT_REPO_ID
+    if source is not None:
+        if Path(target).expanduser().is_dir():
+            if revision is not None:
+                raise ValueError(f"revision={revision!r} applies to Hub repo ids, but {target} is a local folder.")
+            return Path(target).expanduser()
+        tried.append(f"{source} as a local folder ({target}): no such folder")
+        if not REPO_ID.match(target):
+            tried.append(f"{source} as a Hub repo id: {target!r} is not of the form namespace/name")
+            raise ModelNotFoundError(_not_found(tried))
     try:
         return download(target, revision)
     except ModelNotFoundError as exc:

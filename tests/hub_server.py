@@ -15,7 +15,6 @@ import base64
 import hashlib
 import json
 import re
-import shutil
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -258,10 +257,3 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         self._answer("POST")
 
-
-def copy_tree(src: Path, dst: Path) -> None:
-    """Copy a folder's top-level files (for building model folders in tests)."""
-    dst.mkdir(parents=True, exist_ok=True)
-    for p in src.iterdir():
-        if p.is_file():
-            shutil.copy2(p, dst / p.name)
