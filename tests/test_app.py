@@ -10,7 +10,6 @@ import importlib.util
 import json
 import math
 import os
-import re
 import socket
 import subprocess
 import sys
@@ -321,11 +320,6 @@ def test_space_card_matches_gradio():
     fields = {k.strip(): v.strip().strip('"') for k, v in fields.items()}
     assert fields["sdk"] == "gradio" and fields["sdk_version"] == gr.__version__
     assert fields["app_file"] == "app.py" and fields["license"] == "mit" and fields["title"] and fields["emoji"]
-    lines = (REPO_ROOT / "demos" / "requirements.txt").read_text().splitlines()
-    requirements = "\n".join(line for line in lines if not line.startswith("#"))
-    assert "-e " not in requirements and "==2.13.0" not in requirements and "gradio" not in requirements
-    for package in ("torch", "numpy", "librosa", "soundfile", "safetensors", "huggingface_hub", "matplotlib"):
-        assert re.search(rf"^{package}\b", requirements, re.M), package
 
 
 def test_make_space_assembles_a_runnable_folder(tmp_path):
