@@ -26,7 +26,9 @@ import gradio as gr
 import numpy as np
 from matplotlib.figure import Figure
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+APP_DIR = Path(__file__).resolve().parent
+# The repository (demos/sound_design.py) or an assembled Space (beside hyperlib/, checkpoints/, examples/).
+REPO_ROOT = APP_DIR if (APP_DIR / "hyperlib").is_dir() else APP_DIR.parent
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
