@@ -9,7 +9,7 @@ from .pipeline import METHODS
 from .sound_design_cli import COMMANDS as SOUND_DESIGN_COMMANDS, run_sound_design
 from .config import REFINE_STEPS
 from .corpus import TRAIN_FONTS, TRAIN_VELOCITIES
-from .hub import DEFAULT_REPO_ID, MODEL_HELP, HubError
+from .hub import DEFAULT_REPO_ID, MODEL_HELP, HubError, download, push
 
 
 def _model_args(p: argparse.ArgumentParser) -> None:
@@ -114,12 +114,10 @@ def _hub_args(sub) -> None:
 
 
 def _run_hub_command(args) -> None:
-    from . import hub
-
     if args.command == "push":
-        print(f"pushed {args.model}: {hub.push(args.repo_id, args.model, args.private or None, args.message)}")
+        print(f"pushed {args.model}: {push(args.repo_id, args.model, args.private or None, args.message)}")
     else:
-        print(hub.download(args.repo_id, args.revision))
+        print(download(args.repo_id, args.revision))
 
 
 def _run_eval_command(args) -> None:
