@@ -20,21 +20,21 @@ EVAL_METHOD = "hyper"
 """The method whose scores the model-index reports (HyperGANStrument; the card's text compares the others)."""
 EVAL_DATASET = ("timgm6mb", "TimGM6mb (held-out soundfont, velocity 100)")
 """(type, name) of the validation corpus the scores are measured on."""
-EVAL_TASKS = {
-    # results.json section: (task name, [(key, metric type, metric name, decimals, as percent)])
-    "reconstruction": ("Reconstruction at the input's pitch", [
-        ("l1", "l1", "Log-mel L1", 3, False), ("timbre_mse", "mse", "Timbre MSE", 4, False),
-        ("pitch_acc_clf", "accuracy", "Pitch accuracy, classifier (%)", 1, True),
-        ("pitch_acc_pyin", "accuracy", "Pitch accuracy, pYIN within 50 cents (%)", 1, True)]),
-    "synthesis": ("Synthesis at another pitch", [
-        ("l1", "l1", "Log-mel L1", 3, False), ("fd", "frechet_distance", "Frechet distance", 2, False),
-        ("pitch_acc_clf", "accuracy", "Pitch accuracy, classifier (%)", 1, True),
-        ("pitch_acc_pyin", "accuracy", "Pitch accuracy, pYIN within 50 cents (%)", 1, True)]),
-    "interpolation": ("Timbre interpolation", [
-        ("fd", "frechet_distance", "Frechet distance", 2, False),
-        ("pitch_acc_clf", "accuracy", "Pitch accuracy, classifier (%)", 1, True),
-        ("pitch_acc_pyin", "accuracy", "Pitch accuracy, pYIN within 50 cents (%)", 1, True)]),
-}
+EVAL_TASK = "Neural sampling: reconstruction, synthesis at another pitch, timbre interpolation"
+_CLF, _PYIN = "pitch accuracy, classifier (%)", "pitch accuracy, pYIN within 50 cents (%)"
+EVAL_METRICS = [  # (results.json section, key, metric type, metric name, decimals, as percent), as the README's table
+    ("reconstruction", "l1", "l1", "Reconstruction log-mel L1", 3, False),
+    ("reconstruction", "timbre_mse", "mse", "Reconstruction timbre MSE", 4, False),
+    ("reconstruction", "pitch_acc_clf", "accuracy", f"Reconstruction {_CLF}", 1, True),
+    ("reconstruction", "pitch_acc_pyin", "accuracy", f"Reconstruction {_PYIN}", 1, True),
+    ("synthesis", "l1", "l1", "Synthesis log-mel L1", 3, False),
+    ("synthesis", "fd", "frechet_distance", "Synthesis Frechet distance", 2, False),
+    ("synthesis", "pitch_acc_clf", "accuracy", f"Synthesis {_CLF}", 1, True),
+    ("synthesis", "pitch_acc_pyin", "accuracy", f"Synthesis {_PYIN}", 1, True),
+    ("interpolation", "fd", "frechet_distance", "Interpolation Frechet distance", 2, False),
+    ("interpolation", "pitch_acc_clf", "accuracy", f"Interpolation {_CLF}", 1, True),
+    ("interpolation", "pitch_acc_pyin", "accuracy", f"Interpolation {_PYIN}", 1, True),
+]
 FRONT_MATTER = re.compile(r"\A---\n.*?\n---\n", re.S)
 
 
@@ -50,12 +50,10 @@ def metadata(results: dict | None = None) -> str:
     if results is not None:
         if results.get("split") != "validation":
             raise ValueError(f"The card reports validation scores; these results are of the {results.get('split')!r} split.")
-        for section, (task, metrics) in EVAL_TASKS.items():
-            scores = results[section][EVAL_METHOD]
-            evals += [EvalResult(task_type=PIPELINE_TAG, task_name=task, dataset_type=EVAL_DATASET[0],
-                                 dataset_name=EVAL_DATASET[1], dataset_split="validation", metric_type=kind,
-                                 metric_name=name, metric_value=round(scores[key] * (100 if pct else 1), digits))
-                      for key, kind, name, digits, pct in metrics]
+        evals = [EvalResult(task_type=PIPELINE_TAG, task_name=EVAL_TASK, dataset_type=EVAL_DATASET[0],
+                            dataset_name=EVAL_DATASET[1], dataset_split="validation", metric_type=kind, metric_name=name,
+                            metric_value=round(results[section][EVAL_METHOD][key] * (100 if pct else 1), digits))
+                 for section, key, kind, name, digits, pct in EVAL_METRICS]
     data = ModelCardData(license=LICENSE, library_name="hyperlib", tags=TAGS, pipeline_tag=PIPELINE_TAG,
                          model_name=MODEL_NAME if evals else None, eval_results=evals or None)
     return f"---\n{data.to_yaml()}\n---\n"

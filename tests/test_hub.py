@@ -196,3 +196,34 @@ def test_without_a_checkout_the_default_is_the_hub_repo(tmp_path, monkeypatch):
 
 def test_readme_shows_the_default_repo():
     assert f"`{hub.DEFAULT_REPO_ID}`" in (REPO / "README.md").read_text()
+
+
+# -- the model card's Hub metadata --------------------------------------------------------------------------------
+def test_model_card_carries_the_hub_metadata_of_the_evaluation(tmp_path):
+    import json
+
+    from huggingface_hub import ModelCard
+    from huggingface_hub.repocard_data import model_index_to_eval_results
+
+    from hyperlib.modelcard import EVAL_METHOD, metadata, write_metadata
+
+    results = json.loads((REPO / "docs" / "results" / "results.json").read_text())
+    card_text = (hub.BUNDLED / "README.md").read_text()
+    assert card_text.startswith(metadata(results))  # the shipped card is regenerated from the shipped results
+    data = ModelCard(card_text).data.to_dict()
+    assert data["library_name"] == "hyperlib" and data["license"] == "mit" and data["pipeline_tag"] == "audio-to-audio"
+    assert "neural-sampler" in data["tags"]
+    _, evals = model_index_to_eval_results(data["model-index"])
+    scores = {e.metric_name: e.metric_value for e in evals}
+    assert scores["Synthesis Frechet distance"] == round(results["synthesis"][EVAL_METHOD]["fd"], 2)
+    assert scores["Reconstruction timbre MSE"] == round(results["reconstruction"][EVAL_METHOD]["timbre_mse"], 4)
+    assert scores["Interpolation pitch accuracy, pYIN within 50 cents (%)"] == \
+        round(100 * results["interpolation"][EVAL_METHOD]["pitch_acc_pyin"], 1)
+    assert all(e.dataset_split == "validation" for e in evals) and len(evals) == 11
+    # refreshing the metadata keeps the card's text
+    (tmp_path / "README.md").write_text("---\nlicense: mit\n---\n\n# A card\n\nText.\n")
+    write_metadata(tmp_path, REPO / "docs" / "results" / "results.json")
+    refreshed = (tmp_path / "README.md").read_text()
+    assert refreshed == metadata(results) + "\n# A card\n\nText.\n"
+    with pytest.raises(ValueError, match="validation"):
+        metadata({**results, "split": "train"})
