@@ -2,9 +2,7 @@
 
 The wheel and Space tests build fresh virtual environments WITHOUT the system site-packages: every package is
 installed into them by pip from the configured indexes (pip's download cache is shared, as pip's default). So a
-dependency missing from pyproject.toml or from the Space's requirements.txt makes them fail. ``PIP_RETRIES=0``:
-the Space's extra index (the PyTorch CPU wheels) cannot be reached from a machine without internet, and pip
-would otherwise retry it for every package.
+dependency missing from pyproject.toml or from the Space's requirements.txt makes them fail.
 """
 from __future__ import annotations
 
@@ -39,20 +37,27 @@ def requirement_lines(path: Path) -> list[str]:
 
 
 def clean_env(**extra: str) -> dict:
-    """This environment without PYTHONPATH and virtualenv settings, HF_HUB_OFFLINE=1, plus ``extra``."""
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME")}
-    return {**env, "HF_HUB_OFFLINE": "1", "PIP_RETRIES": "0", "PIP_DISABLE_PIP_VERSION_CHECK": "1", **extra}
+    """This environment without PYTHONPATH and virtualenv settings, HF_HUB_OFFLINE=1, plus ``extra``.
+
+    PYTHONDONTWRITEBYTECODE is dropped too: a fresh venv installed with ``--no-compile`` then compiles each module
+    once, on its first import, instead of on every import.
+    """
+    dropped = ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME", "PYTHONDONTWRITEBYTECODE")
+    env = {k: v for k, v in os.environ.items() if k not in dropped}
+    return {**env, "HF_HUB_OFFLINE": "1", "PIP_DISABLE_PIP_VERSION_CHECK": "1", **extra}
 
 
-def fresh_venv(path: Path, *pip_args: str) -> Path:
+def fresh_venv(path: Path, *pip_args: str, retries: bool = True) -> Path:
     """A new virtual environment at ``path`` with ``pip install PIP_ARGS``; returns its python.
 
     ``--no-compile``: Python compiles the modules it imports when it imports them, not the whole of torch at
-    install time (half of the install's time).
+    install time (half of the install's time). ``retries=False`` (``PIP_RETRIES=0``) for an index that may be
+    out of reach (a machine without internet), which pip would otherwise retry for every package.
     """
     venv.create(path, with_pip=True, system_site_packages=False)
     python = path / "bin" / "python"
-    run = subprocess.run([str(python), "-m", "pip", "install", "-q", "--no-compile", *pip_args], env=clean_env(),
+    env = clean_env() if retries else clean_env(PIP_RETRIES="0")
+    run = subprocess.run([str(python), "-m", "pip", "install", "-q", "--no-compile", *pip_args], env=env,
                          capture_output=True, text=True, timeout=INSTALL_TIMEOUT_S)
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-3000:]
     return python
@@ -171,8 +176,10 @@ def test_space_folder_runs_in_a_fresh_venv(tmp_path):
     run = subprocess.run(["bash", str(REPO / "demos" / "make_space.sh"), str(space)], capture_output=True, text=True,
                          timeout=120)
     assert run.returncode == 0, run.stderr
-    # what a Space installs: its requirements.txt and the gradio of the card's sdk_version
-    python = fresh_venv(tmp_path / "venv", "-r", str(space / "requirements.txt"), f"gradio=={space_gradio_version()}")
+    # what a Space installs: its requirements.txt (whose extra index, PyTorch's CPU wheels, may be out of reach
+    # here) and the gradio of the card's sdk_version
+    python = fresh_venv(tmp_path / "venv", "-r", str(space / "requirements.txt"), f"gradio=={space_gradio_version()}",
+                        retries=False)
     with served(python, space, tmp_path) as url:
         client = Client(url, verbose=False, analytics_enabled=False, download_files=str(tmp_path / "downloads"))
         outputs = client.predict(handle_file(str(space / "examples" / "piano_c4.aif")), 60, 1, "synthesize",
