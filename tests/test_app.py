@@ -351,9 +351,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_until_up(url: str, process: subprocess.Popen, log: Path) -> None:
-    """Poll ``url`` until it answers; fail with the app's log if it exits or takes too long."""
-    deadline = time.monotonic() + STARTUP_TIMEOUT_S
+def wait_until_up(url: str, process: subprocess.Popen, log: Path, timeout_s: float = STARTUP_TIMEOUT_S) -> None:
+    """Poll ``url`` until it answers; fail with the app's log if it exits or takes longer than ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if process.poll() is not None:
             pytest.fail(f"the app exited with code {process.returncode}:\n{log.read_text()[-3000:]}")
@@ -363,7 +363,7 @@ def wait_until_up(url: str, process: subprocess.Popen, log: Path) -> None:
                     return
         except OSError:
             time.sleep(1)
-    pytest.fail(f"the app did not answer within {STARTUP_TIMEOUT_S} s:\n{log.read_text()[-3000:]}")
+    pytest.fail(f"the app did not answer within {timeout_s} s:\n{log.read_text()[-3000:]}")
 
 
 @contextmanager

@@ -24,6 +24,8 @@ from conftest import PIANO, REPO
 APP_EXTRA_ONLY = ("gradio", "matplotlib", "fluidsynth", "mido")
 """Modules that ``import hyperlib`` must not load (they belong to the app, training and notebook extras)."""
 INSTALL_TIMEOUT_S = 900
+SPACE_STARTUP_TIMEOUT_S = 400
+"""The Space's first start in a fresh venv also compiles the modules it imports (torch, gradio)."""
 
 
 def pyproject() -> dict:
@@ -156,7 +158,7 @@ def served(python: Path, app_dir: Path, tmp_path: Path):
         process = subprocess.Popen([str(python), "app.py"], cwd=app_dir, env=env, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/"
     try:
-        wait_until_up(url, process, log)
+        wait_until_up(url, process, log, SPACE_STARTUP_TIMEOUT_S)
         yield url
     finally:
         process.terminate()
