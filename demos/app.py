@@ -8,8 +8,8 @@ Run from the repository root::
 or as a Hugging Face Space (``demos/README.md``, ``demos/make_space.sh``): then this file is the Space's
 ``app.py`` beside the ``hyperlib`` package, ``checkpoints/`` and ``examples/``.
 
-The model is ``HyperGANStrument.from_pretrained()`` (the bundled ``checkpoints/``, or the folder named by
-``HYPERLIB_CHECKPOINT``), loaded once per process, never per request. ``GRADIO_SERVER_NAME`` and
+The model is ``HyperGANStrument.from_pretrained()`` (``HYPERLIB_CHECKPOINT``, else the bundled ``checkpoints/``,
+else the default Hub repo; ``hyperlib.hub``), loaded once per process, never per request. ``GRADIO_SERVER_NAME`` and
 ``GRADIO_SERVER_PORT`` choose where the app listens.
 """
 from __future__ import annotations

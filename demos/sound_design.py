@@ -26,7 +26,9 @@ import gradio as gr
 import numpy as np
 from matplotlib.figure import Figure
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+APP_DIR = Path(__file__).resolve().parent
+# The repository (demos/sound_design.py) or an assembled Space (beside hyperlib/, checkpoints/, examples/).
+REPO_ROOT = APP_DIR if (APP_DIR / "hyperlib").is_dir() else APP_DIR.parent
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
@@ -36,7 +38,7 @@ from hyperlib.config import REFINE_STEPS  # noqa: E402
 from hyperlib.faders import load_labels  # noqa: E402
 from hyperlib.melody import ODE_TO_JOY  # noqa: E402
 from hyperlib.morph import join  # noqa: E402
-from hyperlib.pipeline import BUNDLED  # noqa: E402
+from hyperlib.hub import resolve  # noqa: E402
 from hyperlib.sfz import safe_name, zip_instrument  # noqa: E402
 
 EXAMPLES = REPO_ROOT / "examples"
@@ -88,11 +90,6 @@ def _wav(audio: np.ndarray, sample_rate: int, prefix: str) -> str:
 
 def _int(value):
     return int(value) if isinstance(value, float) and value.is_integer() else value
-
-
-def _default_model_dir() -> Path:
-    """The folder ``HyperGANStrument.from_pretrained()`` loads by default (for the slider labels)."""
-    return Path(os.environ.get("HYPERLIB_CHECKPOINT", BUNDLED))
 
 
 # -- handlers -------------------------------------------------------------------------------------------
@@ -187,7 +184,7 @@ def build_sound_design_tabs(get_model: Callable[[], HyperGANStrument]) -> None:
     """
     global _get_model
     _get_model = get_model
-    labels = load_labels(_default_model_dir(), NUM_FADERS)
+    labels = load_labels(resolve(), NUM_FADERS)  # the folder from_pretrained() loads by default
 
     with gr.Tab("Timbre faders", elem_id="tab-faders"):
         gr.Markdown("Move the sound along the principal directions of the timbre space (PCA of the timbre code "

@@ -56,23 +56,48 @@ def write_hashes(model_dir: str | Path) -> Path:
     return path
 
 
+def recorded_hashes(model_dir: str | Path) -> dict[str, str] | None:
+    """{file name: sha256} recorded in ``model_dir/hashes.json``; None when that file is absent.
+
+    Raises CheckpointError when the record is unreadable.
+    """
+    record = Path(model_dir) / HASHES_FILE
+    if not record.is_file():
+        return None
+    try:
+        files = json.loads(record.read_text())["files"]
+        if not isinstance(files, dict):
+            raise TypeError("'files' is not a mapping")
+    except (ValueError, KeyError, TypeError) as exc:
+        raise CheckpointError(f"{record} is not a valid hash record ({exc}); re-create it with "
+                              "hyperlib.checkpoint.write_hashes or remove it.") from exc
+    return files
+
+
 def verify_hash(path: str | Path) -> None:
     """Check a weights file against its folder's ``hashes.json``; no-op when that file is absent or omits it.
 
     Raises CheckpointError when the recorded sha256 differs (or ``hashes.json`` is unreadable).
     """
     path = Path(path)
-    record = path.parent / HASHES_FILE
-    if not record.is_file():
-        return
-    try:
-        expected = json.loads(record.read_text())["files"].get(path.name)
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise CheckpointError(f"{record} is not a valid hash record ({exc}); re-create it with "
-                              "hyperlib.checkpoint.write_hashes or remove it.") from exc
+    expected = (recorded_hashes(path.parent) or {}).get(path.name)
     if expected is not None and file_sha256(path) != expected:
-        raise CheckpointError(f"{path} does not match the sha256 recorded in {record.name}: the file may be "
+        raise CheckpointError(f"{path} does not match the sha256 recorded in {HASHES_FILE}: the file may be "
                               "corrupted or tampered with. Download the checkpoint again; it was not loaded.")
+
+
+def verify_folder(model_dir: str | Path) -> None:
+    """Check every weights file recorded in ``model_dir/hashes.json`` (``verify_hash``); no-op without that record.
+
+    Raises CheckpointError for a recorded file that is missing or whose sha256 differs.
+    """
+    names = sorted(recorded_hashes(model_dir) or {})
+    missing = [name for name in names if not (Path(model_dir) / name).is_file()]
+    if missing:
+        raise CheckpointError(f"{model_dir} lacks {', '.join(missing)}, recorded in {HASHES_FILE}: the folder is "
+                              "incomplete. Download or copy it again.")
+    for name in names:
+        verify_hash(Path(model_dir) / name)
 
 
 def read_config(model_dir: str | Path) -> dict:

@@ -1,4 +1,4 @@
-"""Command line: ``python -m hyperlib {synth,reconstruct,interpolate,corpus,train} ...``."""
+"""Command line: ``python -m hyperlib {synth,reconstruct,interpolate,push,download,corpus,train,...} ...``."""
 from __future__ import annotations
 
 import argparse
@@ -11,13 +11,14 @@ from .pipeline import METHODS
 from .sound_design_cli import COMMANDS as SOUND_DESIGN_COMMANDS, run_sound_design
 from .config import REFINE_STEPS
 from .corpus import TRAIN_FONTS, TRAIN_VELOCITIES
+from .hub import DEFAULT_REPO_ID, MODEL_HELP, HubError, download, push
 
 
 def _model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--method", choices=METHODS, default="hyper", help="inversion method (default: hyper)")
     p.add_argument("--steps", type=int, default=REFINE_STEPS,
                    help=f"hypernetwork refinement steps T (default: {REFINE_STEPS})")
-    p.add_argument("--model", default=None, help="model folder or Hub id (default: the bundled checkpoints/)")
+    p.add_argument("--model", default=None, help=MODEL_HELP)
     p.add_argument("-o", "--output", required=True, help="output WAV path")
 
 
@@ -90,6 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--requests", type=int, default=12,
                    help="requests of the one-client run; each concurrent client sends half as many (default: 12)")
     p.add_argument("--no-in-process", action="store_true", help="skip timing the handler in this process")
+    _hub_args(sub)
     from .sound_design_cli import add_sound_design_args
 
     add_sound_design_args(sub)  # faders, edit, morph, melody, export-sfz
@@ -119,6 +121,26 @@ def _eval_args(sub) -> None:
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     p.add_argument("--tiny", action="store_true", help="tiny subsets (smoke test)")
     p.add_argument("--seed", type=int, default=0)
+
+
+def _hub_args(sub) -> None:
+    """The ``push`` and ``download`` subcommands (hyperlib.hub)."""
+    p = sub.add_parser("push", help="create a Hub repo and upload a model folder (weights, config, hashes, card)")
+    p.add_argument("repo_id", help="namespace/name")
+    p.add_argument("--model", default="checkpoints", help="model folder to upload (default: checkpoints)")
+    p.add_argument("--private", action="store_true", help="create the repo as private")
+    p.add_argument("--message", default=None, help="commit message")
+
+    p = sub.add_parser("download", help="fetch a model from the Hub into the local cache and print its folder")
+    p.add_argument("repo_id", nargs="?", default=DEFAULT_REPO_ID, help=f"namespace/name (default: {DEFAULT_REPO_ID})")
+    p.add_argument("--revision", default=None, help="branch, tag or commit (default: main)")
+
+
+def _run_hub_command(args) -> None:
+    if args.command == "push":
+        print(f"pushed {args.model}: {push(args.repo_id, args.model, args.private or None, args.message)}")
+    else:
+        print(download(args.repo_id, args.revision))
 
 
 def _run_eval_command(args) -> None:
@@ -176,6 +198,8 @@ def main(argv: list[str] | None = None) -> int:
             from .app_bench import bench_app
 
             bench_app(args.clients, args.requests, not args.no_in_process)
+        elif args.command in ("push", "download"):
+            _run_hub_command(args)
         elif args.command in SOUND_DESIGN_COMMANDS:
             run_sound_design(args)
         else:
@@ -190,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
                 r = model.interpolate(args.inputs, args.weights, args.pitch, args.method, args.steps)
             write_wav(args.output, r.audio, r.sample_rate)
             print(f"wrote {args.output} ({r.method}, MIDI {r.pitch}, {r.timings_ms['total']:.0f} ms)")
-    except (AudioError, ValueError, FileNotFoundError) as exc:
+    except (AudioError, ValueError, FileNotFoundError, HubError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0

@@ -97,9 +97,13 @@ def read_midi(path: str | Path, skip_drums: bool = True) -> list[Note]:
     """All notes of a MIDI file (every track and channel, tempo changes honoured) via ``mido``.
 
     A note-on with velocity 0 counts as a note-off; a note still held at the end is closed there; channel
-    10 (drums) is skipped unless ``skip_drums`` is False. Raises ValueError for an unreadable file.
+    10 (drums) is skipped unless ``skip_drums`` is False. Raises ValueError for an unreadable file and
+    ModuleNotFoundError when ``mido`` (the ``app`` extra, not a core dependency) is not installed.
     """
-    import mido
+    try:
+        import mido
+    except ModuleNotFoundError as exc:
+        raise ModuleNotFoundError("Reading MIDI files needs mido: pip install mido (or hyperlib[app]).") from exc
 
     try:
         midi = mido.MidiFile(str(path))

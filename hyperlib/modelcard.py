@@ -1,9 +1,71 @@
-"""Write a model folder's card (``README.md``) from what its ``config.json`` recorded."""
+"""Write a model folder's card (``README.md``) from what its ``config.json`` recorded, with the Hub's metadata.
+
+The front matter carries the Hub's fields (license, library_name, tags, pipeline_tag) and, given an evaluation's
+``results.json`` (``python -m hyperlib evaluate --split validation``), HyperGANStrument's scores in the Hub's
+model-index form.
+"""
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 
 from . import checkpoint as ckpt
+
+LICENSE = "mit"
+TAGS = ["audio", "music", "gan", "hypernetwork", "neural-sampler"]
+PIPELINE_TAG = "audio-to-audio"
+MODEL_NAME = "hyperlib-hyperganstrument"
+EVAL_METHOD = "hyper"
+"""The method whose scores the model-index reports (HyperGANStrument; the card's text compares the others)."""
+EVAL_DATASET = ("timgm6mb", "TimGM6mb (held-out soundfont, velocity 100)")
+"""(type, name) of the validation corpus the scores are measured on."""
+EVAL_TASK = "Neural sampling: reconstruction, synthesis at another pitch, timbre interpolation"
+_CLF, _PYIN = "pitch accuracy, classifier (%)", "pitch accuracy, pYIN within 50 cents (%)"
+EVAL_METRICS = [  # (results.json section, key, metric type, metric name, decimals, as percent), as the README's table
+    ("reconstruction", "l1", "l1", "Reconstruction log-mel L1", 3, False),
+    ("reconstruction", "timbre_mse", "mse", "Reconstruction timbre MSE", 4, False),
+    ("reconstruction", "pitch_acc_clf", "accuracy", f"Reconstruction {_CLF}", 1, True),
+    ("reconstruction", "pitch_acc_pyin", "accuracy", f"Reconstruction {_PYIN}", 1, True),
+    ("synthesis", "l1", "l1", "Synthesis log-mel L1", 3, False),
+    ("synthesis", "fd", "frechet_distance", "Synthesis Frechet distance", 2, False),
+    ("synthesis", "pitch_acc_clf", "accuracy", f"Synthesis {_CLF}", 1, True),
+    ("synthesis", "pitch_acc_pyin", "accuracy", f"Synthesis {_PYIN}", 1, True),
+    ("interpolation", "fd", "frechet_distance", "Interpolation Frechet distance", 2, False),
+    ("interpolation", "pitch_acc_clf", "accuracy", f"Interpolation {_CLF}", 1, True),
+    ("interpolation", "pitch_acc_pyin", "accuracy", f"Interpolation {_PYIN}", 1, True),
+]
+FRONT_MATTER = re.compile(r"\A---\n.*?\n---\n", re.S)
+
+
+def metadata(results: dict | None = None) -> str:
+    """The card's YAML front matter (between ``---`` lines): the Hub's fields, and with ``results`` (a parsed
+    validation ``results.json``) a model-index of ``EVAL_METHOD``'s scores rounded as in the README's table.
+
+    Raises ValueError for results of another split than validation.
+    """
+    from huggingface_hub import EvalResult, ModelCardData
+
+    evals = []
+    if results is not None:
+        if results.get("split") != "validation":
+            raise ValueError(f"The card reports validation scores; these results are of the {results.get('split')!r} split.")
+        evals = [EvalResult(task_type=PIPELINE_TAG, task_name=EVAL_TASK, dataset_type=EVAL_DATASET[0],
+                            dataset_name=EVAL_DATASET[1], dataset_split="validation", metric_type=kind, metric_name=name,
+                            metric_value=round(results[section][EVAL_METHOD][key] * (100 if pct else 1), digits))
+                 for section, key, kind, name, digits, pct in EVAL_METRICS]
+    data = ModelCardData(license=LICENSE, library_name="hyperlib", tags=TAGS, pipeline_tag=PIPELINE_TAG,
+                         model_name=MODEL_NAME if evals else None, eval_results=evals or None)
+    return f"---\n{data.to_yaml()}\n---\n"
+
+
+def write_metadata(model_dir: str | Path, results_json: str | Path) -> Path:
+    """Replace the front matter of ``model_dir/README.md`` by ``metadata`` of an evaluation's ``results.json``,
+    keeping the card's text; returns the card's path. Raises FileNotFoundError for a missing card or results."""
+    path = Path(model_dir) / "README.md"
+    text = path.read_text()
+    path.write_text(metadata(json.loads(Path(results_json).read_text())) + FRONT_MATTER.sub("", text, count=1))
+    return path
 
 STAGE_TEXT = {
     "features": "f: instrument-identity classifier; f minimizes the pitch variance a refitted linear read-out of h explains",
@@ -18,9 +80,9 @@ def _fmt_losses(losses: dict) -> str:
     return ", ".join(f"{k} {v:.4g}" for k, v in losses.items())
 
 
-def model_card(model_dir: str | Path, data: str, notes: str = "") -> str:
-    """Markdown card: data, networks (parameters, file sizes), and per stage its start (new or the folder's
-    previous weights), steps, batch, lr, wall time and final losses."""
+def model_card(model_dir: str | Path, data: str, notes: str = "", results: dict | None = None) -> str:
+    """Markdown card: the Hub's metadata (``metadata(results)``), data, networks (parameters, file sizes), and per
+    stage its start (new or the folder's previous weights), steps, batch, lr, wall time and final losses."""
     model_dir = Path(model_dir)
     cfg = ckpt.read_config(model_dir)
     model_cfg, audio_cfg = ckpt.configs(model_dir)
@@ -40,8 +102,7 @@ def model_card(model_dir: str | Path, data: str, notes: str = "") -> str:
         start = "previous weights" if s.get("warm_start") else "H_pre" if stage == "hypernet-adv" else "new"
         stages.append(f"| {stage} | {start} | {s['steps']} | {s['batch_size']} | {s['lr']} | {s['wall_time_s'] / 60:.1f} | "
                       f"{s['device']} | {_fmt_losses(s['final_losses'])} |")
-    return "\n".join([
-        "---", "license: mit", "library_name: hyperlib", "tags: [audio, music, gan, hypernetwork, neural-sampler]", "---",
+    return metadata(results) + "\n".join([
         "", "# hyperlib HyperGANStrument checkpoint", "",
         "All networks of HyperGANStrument (Zhang & Akama, 2024) and its baselines, trained from scratch on CPU "
         "by this repository's pipeline (`python -m hyperlib train STAGE`).", "",
@@ -62,8 +123,9 @@ def model_card(model_dir: str | Path, data: str, notes: str = "") -> str:
     ])
 
 
-def write_model_card(model_dir: str | Path, data: str, notes: str = "") -> Path:
-    """Write ``model_dir/README.md`` (``notes``: extra markdown after the training table); returns its path."""
+def write_model_card(model_dir: str | Path, data: str, notes: str = "", results: dict | None = None) -> Path:
+    """Write ``model_dir/README.md`` (``notes``: extra markdown after the training table; ``results``: a parsed
+    validation ``results.json`` for the model-index); returns its path."""
     path = Path(model_dir) / "README.md"
-    path.write_text(model_card(model_dir, data, notes))
+    path.write_text(model_card(model_dir, data, notes, results))
     return path

@@ -20,13 +20,13 @@ import torch
 from . import checkpoint as ckpt
 from .audio import AudioInput, load_note
 from .config import REFINE_STEPS, AudioConfig, ModelConfig
+from .hub import resolve
 from .mel import GriffinLimVocoder, LogMel, Vocoder
 from .models import refine
 
 METHODS = ("gan", "encoder", "hyper", "hyper-pre")
 """gan: GANStrument, h = f(x). encoder: GANStrument Enc., (h, z) = E(x). hyper: HyperGANStrument
 (H after adversarial fine-tuning). hyper-pre: H after pre-training only (the ablation)."""
-BUNDLED = Path(__file__).resolve().parents[1] / "checkpoints"
 MAX_STEPS = 10
 UNPITCHED_FALLBACK = 60  # MIDI pitch assumed for a sound with no detectable pitch (e.g. a handsaw)
 
@@ -90,18 +90,21 @@ class HyperGANStrument:
     @classmethod
     def from_pretrained(cls, name_or_path: str | os.PathLike | None = None, device: str = "cpu",
                         revision: str | None = None) -> "HyperGANStrument":
-        """Load a model folder: the bundled ``checkpoints/`` (default), a local folder or a Hub repo id.
+        """Load a model folder found by ``hyperlib.hub.resolve``.
 
-        Hub ids go through ``huggingface_hub.snapshot_download`` (only JSON, safetensors and the model card
-        are fetched), so ``HF_HUB_OFFLINE=1`` works once cached. Raises FileNotFoundError for a folder
-        without the trained networks.
+        Args:
+            name_or_path: a local model folder or a Hub repo id. None: ``$HYPERLIB_CHECKPOINT`` (a folder or
+                an id), else the checkpoint bundled with a source checkout, else ``hub.DEFAULT_REPO_ID``.
+            device: torch device of the networks.
+            revision: branch, tag or commit of a Hub repo (default: main).
+        Returns:
+            The model, with ``model_dir`` set to the folder it was loaded from (a Hub snapshot in the
+            Hugging Face cache, reused with ``HF_HUB_OFFLINE=1``).
+        Raises:
+            hub.ModelNotFoundError (a FileNotFoundError) listing what was tried; FileNotFoundError for a folder
+            without the trained networks; CheckpointError for a weights file whose sha256 differs.
         """
-        path = Path(name_or_path or os.environ.get("HYPERLIB_CHECKPOINT", BUNDLED))
-        if not path.is_dir():
-            from huggingface_hub import snapshot_download
-
-            path = Path(snapshot_download(str(name_or_path), revision=revision,
-                                          allow_patterns=["*.json", "*.safetensors", "*.md"]))
+        path = resolve(name_or_path, revision)
         model_cfg, audio_cfg = ckpt.configs(path)
         nets = {name: ckpt.load_network(path, name, model_cfg, device) for name in ("f", "G", "E", "H", "H_pre")}
         model = cls(nets, model_cfg, audio_cfg, device)

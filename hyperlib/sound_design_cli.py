@@ -17,12 +17,13 @@ COMMANDS = ("faders", "edit", "morph", "melody", "export-sfz")
 
 
 def _render_args(p: argparse.ArgumentParser, output_help: str = "output WAV path") -> None:
+    from .hub import MODEL_HELP
     from .pipeline import METHODS
 
     p.add_argument("--method", choices=METHODS, default="hyper", help="inversion method (default: hyper)")
     p.add_argument("--steps", type=int, default=REFINE_STEPS,
                    help=f"hypernetwork refinement steps T (default: {REFINE_STEPS})")
-    p.add_argument("--model", default=None, help="model folder or Hub id (default: the bundled checkpoints/)")
+    p.add_argument("--model", default=None, help=MODEL_HELP)
     p.add_argument("-o", "--output", required=True, help=output_help)
 
 

@@ -10,7 +10,6 @@ import importlib.util
 import json
 import math
 import os
-import re
 import subprocess
 import sys
 import time
@@ -377,11 +376,6 @@ def test_space_card_matches_gradio():
     fields = {k.strip(): v.strip().strip('"') for k, v in fields.items()}
     assert fields["sdk"] == "gradio" and fields["sdk_version"] == gr.__version__
     assert fields["app_file"] == "app.py" and fields["license"] == "mit" and fields["title"] and fields["emoji"]
-    lines = (REPO_ROOT / "demos" / "requirements.txt").read_text().splitlines()
-    requirements = "\n".join(line for line in lines if not line.startswith("#"))
-    assert "-e " not in requirements and "==2.13.0" not in requirements and "gradio" not in requirements
-    for package in ("torch", "numpy", "librosa", "soundfile", "safetensors", "huggingface_hub", "matplotlib"):
-        assert re.search(rf"^{package}\b", requirements, re.M), package
 
 
 def test_make_space_assembles_a_runnable_folder(tmp_path):
@@ -407,10 +401,11 @@ def test_make_space_assembles_a_runnable_folder(tmp_path):
 
 
 # -- (c) the app served over HTTP ---------------------------------------------------------------
-def wait_until_up(url: str, process: subprocess.Popen, log: Path) -> None:
-    """Poll ``url`` until the app started as ``process`` answers; fail with its log if it exits or takes too long."""
+def wait_until_up(url: str, process: subprocess.Popen, log: Path, timeout_s: float = STARTUP_TIMEOUT_S) -> None:
+    """Poll ``url`` until the app started as ``process`` answers; fail with its log if it exits or takes longer
+    than ``timeout_s``."""
     try:
-        wait_for_app(url, process, log, STARTUP_TIMEOUT_S)
+        wait_for_app(url, process, log, timeout_s)
     except AppStartError as exc:
         pytest.fail(str(exc))
 

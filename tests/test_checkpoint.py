@@ -14,7 +14,7 @@ import pytest
 
 from hyperlib import HyperGANStrument
 from hyperlib import checkpoint as ckpt
-from hyperlib.pipeline import BUNDLED
+from hyperlib.hub import BUNDLED
 
 PIANO = Path(__file__).resolve().parents[1] / "examples" / "piano_c4.aif"
 
