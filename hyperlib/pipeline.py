@@ -20,8 +20,9 @@ import torch
 from . import checkpoint as ckpt
 from .audio import AudioInput, load_note
 from .config import REFINE_STEPS, AudioConfig, ModelConfig
-from .mel import GriffinLimVocoder, LogMel, Vocoder
+from .mel import LogMel
 from .models import refine
+from .vocoders import DEFAULT_VOCODER, Vocoder, check_vocoder, make_vocoder
 
 METHODS = ("gan", "encoder", "hyper", "hyper-pre")
 """gan: GANStrument, h = f(x). encoder: GANStrument Enc., (h, z) = E(x). hyper: HyperGANStrument
@@ -72,30 +73,35 @@ def check_weights(weights: Sequence[float], n: int) -> np.ndarray:
 class HyperGANStrument:
     """HyperGANStrument (paper sec. 3) with the GANStrument and GANStrument Enc. baselines.
 
-    Holds f, G, E, H and H_pre in eval mode on ``device`` and a vocoder (Griffin-Lim by default).
-    All public methods accept a file path or a ``(numpy_array, sample_rate)`` pair and raise
-    ``AudioError`` (bad audio) or ``ValueError`` (bad pitch, method, steps or weights).
+    Holds f, G, E, H and H_pre in eval mode on ``device`` and a vocoder: a name from
+    ``hyperlib.VOCODERS`` (default ``DEFAULT_VOCODER``, "harmonic-noise") or any object following the
+    ``hyperlib.vocoders.Vocoder`` protocol. All public methods accept a file path or a
+    ``(numpy_array, sample_rate)`` pair and raise ``AudioError`` (bad audio) or ``ValueError`` (bad
+    pitch, method, steps, weights or vocoder name).
     """
 
     def __init__(self, networks: dict, model_config: ModelConfig, audio_config: AudioConfig,
-                 device: str = "cpu", vocoder: Vocoder | None = None):
+                 device: str = "cpu", vocoder: str | Vocoder = DEFAULT_VOCODER):
         self.nets = networks
         self.model_config, self.audio_config = model_config, audio_config
         self.device = torch.device(device)
         self.logmel = LogMel(audio_config).to(self.device)
-        self.vocoder = vocoder or GriffinLimVocoder(audio_config)
+        self.vocoder: Vocoder = make_vocoder(vocoder, audio_config) if isinstance(vocoder, str) else vocoder
+        self._vocoders = {vocoder: self.vocoder} if isinstance(vocoder, str) else {}
         self.model_dir: Path | None = None  # the folder from_pretrained loaded (faders.safetensors lives there)
         self.faders = None  # hyperlib.faders.Faders, loaded on first edit()
 
     @classmethod
     def from_pretrained(cls, name_or_path: str | os.PathLike | None = None, device: str = "cpu",
-                        revision: str | None = None) -> "HyperGANStrument":
+                        revision: str | None = None, vocoder: str = DEFAULT_VOCODER) -> "HyperGANStrument":
         """Load a model folder: the bundled ``checkpoints/`` (default), a local folder or a Hub repo id.
 
         Hub ids go through ``huggingface_hub.snapshot_download`` (only JSON, safetensors and the model card
-        are fetched), so ``HF_HUB_OFFLINE=1`` works once cached. Raises FileNotFoundError for a folder
-        without the trained networks.
+        are fetched), so ``HF_HUB_OFFLINE=1`` works once cached. ``vocoder``: a name from
+        ``hyperlib.VOCODERS``. Raises FileNotFoundError for a folder without the trained networks and
+        ValueError for an unknown vocoder name (before anything is loaded).
         """
+        check_vocoder(vocoder)
         path = Path(name_or_path or os.environ.get("HYPERLIB_CHECKPOINT", BUNDLED))
         if not path.is_dir():
             from huggingface_hub import snapshot_download
@@ -104,9 +110,19 @@ class HyperGANStrument:
                                           allow_patterns=["*.json", "*.safetensors", "*.md"]))
         model_cfg, audio_cfg = ckpt.configs(path)
         nets = {name: ckpt.load_network(path, name, model_cfg, device) for name in ("f", "G", "E", "H", "H_pre")}
-        model = cls(nets, model_cfg, audio_cfg, device)
+        model = cls(nets, model_cfg, audio_cfg, device, vocoder)
         model.model_dir = path
         return model
+
+    def use_vocoder(self, name: str) -> Vocoder:
+        """Switch ``self.vocoder`` to the named one (``hyperlib.VOCODERS``; built once, then reused).
+
+        Raises ValueError listing the valid names.
+        """
+        if name not in self._vocoders:
+            self._vocoders[name] = make_vocoder(name, self.audio_config)
+        self.vocoder = self._vocoders[name]
+        return self.vocoder
 
     # -- building blocks ------------------------------------------------------------------------
     def load(self, sound: AudioInput) -> np.ndarray:
@@ -146,7 +162,7 @@ class HyperGANStrument:
                 mel, mel_init = self.nets["G"](h, z, p), None
         mel_np = mel[0, 0].cpu().numpy()
         with _timed(timings, "vocoder"):
-            audio = self.vocoder(mel_np)
+            audio = self.vocoder(mel_np, pitch)
             peak = float(np.max(np.abs(audio)))
             audio = audio * (10 ** (self.audio_config.peak_dbfs / 20) / peak) if peak > 0 else audio
         return Result(audio.astype(np.float32), self.audio_config.sample_rate, mel_np, method, pitch,
