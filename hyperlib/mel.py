@@ -37,8 +37,8 @@ def normalize_log(log_mel: torch.Tensor, cfg: AudioConfig) -> torch.Tensor:
     return 2 * (log_mel - cfg.log_min) / (cfg.log_max - cfg.log_min) - 1
 
 
-def denormalize_log(x: torch.Tensor, cfg: AudioConfig) -> torch.Tensor:
-    """Inverse of ``normalize_log``."""
+def denormalize_log(x, cfg: AudioConfig):
+    """Inverse of ``normalize_log`` (a torch tensor or a numpy array, same shape)."""
     return (x + 1) / 2 * (cfg.log_max - cfg.log_min) + cfg.log_min
 
 
@@ -50,4 +50,4 @@ def mel_filterbank(cfg: AudioConfig) -> np.ndarray:
 
 def mel_magnitude(mel: np.ndarray, cfg: AudioConfig) -> np.ndarray:
     """Normalized log-mel (n_mels, frames) -> linear mel magnitudes (same shape, float32; inverse of LogMel's map)."""
-    return np.exp(denormalize_log(torch.as_tensor(np.asarray(mel, dtype=np.float32)), cfg).numpy())
+    return np.exp(denormalize_log(np.asarray(mel, dtype=np.float32), cfg))

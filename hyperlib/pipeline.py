@@ -87,7 +87,8 @@ class HyperGANStrument:
         self.device = torch.device(device)
         self.logmel = LogMel(audio_config).to(self.device)
         self.vocoder: Vocoder = make_vocoder(vocoder, audio_config) if isinstance(vocoder, str) else vocoder
-        self._vocoders = {vocoder: self.vocoder} if isinstance(vocoder, str) else {}
+        self.vocoder_name = vocoder if isinstance(vocoder, str) else type(vocoder).__name__
+        self._vocoders = {self.vocoder_name: self.vocoder}
         self.model_dir: Path | None = None  # the folder from_pretrained loaded (faders.safetensors lives there)
         self.faders = None  # hyperlib.faders.Faders, loaded on first edit()
 
@@ -114,14 +115,20 @@ class HyperGANStrument:
         model.model_dir = path
         return model
 
-    def use_vocoder(self, name: str) -> Vocoder:
-        """Switch ``self.vocoder`` to the named one (``hyperlib.VOCODERS``; built once, then reused).
+    def get_vocoder(self, name: str | None = None) -> Vocoder:
+        """The named vocoder (``hyperlib.VOCODERS``; built once, then reused), or ``self.vocoder`` for None.
 
         Raises ValueError listing the valid names.
         """
+        if name is None:
+            return self.vocoder
         if name not in self._vocoders:
-            self._vocoders[name] = make_vocoder(name, self.audio_config)
-        self.vocoder = self._vocoders[name]
+            self._vocoders[name] = make_vocoder(check_vocoder(name), self.audio_config)
+        return self._vocoders[name]
+
+    def use_vocoder(self, name: str) -> Vocoder:
+        """Make the named vocoder the default of every later call. Raises ValueError listing the valid names."""
+        self.vocoder, self.vocoder_name = self.get_vocoder(name), name
         return self.vocoder
 
     # -- building blocks ------------------------------------------------------------------------
@@ -150,8 +157,9 @@ class HyperGANStrument:
 
     @torch.no_grad()
     def _render(self, method: str, h: torch.Tensor, z: torch.Tensor | None, pitch: int, steps: int,
-                timings: dict) -> Result:
-        """G (refined by H for the hyper methods) from a timbre code h (1, h_dim), then the vocoder."""
+                timings: dict, vocoder: str | None = None) -> Result:
+        """G (refined by H for the hyper methods) from a timbre code h (1, h_dim), then the vocoder (a name, or
+        None for ``self.vocoder``) at ``pitch``."""
         p = torch.tensor([pitch], device=self.device)
         with _timed(timings, "G+H" if method.startswith("hyper") else "G"):
             if method.startswith("hyper"):
@@ -162,7 +170,7 @@ class HyperGANStrument:
                 mel, mel_init = self.nets["G"](h, z, p), None
         mel_np = mel[0, 0].cpu().numpy()
         with _timed(timings, "vocoder"):
-            audio = self.vocoder(mel_np, pitch)
+            audio = self.get_vocoder(vocoder)(mel_np, pitch)
             peak = float(np.max(np.abs(audio)))
             audio = audio * (10 ** (self.audio_config.peak_dbfs / 20) / peak) if peak > 0 else audio
         return Result(audio.astype(np.float32), self.audio_config.sample_rate, mel_np, method, pitch,
@@ -192,12 +200,12 @@ class HyperGANStrument:
             return self.nets["f"](x), None
 
     def _mix_and_render(self, notes: list[np.ndarray], alpha, pitch: int, method: str, steps: int,
-                        timings: dict) -> Result:
+                        timings: dict, vocoder: str | None = None) -> Result:
         """Invert each prepared note, mix the codes with weights ``alpha`` and render at ``pitch``."""
         codes = [self._invert(note, method, timings) for note in notes]
         h = sum(float(a) * c[0] for a, c in zip(alpha, codes))
         z = sum(float(a) * c[1] for a, c in zip(alpha, codes)) if method == "encoder" else None
-        result = self._render(method, h, z, pitch, steps, timings)
+        result = self._render(method, h, z, pitch, steps, timings, vocoder)
         timings["total"] = sum(timings.values())
         return result
 
@@ -206,37 +214,45 @@ class HyperGANStrument:
             return self.load(sound)
 
     # -- the three tasks ------------------------------------------------------------------------
-    def synthesize(self, sound: AudioInput, pitch: int, method: str = "hyper", steps: int = REFINE_STEPS) -> Result:
-        """The input's timbre at MIDI ``pitch`` (21-108) (paper sec. 4.2, synthesis)."""
-        _check_method(method)
-        pitch, steps, timings = check_pitch(pitch, self.model_config), _check_steps(steps), {}
-        return self._mix_and_render([self._load_timed(sound, timings)], [1.0], pitch, method, steps, timings)
+    def synthesize(self, sound: AudioInput, pitch: int, method: str = "hyper", steps: int = REFINE_STEPS,
+                   vocoder: str | None = None) -> Result:
+        """The input's timbre at MIDI ``pitch`` (21-108) (paper sec. 4.2, synthesis).
 
-    def reconstruct(self, sound: AudioInput, method: str = "hyper", steps: int = REFINE_STEPS, pitch: int | None = None) -> Result:
+        ``vocoder``: a name from ``hyperlib.VOCODERS`` for this call (default: ``self.vocoder``), as in every task.
+        """
+        _check_method(method)
+        self.get_vocoder(vocoder)
+        pitch, steps, timings = check_pitch(pitch, self.model_config), _check_steps(steps), {}
+        return self._mix_and_render([self._load_timed(sound, timings)], [1.0], pitch, method, steps, timings, vocoder)
+
+    def reconstruct(self, sound: AudioInput, method: str = "hyper", steps: int = REFINE_STEPS, pitch: int | None = None,
+                    vocoder: str | None = None) -> Result:
         """Rebuild the input at its own pitch (estimated with pYIN unless ``pitch`` is given)."""
         _check_method(method)
+        self.get_vocoder(vocoder)
         steps, timings = _check_steps(steps), {}
         note = self._load_timed(sound, timings)
         if pitch is None:
             with _timed(timings, "pitch_estimate"):
                 pitch = self.estimate_pitch(note)
         pitch = check_pitch(pitch, self.model_config)
-        return self._mix_and_render([note], [1.0], pitch, method, steps, timings)
+        return self._mix_and_render([note], [1.0], pitch, method, steps, timings, vocoder)
 
     def interpolate(self, sounds: Sequence[AudioInput], weights: Sequence[float], pitch: int,
-                    method: str = "hyper", steps: int = REFINE_STEPS) -> Result:
+                    method: str = "hyper", steps: int = REFINE_STEPS, vocoder: str | None = None) -> Result:
         """Timbre mix h_mix = sum_i alpha_i h_i at MIDI ``pitch`` (paper sec. 4.3); weights are normalized to sum 1.
 
         With ``encoder`` the codes (h, z) from E are mixed; with the hyper methods the refinement
         targets h_mix.
         """
         _check_method(method)
+        self.get_vocoder(vocoder)
         if len(sounds) < 2:
             raise ValueError("Interpolation needs at least two sounds.")
         alpha = check_weights(weights, len(sounds))
         pitch, steps, timings = check_pitch(pitch, self.model_config), _check_steps(steps), {}
         notes = [self._load_timed(s, timings) for s in sounds]
-        return self._mix_and_render(notes, alpha, pitch, method, steps, timings)
+        return self._mix_and_render(notes, alpha, pitch, method, steps, timings, vocoder)
 
     # -- sound design (issue 7; hyperlib.faders, .morph, .melody, .sfz) ----------------------------------
     def load_faders(self, path: str | os.PathLike | None = None):

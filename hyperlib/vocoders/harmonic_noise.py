@@ -28,11 +28,14 @@ from dataclasses import dataclass
 
 import librosa
 import numpy as np
-import torch
 from scipy import sparse
 
 from ..config import AudioConfig
 from ..mel import mel_filterbank, mel_magnitude
+
+
+KERNEL_HALF_WIDTH = 4.0
+"""Bins either side of a sinusoid's frequency where its Hann-window response is kept (sidelobes under -48 dB beyond)."""
 
 
 @dataclass(frozen=True)
@@ -51,7 +54,7 @@ class HarmonicNoiseConfig:
     max_harmonics: int = 100
     noise_bands: int = 32
     fit_iterations: int = 15
-    consistency_passes: int = 2
+    consistency_passes: int = 3
     noise_n_fft: int = 256
     pitch_search_midi: tuple = (21.0, 108.0, 0.1)
     seed: int = 0
@@ -69,36 +72,34 @@ class HarmonicNoiseVocoder:
     def __init__(self, cfg: AudioConfig, hn: HarmonicNoiseConfig = HarmonicNoiseConfig()):
         self.cfg, self.hn = cfg, hn
         sr, n_fft = cfg.sample_rate, cfg.n_fft
-        self.fb = mel_filterbank(cfg)  # (n_mels, bins)
-        self.fb_sparse = sparse.csr_matrix(self.fb)  # sparse products: no BLAS threads
+        # every product below is sparse (scipy) or elementwise: multithreaded BLAS and torch stall on such small
+        # products when the cores are busy, and a vocoder must stay fast on a loaded laptop
+        fb = mel_filterbank(cfg)  # (n_mels, bins)
+        self.fb = sparse.csr_matrix(fb)
         self.bin_hz = np.fft.rfftfreq(n_fft, 1 / sr)
-        window = torch.hann_window(cfg.win_length)
-        self.window = window
+        self.window = window = librosa.filters.get_window("hann", cfg.win_length, fftbins=True)  # periodic, as torch's
         # |W(offset)| of the Hann window, tabulated 64x finer than a bin (offsets in bins)
-        spectrum = np.abs(np.fft.fftshift(np.fft.fft(window.numpy().astype(np.float64), 64 * n_fft)))
+        self.kernel = np.abs(np.fft.fftshift(np.fft.fft(window, 64 * n_fft)))
         self.kernel_bins = np.fft.fftshift(np.fft.fftfreq(64 * n_fft, 1 / n_fft))
-        self.kernel = spectrum
         # noise: triangular bands on the mel scale; a unit-variance white noise has an expected STFT
         # magnitude of sqrt(pi)/2 * ||window||_2 (Rayleigh mean) in every bin
         edges = librosa.mel_frequencies(hn.noise_bands + 2, fmin=0.0, fmax=sr / 2)
-        rayleigh = np.sqrt(np.pi) / 2 * float(np.linalg.norm(window.numpy()))
-        self.noise_atoms = self.fb @ _triangles(self.bin_hz, edges) * rayleigh  # (n_mels, noise_bands)
+        rayleigh = np.sqrt(np.pi) / 2 * float(np.linalg.norm(window))
+        self.noise_atoms = sparse.csc_matrix(fb @ _triangles(self.bin_hz, edges) * rayleigh)  # (n_mels, noise_bands)
         noise_hz = np.fft.rfftfreq(hn.noise_n_fft, 1 / sr)
-        self.noise_filter_basis = torch.from_numpy(_triangles(noise_hz, edges))  # (noise bins, noise_bands)
+        self.noise_filter = sparse.csr_matrix(_triangles(noise_hz, edges))  # (noise bins, noise_bands)
         n_noise_frames = cfg.num_samples // (hn.noise_n_fft // 4) + 1
-        self.noise_time = torch.from_numpy(_interpolation_matrix(cfg.num_frames, cfg.hop_length, n_noise_frames,
-                                                                 hn.noise_n_fft // 4))
+        self.noise_time = sparse.csr_matrix(_interpolation_matrix(cfg.num_frames, cfg.hop_length, n_noise_frames,
+                                                                  hn.noise_n_fft // 4).T)  # (noise frames, T)
         # mel-consistency: spread a per-band ratio to bins, weights of each bin summing to 1
-        cover = self.fb.sum(0, keepdims=True)
-        self.band_to_bin = sparse.csr_matrix((self.fb / np.maximum(cover, 1e-12)).T)  # (bins, n_mels)
-        centers = librosa.mel_frequencies(cfg.n_mels + 2, fmin=cfg.f_min, fmax=cfg.f_max)[1:-1]
-        self.band_hz = centers
+        self.band_to_bin = sparse.csr_matrix((fb / np.maximum(fb.sum(0, keepdims=True), 1e-12)).T)  # (bins, n_mels)
+        self.band_hz = librosa.mel_frequencies(cfg.n_mels + 2, fmin=cfg.f_min, fmax=cfg.f_max)[1:-1]
 
     # -- analysis ---------------------------------------------------------------------------------
-    def harmonic_atoms(self, f0: float) -> tuple[np.ndarray, np.ndarray]:
+    def harmonic_atoms(self, f0: float) -> tuple[sparse.csc_matrix, np.ndarray]:
         """Mel response of a unit-amplitude sinusoid at each harmonic of ``f0`` Hz.
 
-        Returns (atoms (n_mels, K) float32, harmonic frequencies (K,) Hz); K = 0 when f0 is above
+        Returns (atoms (n_mels, K) sparse float32, harmonic frequencies (K,) Hz); K = 0 when f0 is above
         ``f_max`` or Nyquist.
         """
         c = self.cfg
@@ -106,8 +107,9 @@ class HarmonicNoiseVocoder:
         k = np.arange(1, min(self.hn.max_harmonics, int(top // f0)) + 1)
         hz = f0 * k
         offset = (self.bin_hz[:, None] - hz[None, :]) * c.n_fft / c.sample_rate  # (bins, K) in bins
-        response = 0.5 * np.interp(offset, self.kernel_bins, self.kernel, left=0.0, right=0.0)
-        return self.fb_sparse @ response.astype(np.float32), hz
+        response = np.where(np.abs(offset) <= KERNEL_HALF_WIDTH,  # beyond: sidelobes under -48 dB
+                            0.5 * np.interp(offset, self.kernel_bins, self.kernel), 0.0).astype(np.float32)
+        return (self.fb @ sparse.csc_matrix(response)).tocsc(), hz
 
     def decompose(self, magnitude: np.ndarray, f0: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Fit mel magnitudes (n_mels, T) as harmonic amplitudes plus noise gains (module docstring, step 1).
@@ -116,15 +118,15 @@ class HarmonicNoiseVocoder:
         of white noise, harmonic frequencies (K,) Hz).
         """
         harm, hz = self.harmonic_atoms(f0)
-        # torch for the small products: numpy's multithreaded BLAS stalls on them when cores are busy
-        atoms = torch.from_numpy(np.concatenate([harm, self.noise_atoms], axis=1).astype(np.float32))
-        norm = atoms.sum(0).clamp(min=1e-12)
-        atoms = atoms / norm
-        y = torch.from_numpy(np.asarray(magnitude, dtype=np.float32)) + 1e-9
-        w = torch.full((atoms.shape[1], y.shape[1]), float(y.mean()) / atoms.shape[1])
+        atoms = sparse.hstack([harm, self.noise_atoms], format="csc")
+        norm = np.maximum(np.asarray(atoms.sum(0)).ravel(), 1e-12).astype(np.float32)
+        atoms = sparse.csr_matrix(atoms @ sparse.diags(1 / norm))
+        atoms_t = atoms.T.tocsr()
+        y = np.asarray(magnitude, dtype=np.float32) + 1e-9
+        w = np.full((atoms.shape[1], y.shape[1]), y.mean() / atoms.shape[1], dtype=np.float32)
         for _ in range(self.hn.fit_iterations):  # atoms' columns sum to 1: the KL update's denominator is 1
-            w *= atoms.T @ (y / (atoms @ w + 1e-9))
-        w = (w / norm[:, None]).numpy()
+            w *= atoms_t @ (y / (atoms @ w + 1e-9))
+        w /= norm[:, None]
         return w[: hz.size], w[hz.size:], hz
 
     def estimate_pitch(self, mel: np.ndarray) -> float:
@@ -136,7 +138,7 @@ class HarmonicNoiseVocoder:
         """
         mag = mel_magnitude(mel, self.cfg).astype(np.float64)
         weight = mag.sum(0) / max(float(mag.sum()), 1e-20)
-        log_spec = np.log(mag + 1e-9) @ weight
+        log_spec = (np.log(mag + 1e-9) * weight).sum(1)
         peaks = log_spec - np.convolve(np.pad(log_spec, 3, mode="edge"), np.ones(7) / 7, mode="valid")
         lo, hi, step = self.hn.pitch_search_midi
         midi = np.arange(lo, hi + step / 2, step)
@@ -144,7 +146,7 @@ class HarmonicNoiseVocoder:
         k = np.arange(1, 21)
         hz = f0[:, None] * k[None, :]
         inside = hz <= self.band_hz[-1]
-        score = np.where(inside, np.maximum(np.interp(hz, self.band_hz, peaks), 0.0), 0.0) @ 0.84 ** (k - 1.0)
+        score = (np.where(inside, np.maximum(np.interp(hz, self.band_hz, peaks), 0.0), 0.0) * 0.84 ** (k - 1.0)).sum(1)
         return float(midi[int(np.argmax(score))])
 
     # -- synthesis --------------------------------------------------------------------------------
@@ -171,33 +173,32 @@ class HarmonicNoiseVocoder:
         phase0 = rng.uniform(0, 2 * np.pi, hz.size)
         if hz.size == 0:
             return np.zeros(c.num_samples, np.float32)
-        env = _upsample_linear(amplitudes, c.hop_length, c.num_samples)  # (K, num_samples)
         step = (2 * np.pi * hz / c.sample_rate).astype(np.float32)[:, None]  # rad per sample
-        phase = step * np.arange(c.num_samples, dtype=np.float32) + phase0.astype(np.float32)[:, None]
-        return np.einsum("kn,kn->n", env, np.sin(phase, out=phase))
+        wave = step * np.arange(c.num_samples, dtype=np.float32)
+        wave += phase0.astype(np.float32)[:, None]
+        np.sin(wave, out=wave)
+        wave *= _upsample_linear(amplitudes.astype(np.float32), c.hop_length, c.num_samples)
+        return wave.sum(0)
 
     def _noise(self, gains: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """White noise filtered frame by frame: (noise_bands, T) gains -> (num_samples,) float32."""
         c, n_fft = self.cfg, self.hn.noise_n_fft
-        white = torch.from_numpy(rng.standard_normal(c.num_samples).astype(np.float32))
-        window = torch.hann_window(n_fft)
-        spec = torch.stft(white, n_fft, n_fft // 4, window=window, center=True, return_complex=True)
-        shape = self.noise_filter_basis @ torch.from_numpy(gains) @ self.noise_time  # (noise bins, noise frames)
-        spec = spec * shape
-        return torch.istft(spec, n_fft, n_fft // 4, window=window, center=True, length=c.num_samples).numpy()
+        white = rng.standard_normal(c.num_samples).astype(np.float32)
+        spec = librosa.stft(white, n_fft=n_fft, hop_length=n_fft // 4)
+        shape = self.noise_filter @ (self.noise_time @ gains.T).T  # (noise bins, noise frames)
+        return librosa.istft(spec * shape, hop_length=n_fft // 4, n_fft=n_fft, length=c.num_samples)
 
     def _match_mel(self, audio: np.ndarray, target: np.ndarray) -> np.ndarray:
         """One mel-consistency pass (module docstring, step 3): (num_samples,) -> (num_samples,) float32."""
         c = self.cfg
-        spec = torch.stft(torch.from_numpy(np.ascontiguousarray(audio, dtype=np.float32)), c.n_fft, c.hop_length,
-                          c.win_length, self.window, center=True, return_complex=True)
-        current = self.fb_sparse @ spec.abs()[:, : c.num_frames].numpy()
+        spec = librosa.stft(audio, n_fft=c.n_fft, hop_length=c.hop_length, window=self.window,
+                            pad_mode="reflect")  # as LogMel's torch.stft
+        current = self.fb @ np.abs(spec[:, : c.num_frames])
         log_ratio = np.log(np.maximum(target, 1e-9)) - np.log(np.maximum(current, 1e-9))
         gain = np.exp(self.band_to_bin @ np.clip(log_ratio, -10.0, 10.0))
         gain = np.concatenate([gain, gain[:, -1:]], axis=1)  # the frame the front end dropped
-        spec = spec * torch.from_numpy(gain.astype(np.float32))
-        return torch.istft(spec, c.n_fft, c.hop_length, c.win_length, self.window, center=True,
-                           length=c.num_samples).numpy()
+        return librosa.istft(spec * gain, hop_length=c.hop_length, window=self.window, n_fft=c.n_fft,
+                             length=c.num_samples)
 
 
 def _triangles(hz: np.ndarray, edges: np.ndarray) -> np.ndarray:
@@ -217,8 +218,9 @@ def _interpolation_matrix(n_in: int, hop_in: int, n_out: int, hop_out: int) -> n
 def _upsample_linear(frames: np.ndarray, hop: int, length: int) -> np.ndarray:
     """(K, T) values at samples 0, hop, 2 hop, ... -> (K, length) by linear interpolation (held at the end)."""
     k, t = frames.shape
-    frac = np.arange(hop, dtype=np.float32) / hop
-    start, step = frames[:, :-1, None], np.diff(frames, axis=1)[:, :, None]
-    out = (start + step * frac).reshape(k, (t - 1) * hop)
-    tail = np.repeat(frames[:, -1:], max(0, length - out.shape[1]), axis=1)
-    return np.concatenate([out, tail], axis=1)[:, :length]
+    out = np.empty((k, max(length, (t - 1) * hop)), dtype=frames.dtype)
+    ramp = out[:, : (t - 1) * hop].reshape(k, t - 1, hop)
+    np.multiply(np.diff(frames, axis=1)[:, :, None], np.arange(hop, dtype=frames.dtype) / hop, out=ramp)
+    ramp += frames[:, :-1, None]
+    out[:, (t - 1) * hop:] = frames[:, -1:]
+    return out[:, :length]
