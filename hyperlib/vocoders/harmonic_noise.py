@@ -11,7 +11,9 @@ read off the mel:
    Kullback-Leibler divergence with the atoms fixed (non-negative matrix factorization, Lee & Seung 2001,
    with a fixed dictionary). Harmonic atoms can only explain peaks at
    the harmonics; the smooth noise atoms take the energy between and above them, the broadband burst of
-   an attack, and the whole of an unpitched sound, whose mel has no comb for the harmonic atoms to fit.
+   an attack, and the whole of an unpitched sound. A frame whose mel shows no harmonic comb at f0 (its
+   comb contrast, ``voicing``) is unvoiced: its harmonics are dropped and the noise refitted, so that noise
+   vocoded at any pitch stays noise.
 2. **Synthesis.** Harmonic amplitudes per frame, linearly interpolated to samples, drive sinusoids with
    fixed random start phases; noise gains shape white noise frame by frame in a short STFT (DDSP's
    time-varying filter).
@@ -46,6 +48,8 @@ class HarmonicNoiseConfig:
     noise_bands: triangular noise bands on the mel scale over 0 Hz to Nyquist.
     fit_iterations: multiplicative updates of the decomposition (Kullback-Leibler divergence).
     consistency_passes: mel-consistency passes after synthesis (0 = the pure harmonic-plus-noise model).
+    voicing_nats: comb contrast (nats) below which a frame is unvoiced and above which it is fully voiced
+        (``HarmonicNoiseVocoder.voicing``).
     noise_n_fft: STFT size of the noise filter (samples; hop a quarter of it).
     pitch_search_midi: (lowest, highest, step) MIDI candidates when the pitch must be estimated.
     seed: seed of the harmonics' start phases and of the noise (the output is deterministic).
@@ -55,6 +59,7 @@ class HarmonicNoiseConfig:
     noise_bands: int = 32
     fit_iterations: int = 15
     consistency_passes: int = 3
+    voicing_nats: tuple = (0.25, 0.75)
     noise_n_fft: int = 256
     pitch_search_midi: tuple = (21.0, 108.0, 0.1)
     seed: int = 0
@@ -126,8 +131,36 @@ class HarmonicNoiseVocoder:
         w = np.full((atoms.shape[1], y.shape[1]), y.mean() / atoms.shape[1], dtype=np.float32)
         for _ in range(self.hn.fit_iterations):  # atoms' columns sum to 1: the KL update's denominator is 1
             w *= atoms_t @ (y / (atoms @ w + 1e-9))
+        # unvoiced frames: drop their harmonics, and let the noise refit what they explained
+        k = hz.size
+        w[:k] *= self.voicing(magnitude, f0)
+        harmonic = atoms[:, :k] @ w[:k]
+        noise, noise_t = atoms[:, k:], atoms_t[k:]
+        for _ in range(self.hn.fit_iterations // 2):
+            w[k:] *= noise_t @ (y / (harmonic + noise @ w[k:] + 1e-9))
         w /= norm[:, None]
-        return w[: hz.size], w[hz.size:], hz
+        return w[:k], w[k:], hz
+
+    def voicing(self, magnitude: np.ndarray, f0: float) -> np.ndarray:
+        """How harmonic each frame is at ``f0`` Hz: (T,) weights in [0, 1] for mel magnitudes (n_mels, T).
+
+        The comb contrast of a frame is the mean log-magnitude at the harmonics minus that halfway between
+        them, over the harmonics the mel resolves (band spacing under f0 / 2), smoothed over 5 frames. Noise
+        scores about 0 (+-0.2 nats), harmonic notes 1 to 9; the weight ramps from 0 at ``voicing_nats[0]``
+        to 1 at ``voicing_nats[1]``. All frames count as voiced where no harmonic is resolved (f0 under
+        about 46 Hz).
+        """
+        index = np.arange(self.band_hz.size)
+        k = np.arange(1, int(self.band_hz[-1] // f0))
+        peak, valley = np.interp(k * f0, self.band_hz, index), np.interp((k + 0.5) * f0, self.band_hz, index)
+        resolved = np.interp(peak, index[:-1] + 0.5, np.diff(self.band_hz)) < f0 / 2
+        if not resolved.any():
+            return np.ones(magnitude.shape[1], np.float32)
+        log_mag = np.log(np.asarray(magnitude, dtype=np.float64) + 1e-9)
+        contrast = (_rows_at(log_mag, peak[resolved]) - _rows_at(log_mag, valley[resolved])).mean(0)
+        contrast = np.convolve(np.pad(contrast, 2, mode="edge"), np.ones(5) / 5, mode="valid")
+        lo, hi = self.hn.voicing_nats
+        return np.clip((contrast - lo) / (hi - lo), 0.0, 1.0).astype(np.float32)
 
     def estimate_pitch(self, mel: np.ndarray) -> float:
         """MIDI pitch of a normalized log-mel (n_mels, frames) by subharmonic summation (Hermes 1988).
@@ -199,6 +232,13 @@ class HarmonicNoiseVocoder:
         gain = np.concatenate([gain, gain[:, -1:]], axis=1)  # the frame the front end dropped
         return librosa.istft(spec * gain, hop_length=c.hop_length, window=self.window, n_fft=c.n_fft,
                              length=c.num_samples)
+
+
+def _rows_at(values: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """(R, T) array read at fractional row positions (P,) by linear interpolation: (P, T)."""
+    lo = np.clip(np.floor(rows).astype(int), 0, values.shape[0] - 2)
+    frac = (rows - lo)[:, None]
+    return values[lo] * (1 - frac) + values[lo + 1] * frac
 
 
 def _triangles(hz: np.ndarray, edges: np.ndarray) -> np.ndarray:
