@@ -45,7 +45,7 @@ for path in (REPO_ROOT, APP_DIR):  # hyperlib without installing it; sound_desig
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
 
-from hyperlib import AudioError, HyperGANStrument, Result  # noqa: E402
+from hyperlib import DEFAULT_VOCODER, AudioError, HyperGANStrument, Result  # noqa: E402
 from hyperlib.audio import MAX_SECONDS, write_wav  # noqa: E402
 from hyperlib.config import REFINE_STEPS  # noqa: E402
 from hyperlib.mel_image import mel_image  # noqa: E402
@@ -62,8 +62,13 @@ EXAMPLE_FILES = [PIANO, HANDSAW, VIOLIN, TRUMPET]
 
 METHOD_LABELS = {"gan": "GANStrument", "encoder": "GANStrument Enc.", "hyper": "HyperGANStrument"}
 """The methods shown side by side, in display order: hyperlib method name -> paper name."""
-AB_PAIRS = {"hyper-gan": ("hyper", "gan"), "hyper-encoder": ("hyper", "encoder"), "gan-encoder": ("gan", "encoder")}
-"""Method pairs of the blind A/B test: key -> (method, method)."""
+VOCODER_LABELS = {"harmonic-noise": "Harmonic-plus-noise vocoder", "griffin-lim": "Griffin-Lim vocoder"}
+"""The vocoders offered (hyperlib.VOCODERS): name -> label."""
+AB_LABELS = {**METHOD_LABELS, **{name: f"HyperGANStrument, {label}" for name, label in VOCODER_LABELS.items()}}
+"""A side of the blind A/B test: a method (with the default vocoder) or a vocoder (with HyperGANStrument)."""
+AB_PAIRS = {"hyper-gan": ("hyper", "gan"), "hyper-encoder": ("hyper", "encoder"), "gan-encoder": ("gan", "encoder"),
+            "vocoders": ("harmonic-noise", "griffin-lim")}
+"""Pairs of the blind A/B test: key -> (side, side), each side a key of AB_LABELS."""
 SYNTHESIZE, RECONSTRUCT = "synthesize", "reconstruct"
 MIN_PITCH, MAX_PITCH = 21, 108
 NOTE_CHOICES = [(f"{librosa.midi_to_note(m)} ({librosa.midi_to_hz(m):.1f} Hz)", m)
@@ -251,7 +256,7 @@ def last_timings() -> dict:
 
 # -- handlers -------------------------------------------------------------------------------------
 def render_all(path: str | None, pitch: float = 60, steps: float = REFINE_STEPS, mode: str = SYNTHESIZE,
-               progress=gr.Progress()) -> tuple:
+               vocoder: str = DEFAULT_VOCODER, progress=gr.Progress()) -> tuple:
     """The "Play a sound" tab: render the uploaded sound with all three methods.
 
     Args:
@@ -259,6 +264,7 @@ def render_all(path: str | None, pitch: float = 60, steps: float = REFINE_STEPS,
         pitch: MIDI pitch 21-108, used when ``mode`` is ``"synthesize"``.
         steps: HyperGANStrument refinement steps (0-10).
         mode: ``"synthesize"`` (at ``pitch``) or ``"reconstruct"`` (at the input's own pitch, estimated by pYIN).
+        vocoder: a name from ``hyperlib.VOCODERS``.
     Returns:
         (input mel plot, then a WAV path and a mel plot per method in ``METHOD_LABELS`` order, summary markdown).
     Raises:
@@ -278,7 +284,7 @@ def render_all(path: str | None, pitch: float = 60, steps: float = REFINE_STEPS,
                 pitch = model.estimate_pitch(note)
         progress(0.1, desc="Rendering with the three methods")
         shared = {}
-        x, results = model.render_methods(note, pitch, list(METHOD_LABELS), steps, shared)
+        x, results = model.render_methods(note, pitch, list(METHOD_LABELS), steps, shared, vocoder)
     timings["inversion (x, f, E)"] = sum(shared.values())
     for result in results:
         timings.update({f"{result.method}: {stage}": ms for stage, ms in result.timings_ms.items()
@@ -296,7 +302,7 @@ def render_all(path: str | None, pitch: float = 60, steps: float = REFINE_STEPS,
     _last_timings = timings
     source = "the input's own pitch, estimated" if mode == RECONSTRUCT else "the chosen pitch"
     summary = (f"Rendered at **{note_name(results[0].pitch)}**, MIDI {results[0].pitch} ({source}); "
-               f"HyperGANStrument used {steps} refinement step(s).")
+               f"HyperGANStrument used {steps} refinement step(s); {VOCODER_LABELS.get(vocoder, vocoder)}.")
     return (*outputs, summary)
 
 
@@ -329,8 +335,8 @@ def tally_markdown(tally: dict) -> str:
     for key, (first, second) in AB_PAIRS.items():
         if key in tally:
             a, b = tally[key].get(first, 0), tally[key].get(second, 0)
-            rows.append(f"| {METHOD_LABELS[first]} vs {METHOD_LABELS[second]} | {METHOD_LABELS[first]}: {a} "
-                        f"| {METHOD_LABELS[second]}: {b} | {a + b} |")
+            rows.append(f"| {AB_LABELS[first]} vs {AB_LABELS[second]} | {AB_LABELS[first]}: {a} "
+                        f"| {AB_LABELS[second]}: {b} | {a + b} |")
     return "\n".join(rows)
 
 
@@ -340,11 +346,12 @@ def vote_buttons(interactive: bool) -> tuple:
 
 def ab_render(path: str | None, pair: str = "hyper-gan", pitch: float = 60, steps: float = REFINE_STEPS,
               progress=gr.Progress()) -> tuple:
-    """The "Blind A/B test" tab: the same sound rendered by the two methods of ``pair``, in random order.
+    """The "Blind A/B test" tab: the same sound rendered by the two sides of ``pair`` (two methods, or
+    HyperGANStrument through two vocoders), in random order.
 
     Returns:
-        (WAV A, WAV B, the trial for gr.State: {"pair", "order": [method of A, method of B], "pitch"},
-        status markdown, vote button A, vote button B). The WAV names do not reveal the methods.
+        (WAV A, WAV B, the trial for gr.State: {"pair", "order": [side of A, side of B], "pitch"},
+        status markdown, vote button A, vote button B). The WAV names do not reveal the sides.
     """
     purge_outputs()
     if pair not in AB_PAIRS:
@@ -357,9 +364,10 @@ def ab_render(path: str | None, pair: str = "hyper-gan", pitch: float = 60, step
     sound = (note, model.audio_config.sample_rate)
     wavs = []
     with user_errors():
-        for i, (method, slot) in enumerate(zip(order, "AB")):
+        for i, (side, slot) in enumerate(zip(order, "AB")):
             progress((i, 2), desc=f"Rendering {slot}", unit="sounds")
-            wavs.append(save_wav(model.synthesize(sound, pitch, method, steps), name=f"sound-{slot}"))
+            method, vocoder = (side, None) if side in METHOD_LABELS else ("hyper", side)
+            wavs.append(save_wav(model.synthesize(sound, pitch, method, steps, vocoder), name=f"sound-{slot}"))
     trial = {"pair": pair, "order": order, "pitch": int(pitch)}
     status = f"Listen to **A** and **B** ({note_name(pitch)}), then vote for the one that sounds better."
     return (*wavs, trial, status, *vote_buttons(True))
@@ -380,7 +388,7 @@ def ab_vote(choice: str, trial: dict | None, tally: dict | None) -> tuple:
     winner = trial["order"][0 if choice == "A" else 1]
     counts = tally.setdefault(trial["pair"], {m: 0 for m in AB_PAIRS[trial["pair"]]})
     counts[winner] = counts.get(winner, 0) + 1
-    a, b = (METHOD_LABELS[m] for m in trial["order"])
+    a, b = (AB_LABELS[m] for m in trial["order"])
     reveal = f"You preferred **{choice}**. A was **{a}**, B was **{b}**. Render another pair to vote again."
     return (None, tally, reveal, tally_markdown(tally), *vote_buttons(False))
 
@@ -441,6 +449,8 @@ def play_tab() -> None:
             steps = steps_slider()
             mode = gr.Radio([("Synthesize at the chosen pitch", SYNTHESIZE),
                              ("Reconstruct at the input's own pitch", RECONSTRUCT)], value=SYNTHESIZE, label="Pitch")
+            vocoder = gr.Dropdown([(label, name) for name, label in VOCODER_LABELS.items()], value=DEFAULT_VOCODER,
+                                  label="Vocoder (mel to audio)", elem_id="play-vocoder")
             button = gr.Button("Play", variant="primary", elem_id="play-button")
         input_plot = mel_output("Your sound (log-mel)")
     outputs = [input_plot]
@@ -450,7 +460,7 @@ def play_tab() -> None:
                 outputs.append(audio_output(label, f"play-{method}"))
                 outputs.append(mel_output(f"{label} (log-mel)"))
     outputs.append(gr.Markdown(elem_id="play-summary"))
-    button.click(render_all, [sound, pitch, steps, mode], outputs, api_name="render", show_progress="full")
+    button.click(render_all, [sound, pitch, steps, mode, vocoder], outputs, api_name="render", show_progress="full")
 
 
 def mix_tab() -> None:
@@ -485,8 +495,8 @@ def ab_tab() -> None:
             sound = audio_input("Your sound", PIANO, elem_id="ab-input")
             gr.Examples([[str(p)] for p in EXAMPLE_FILES], inputs=sound, cache_examples=False,
                         label="Example sounds (click one)")
-            pair = gr.Dropdown([(f"{METHOD_LABELS[a]} vs {METHOD_LABELS[b]}", key) for key, (a, b) in AB_PAIRS.items()],
-                               value="hyper-gan", label="Methods to compare")
+            pair = gr.Dropdown([(f"{AB_LABELS[a]} vs {AB_LABELS[b]}", key) for key, (a, b) in AB_PAIRS.items()],
+                               value="hyper-gan", label="Methods or vocoders to compare")
             pitch = pitch_picker(60, "ab")
             steps = steps_slider()
             button = gr.Button("Render a pair", variant="primary", elem_id="ab-button")

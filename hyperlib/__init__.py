@@ -7,6 +7,8 @@
 from .audio import AudioError
 from .config import AudioConfig, ModelConfig, TrainConfig
 from .pipeline import METHODS, HyperGANStrument, Result
+from .vocoders import DEFAULT_VOCODER, VOCODERS
 
-__all__ = ["AudioConfig", "AudioError", "HyperGANStrument", "METHODS", "ModelConfig", "Result", "TrainConfig"]
+__all__ = ["AudioConfig", "AudioError", "DEFAULT_VOCODER", "HyperGANStrument", "METHODS", "ModelConfig", "Result",
+           "TrainConfig", "VOCODERS"]
 __version__ = "0.1.0"

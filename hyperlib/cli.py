@@ -7,19 +7,11 @@ import sys
 import torch
 
 from .audio import AudioError, write_wav
-from .pipeline import METHODS
-from .sound_design_cli import COMMANDS as SOUND_DESIGN_COMMANDS, run_sound_design
+from .sound_design_cli import COMMANDS as SOUND_DESIGN_COMMANDS, render_args, run_sound_design
 from .config import REFINE_STEPS
 from .corpus import TRAIN_FONTS, TRAIN_VELOCITIES
-from .hub import DEFAULT_REPO_ID, MODEL_HELP, HubError, download, push
-
-
-def _model_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--method", choices=METHODS, default="hyper", help="inversion method (default: hyper)")
-    p.add_argument("--steps", type=int, default=REFINE_STEPS,
-                   help=f"hypernetwork refinement steps T (default: {REFINE_STEPS})")
-    p.add_argument("--model", default=None, help=MODEL_HELP)
-    p.add_argument("-o", "--output", required=True, help="output WAV path")
+from .hub import DEFAULT_REPO_ID, HubError, download, push
+from .vocoders import DEFAULT_VOCODER, VOCODERS
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -29,18 +21,18 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("synth", help="play a sound's timbre at a MIDI pitch")
     p.add_argument("input")
     p.add_argument("--pitch", type=int, required=True, help="MIDI pitch 21-108")
-    _model_args(p)
+    render_args(p)
 
     p = sub.add_parser("reconstruct", help="rebuild a sound at its own pitch")
     p.add_argument("input")
     p.add_argument("--pitch", type=int, default=None, help="MIDI pitch of the input (default: estimated)")
-    _model_args(p)
+    render_args(p)
 
     p = sub.add_parser("interpolate", help="mix the timbres of several sounds")
     p.add_argument("inputs", nargs="+")
     p.add_argument("--weights", type=float, nargs="+", required=True, help="one weight per input")
     p.add_argument("--pitch", type=int, required=True, help="MIDI pitch 21-108")
-    _model_args(p)
+    render_args(p)
 
     p = sub.add_parser("corpus", help="render the soundfont corpus (and random DSP synthesizer patches)")
     p.add_argument("--fonts", nargs="*", default=TRAIN_FONTS,
@@ -117,7 +109,9 @@ def _eval_args(sub) -> None:
     p.add_argument("--corpus", default=None, help="corpus folder (default: data/timgm6mb for validation)")
     p.add_argument("--max-notes", type=int, default=None, help="cap on the held-out input notes")
     p.add_argument("--steps", type=int, default=REFINE_STEPS, help=f"refinement steps T (default: {REFINE_STEPS})")
-    p.add_argument("--workers", type=int, default=2, help="processes for Griffin-Lim and pYIN (default: 2)")
+    p.add_argument("--workers", type=int, default=2, help="processes for the vocoder and pYIN (default: 2)")
+    p.add_argument("--vocoder", choices=list(VOCODERS), default=DEFAULT_VOCODER,
+                   help=f"vocoder of every method's audio (default: {DEFAULT_VOCODER}; the audio table compares all)")
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     p.add_argument("--tiny", action="store_true", help="tiny subsets (smoke test)")
     p.add_argument("--seed", type=int, default=0)
@@ -155,7 +149,8 @@ def _run_eval_command(args) -> None:
         from .evaluation import EvalConfig, evaluate
         from .evaluation.run import SPLIT_CORPORA
 
-        kw = dict(max_notes=args.max_notes, steps=args.steps, workers=args.workers, threads=args.threads, seed=args.seed)
+        kw = dict(max_notes=args.max_notes, steps=args.steps, workers=args.workers, threads=args.threads, seed=args.seed,
+                  vocoder=args.vocoder)
         cfg = EvalConfig.tiny(**kw) if args.tiny else EvalConfig(**kw)
         evaluate(args.model, args.corpus or SPLIT_CORPORA[args.split], args.out, cfg, args.split)
         print(f"wrote {args.out}/results.md")
@@ -205,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             from .pipeline import HyperGANStrument
 
-            model = HyperGANStrument.from_pretrained(args.model)
+            model = HyperGANStrument.from_pretrained(args.model, vocoder=args.vocoder)
             if args.command == "synth":
                 r = model.synthesize(args.input, args.pitch, args.method, args.steps)
             elif args.command == "reconstruct":
@@ -213,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 r = model.interpolate(args.inputs, args.weights, args.pitch, args.method, args.steps)
             write_wav(args.output, r.audio, r.sample_rate)
-            print(f"wrote {args.output} ({r.method}, MIDI {r.pitch}, {r.timings_ms['total']:.0f} ms)")
+            print(f"wrote {args.output} ({r.method}, MIDI {r.pitch}, {args.vocoder}, {r.timings_ms['total']:.0f} ms)")
     except (AudioError, ValueError, FileNotFoundError, HubError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

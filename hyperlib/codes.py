@@ -66,9 +66,10 @@ def render_mels(model: "HyperGANStrument", h: np.ndarray | torch.Tensor, pitch: 
     return np.concatenate(out).astype(np.float32)
 
 
-def vocode(model: "HyperGANStrument", mel: np.ndarray) -> np.ndarray:
-    """(n_mels, frames) normalized log-mel -> (num_samples,) float32 audio, peak at ``peak_dbfs`` (as ``Result.audio``)."""
-    audio = model.vocoder(mel)
+def vocode(model: "HyperGANStrument", mel: np.ndarray, pitch: float | None = None) -> np.ndarray:
+    """(n_mels, frames) normalized log-mel rendered at MIDI ``pitch`` -> (num_samples,) float32 audio, peak at
+    ``peak_dbfs`` (as ``Result.audio``). ``pitch`` None: the vocoder estimates it where it needs one."""
+    audio = model.vocoder(mel, pitch)
     peak = float(np.max(np.abs(audio)))
     if peak > 0:
         audio = audio * (10 ** (model.audio_config.peak_dbfs / 20) / peak)

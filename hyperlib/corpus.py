@@ -127,38 +127,67 @@ def render_corpus(out_dir: str | Path, fonts: list[str], programs: list[int] | N
     return corpus
 
 
-def _render_fonts(fonts, programs, pitches, velocities, cfg: AudioConfig, hold_s: float, add) -> None:
-    """Render the fonts' melodic presets through libfluidsynth; ``add(audio, record)`` keeps each note."""
-    import fluidsynth  # imported here: only soundfont rendering needs libfluidsynth
+class FontRenderer:
+    """Plays single notes of General MIDI soundfonts through libfluidsynth (reverb and chorus off).
 
-    synth = fluidsynth.Synth(samplerate=float(cfg.sample_rate))
-    for key, value in (("synth.reverb.active", 0), ("synth.chorus.active", 0), ("synth.gain", 1.0)):
-        synth.setting(key, value)
-    hold = int(hold_s * cfg.sample_rate)
-    presets = []
-    for font in fonts:
-        sfid = synth.sfload(str(soundfont_path(font)))
-        for bank in range(128):
-            for program in range(128):
-                name = synth.sfpreset_name(sfid, bank, program)
-                if name is not None and (programs is None or program in programs):
-                    presets.append((font, sfid, bank, program, name.strip()))
-    jobs = [(p, pitch, vel) for p in presets for pitch in pitches for vel in velocities]
-    instrument_ids = {p[:1] + p[2:4]: i for i, p in enumerate(presets)}
-    for (font, sfid, bank, program, name), pitch, vel in tqdm(jobs, desc="render", unit="note"):
-        synth.program_select(0, sfid, bank, program)
-        synth.noteon(0, pitch, vel)
-        held = synth.get_samples(hold)
+    ``render(font, bank, program, pitch, velocity)`` returns the raw (num_samples,) float32 mono render
+    in [-1, 1] at ``cfg.sample_rate`` Hz: the key held ``hold_s`` seconds, then released; ``None`` when
+    the render is near-silent. The same notes as the corpus holds (before the front end). Fonts are
+    loaded on first use; raises FileNotFoundError (``soundfont_path``) for a font that is not installed.
+    Call ``close()`` when done.
+    """
+
+    def __init__(self, cfg: AudioConfig = AudioConfig(), hold_s: float = 0.8):
+        import fluidsynth  # imported here: only soundfont rendering needs libfluidsynth
+
+        self.cfg, self.hold = cfg, int(hold_s * cfg.sample_rate)
+        self.synth = fluidsynth.Synth(samplerate=float(cfg.sample_rate))
+        for key, value in (("synth.reverb.active", 0), ("synth.chorus.active", 0), ("synth.gain", 1.0)):
+            self.synth.setting(key, value)
+        self.font_ids: dict[str, int] = {}
+
+    def font_id(self, font: str) -> int:
+        if font not in self.font_ids:
+            self.font_ids[font] = self.synth.sfload(str(soundfont_path(font)))
+        return self.font_ids[font]
+
+    def presets(self, font: str) -> list[tuple[int, int, str]]:
+        """(bank, program, name) of every preset of ``font``."""
+        sfid = self.font_id(font)
+        return [(bank, program, name.strip()) for bank in range(128) for program in range(128)
+                if (name := self.synth.sfpreset_name(sfid, bank, program)) is not None]
+
+    def render(self, font: str, bank: int, program: int, pitch: int, velocity: int) -> np.ndarray | None:
+        synth = self.synth
+        synth.program_select(0, self.font_id(font), bank, program)
+        synth.noteon(0, pitch, velocity)
+        held = synth.get_samples(self.hold)
         synth.noteoff(0, pitch)
-        rest = synth.get_samples(cfg.num_samples - hold)
+        rest = synth.get_samples(self.cfg.num_samples - self.hold)
         synth.system_reset()
-        synth.get_samples(cfg.sample_rate // 4)  # flush any release tail
+        synth.get_samples(self.cfg.sample_rate // 4)  # flush any release tail
         stereo = np.concatenate([held, rest]).reshape(-1, 2).astype(np.float32)
         if np.abs(stereo).max() < SILENT_PEAK:
-            continue
-        add(stereo.mean(axis=1) / 32768.0, NoteRecord(font, bank, program, name, instrument_ids[(font, bank, program)],
-                                                      program // 8, pitch, vel, program not in UNPITCHED_PROGRAMS))
-    synth.delete()
+            return None
+        return stereo.mean(axis=1) / 32768.0
+
+    def close(self) -> None:
+        self.synth.delete()
+
+
+def _render_fonts(fonts, programs, pitches, velocities, cfg: AudioConfig, hold_s: float, add) -> None:
+    """Render the fonts' melodic presets through libfluidsynth; ``add(audio, record)`` keeps each note."""
+    renderer = FontRenderer(cfg, hold_s)
+    presets = [(font, bank, program, name) for font in fonts for bank, program, name in renderer.presets(font)
+               if programs is None or program in programs]
+    jobs = [(p, pitch, vel) for p in presets for pitch in pitches for vel in velocities]
+    instrument_ids = {p[:3]: i for i, p in enumerate(presets)}
+    for (font, bank, program, name), pitch, vel in tqdm(jobs, desc="render", unit="note"):
+        audio = renderer.render(font, bank, program, pitch, vel)
+        if audio is not None:
+            add(audio, NoteRecord(font, bank, program, name, instrument_ids[(font, bank, program)],
+                                  program // 8, pitch, vel, program not in UNPITCHED_PROGRAMS))
+    renderer.close()
 
 
 def save_corpus(corpus: Corpus, out_dir: str | Path) -> None:

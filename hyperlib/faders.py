@@ -273,7 +273,7 @@ def measure_faders(model: "HyperGANStrument", fader_set: Faders, timbre_codes: n
         cents = np.zeros((len(timbre_codes), len(values)))
         for t in range(len(timbre_codes)):
             for j in range(len(values)):
-                audio = vocode(model, mels[t, j])
+                audio = vocode(model, mels[t, j], pitch)
                 d = describe(audio, sr)
                 for name in DESCRIPTORS:
                     desc[name][t, j] = d[name]
@@ -298,6 +298,7 @@ def measure_faders(model: "HyperGANStrument", fader_set: Faders, timbre_codes: n
                     "pitch_cents": [[None if not np.isfinite(c) else round(float(c), 1) for c in row]
                                     for row in cents]})
     return {"values": values.tolist(), "pitch": int(pitch), "method": method, "steps": int(steps),
+            "vocoder": model.vocoder_name,
             "timbres": timbre_names or [f"timbre {i}" for i in range(len(timbre_codes))],
             "descriptor_units": DESCRIPTORS, "across_timbre_std": base_desc, "faders": out}
 
@@ -381,7 +382,7 @@ def compare_spaces(model: "HyperGANStrument", h_codes: np.ndarray, pitches: np.n
             step = mel_l1(mels[:, 1:], mels[:, :-1]) / np.diff(values)[None]
             cvs.append(float(np.mean(step.std(axis=1) / np.maximum(step.mean(axis=1), 1e-12))))
             l1s.append(float(step.mean()))
-            audio = [[vocode(model, m) for m in row] for row in mels]
+            audio = [[vocode(model, m, pitch) for m in row] for row in mels]
             desc = np.array([[list(describe(a, sr).values()) for a in row] for row in audio])
             rs.append(max(abs(_within_stats(values, desc[:, :, i])["r"]) for i in range(desc.shape[2])))
             ends = [j for j, v in enumerate(values) if abs(v) == np.abs(values).max()]
@@ -491,7 +492,7 @@ def report_markdown(report: dict, model_dir: str = "checkpoints") -> str:
              + ", ".join(f"{100 * v:.1f}%" for v in report["explained_variance_ratio"][:8]) + ".", "",
              "## What each direction does (measured)", "",
              f"Each of {len(m['timbres'])} corpus timbres ({', '.join(m['timbres'])}) was rendered at MIDI "
-             f"{m['pitch']} ({m['method']}, {m['steps']} refinement steps, Griffin-Lim) with one fader at "
+             f"{m['pitch']} ({m['method']}, {m['steps']} refinement steps, {m.get('vocoder', 'griffin-lim')} vocoder) with one fader at "
              f"{', '.join(f'{v:g}' for v in m['values'])} and the others at 0, and the audio measured with "
              "librosa. *slope* is the within-timbre change per fader std; *r* the within-timbre Pearson "
              "correlation with the fader value; *rel.* the slope divided by the spread of that descriptor across "
@@ -523,8 +524,8 @@ def report_markdown(report: dict, model_dir: str = "checkpoints") -> str:
         zero = [c for f in m["faders"] for row in f["pitch_cents"] for c in [row[m["values"].index(0.0)]]]
         off = np.mean([c is None or c >= 50 for c in zero])
         lines += ["", f"Pitch is not reported: even with every fader at 0, pYIN finds the requested MIDI "
-                  f"{m['pitch']} in only {100 * (1 - off):.0f}% of these renders (this checkpoint's Griffin-Lim "
-                  "output is not clearly pitched), so a fader's effect on pitch cannot be measured here. The "
+                  f"{m['pitch']} in only {100 * (1 - off):.0f}% of these renders (this checkpoint's "
+                  f"{m.get('vocoder', 'griffin-lim')} output is not clearly pitched), so a fader's effect on pitch cannot be measured here. The "
                   "numbers are in faders.json (`pitch_cents`)."]
     if "h_vs_w" in report:
         c = report["h_vs_w"]

@@ -1,7 +1,7 @@
-"""Log-mel spectrogram in torch (differentiable) and vocoders back to audio (brief, "Audio representation")."""
-from __future__ import annotations
+"""Log-mel spectrogram in torch (differentiable) and its normalization (brief, "Audio representation").
 
-from typing import Protocol
+The way back to audio is in ``hyperlib.vocoders``."""
+from __future__ import annotations
 
 import librosa
 import numpy as np
@@ -22,8 +22,7 @@ class LogMel(nn.Module):
     def __init__(self, cfg: AudioConfig):
         super().__init__()
         self.cfg = cfg
-        fb = librosa.filters.mel(sr=cfg.sample_rate, n_fft=cfg.n_fft, n_mels=cfg.n_mels, fmin=cfg.f_min, fmax=cfg.f_max)
-        self.register_buffer("mel_basis", torch.from_numpy(fb).float(), persistent=False)
+        self.register_buffer("mel_basis", torch.from_numpy(mel_filterbank(cfg)), persistent=False)
         self.register_buffer("window", torch.hann_window(cfg.win_length), persistent=False)
 
     def forward(self, audio: torch.Tensor) -> torch.Tensor:
@@ -38,34 +37,17 @@ def normalize_log(log_mel: torch.Tensor, cfg: AudioConfig) -> torch.Tensor:
     return 2 * (log_mel - cfg.log_min) / (cfg.log_max - cfg.log_min) - 1
 
 
-def denormalize_log(x: torch.Tensor, cfg: AudioConfig) -> torch.Tensor:
-    """Inverse of ``normalize_log``."""
+def denormalize_log(x, cfg: AudioConfig):
+    """Inverse of ``normalize_log`` (a torch tensor or a numpy array, same shape)."""
     return (x + 1) / 2 * (cfg.log_max - cfg.log_min) + cfg.log_min
 
 
-class Vocoder(Protocol):
-    """Normalized log-mel (n_mels, num_frames) -> (num_samples,) float32 waveform at the config's rate."""
+def mel_filterbank(cfg: AudioConfig) -> np.ndarray:
+    """librosa's Slaney mel filterbank of the config: (n_mels, n_fft // 2 + 1) float32."""
+    return librosa.filters.mel(sr=cfg.sample_rate, n_fft=cfg.n_fft, n_mels=cfg.n_mels, fmin=cfg.f_min,
+                               fmax=cfg.f_max).astype(np.float32)
 
-    def __call__(self, mel: np.ndarray) -> np.ndarray: ...
 
-
-class GriffinLimVocoder:
-    """The always-available vocoder: pseudo-inverse of the mel filterbank, then librosa's Griffin-Lim.
-
-    Call with a normalized log-mel (n_mels, num_frames) array; returns (num_samples,) float32 audio
-    with the same length as the notes the front end makes.
-    """
-
-    def __init__(self, cfg: AudioConfig):
-        self.cfg = cfg
-        fb = librosa.filters.mel(sr=cfg.sample_rate, n_fft=cfg.n_fft, n_mels=cfg.n_mels, fmin=cfg.f_min, fmax=cfg.f_max)
-        self.inverse_basis = np.linalg.pinv(fb).astype(np.float32)
-
-    def __call__(self, mel: np.ndarray) -> np.ndarray:
-        c = self.cfg
-        log_mel = denormalize_log(torch.as_tensor(mel, dtype=torch.float32), c).numpy()
-        mag = np.maximum(self.inverse_basis @ np.exp(log_mel), 0.0)
-        mag = np.pad(mag, ((0, 0), (0, 1)), mode="edge")  # restore the frame the front end dropped
-        audio = librosa.griffinlim(mag, n_iter=c.griffin_lim_iters, hop_length=c.hop_length, win_length=c.win_length,
-                                   n_fft=c.n_fft, length=c.num_samples, random_state=0)
-        return audio.astype(np.float32)
+def mel_magnitude(mel: np.ndarray, cfg: AudioConfig) -> np.ndarray:
+    """Normalized log-mel (n_mels, frames) -> linear mel magnitudes (same shape, float32; inverse of LogMel's map)."""
+    return np.exp(denormalize_log(np.asarray(mel, dtype=np.float32), cfg))

@@ -27,7 +27,7 @@ RELEASE_S = 0.15
 ATTACK_KEEP_S = 0.08
 """Seconds at the start of a render kept untouched when stretching (the attack)."""
 STEADY_END = 0.8
-"""The steady part used for stretching ends at this fraction of the render (the tail is Griffin-Lim's)."""
+"""The steady part used for stretching ends at this fraction of the render (the tail is the vocoder's)."""
 MAX_NOTES = 2000
 MAX_SECONDS = 600.0
 

@@ -109,7 +109,8 @@ def model_card(model_dir: str | Path, data: str, notes: str = "", results: dict 
         "## Data", "", data, "",
         f"Representation: {audio_cfg.sample_rate} Hz mono, {audio_cfg.num_samples} samples per note, log-mel "
         f"{audio_cfg.n_mels} x {audio_cfg.num_frames} (n_fft {audio_cfg.n_fft}, hop {audio_cfg.hop_length}, "
-        f"{audio_cfg.f_min:g}-{audio_cfg.f_max:g} Hz), Griffin-Lim vocoder ({audio_cfg.griffin_lim_iters} iterations).",
+        f"{audio_cfg.f_min:g}-{audio_cfg.f_max:g} Hz), vocoded by hyperlib's harmonic-plus-noise vocoder at the "
+        f"rendered pitch (Griffin-Lim, {audio_cfg.griffin_lim_iters} iterations, on request).",
         "", "## Networks", "", "| network | parameters | file |", "|---|---|---|", *rows,
         f"| all | | {total / 2**20:.1f} MiB |", "",
         "## Training (final losses: mean of the last 50 steps)", "",
@@ -117,8 +118,8 @@ def model_card(model_dir: str | Path, data: str, notes: str = "", results: dict 
         "|---|---|---|---|---|---|---|---|",
         *stages, "", *[f"- **{k}**: {v}" for k, v in STAGE_TEXT.items()], "", notes, "",
         "## Limitations", "",
-        "Short CPU training (hours, where the paper trained for days on GPUs), small networks and the "
-        "Griffin-Lim vocoder's phase: the sound is rough. Timbres far from General MIDI soundfonts (noisy "
+        "Short CPU training (hours, where the paper trained for days on GPUs), small networks and a vocoder "
+        "without learned parameters: the sound is rough. Timbres far from General MIDI soundfonts (noisy "
         "sounds) are reproduced loosely. Measured quality: `docs/results/results.md`.", "",
     ])
 

@@ -21,8 +21,9 @@ from . import checkpoint as ckpt
 from .audio import AudioInput, load_note
 from .config import REFINE_STEPS, AudioConfig, ModelConfig
 from .hub import resolve
-from .mel import GriffinLimVocoder, LogMel, Vocoder
+from .mel import LogMel
 from .models import refine
+from .vocoders import DEFAULT_VOCODER, Vocoder, check_vocoder, make_vocoder
 
 METHODS = ("gan", "encoder", "hyper", "hyper-pre")
 """gan: GANStrument, h = f(x). encoder: GANStrument Enc., (h, z) = E(x). hyper: HyperGANStrument
@@ -72,24 +73,28 @@ def check_weights(weights: Sequence[float], n: int) -> np.ndarray:
 class HyperGANStrument:
     """HyperGANStrument (paper sec. 3) with the GANStrument and GANStrument Enc. baselines.
 
-    Holds f, G, E, H and H_pre in eval mode on ``device`` and a vocoder (Griffin-Lim by default).
-    All public methods accept a file path or a ``(numpy_array, sample_rate)`` pair and raise
-    ``AudioError`` (bad audio) or ``ValueError`` (bad pitch, method, steps or weights).
+    Holds f, G, E, H and H_pre in eval mode on ``device`` and a vocoder: a name from
+    ``hyperlib.VOCODERS`` (default ``DEFAULT_VOCODER``, "harmonic-noise") or any object following the
+    ``hyperlib.vocoders.Vocoder`` protocol. All public methods accept a file path or a
+    ``(numpy_array, sample_rate)`` pair and raise ``AudioError`` (bad audio) or ``ValueError`` (bad
+    pitch, method, steps, weights or vocoder name).
     """
 
     def __init__(self, networks: dict, model_config: ModelConfig, audio_config: AudioConfig,
-                 device: str = "cpu", vocoder: Vocoder | None = None):
+                 device: str = "cpu", vocoder: str | Vocoder = DEFAULT_VOCODER):
         self.nets = networks
         self.model_config, self.audio_config = model_config, audio_config
         self.device = torch.device(device)
         self.logmel = LogMel(audio_config).to(self.device)
-        self.vocoder = vocoder or GriffinLimVocoder(audio_config)
+        self.vocoder: Vocoder = make_vocoder(vocoder, audio_config) if isinstance(vocoder, str) else vocoder
+        self.vocoder_name = vocoder if isinstance(vocoder, str) else type(vocoder).__name__
+        self._vocoders = {self.vocoder_name: self.vocoder}
         self.model_dir: Path | None = None  # the folder from_pretrained loaded (faders.safetensors lives there)
         self.faders = None  # hyperlib.faders.Faders, loaded on first edit()
 
     @classmethod
     def from_pretrained(cls, name_or_path: str | os.PathLike | None = None, device: str = "cpu",
-                        revision: str | None = None) -> "HyperGANStrument":
+                        revision: str | None = None, vocoder: str = DEFAULT_VOCODER) -> "HyperGANStrument":
         """Load a model folder found by ``hyperlib.hub.resolve``.
 
         Args:
@@ -97,19 +102,38 @@ class HyperGANStrument:
                 an id), else the checkpoint bundled with a source checkout, else ``hub.DEFAULT_REPO_ID``.
             device: torch device of the networks.
             revision: branch, tag or commit of a Hub repo (default: main).
+            vocoder: a name from ``hyperlib.VOCODERS`` (checked before anything is loaded).
         Returns:
             The model, with ``model_dir`` set to the folder it was loaded from (a Hub snapshot in the
             Hugging Face cache, reused with ``HF_HUB_OFFLINE=1``).
         Raises:
             hub.ModelNotFoundError (a FileNotFoundError) listing what was tried; FileNotFoundError for a folder
-            without the trained networks; CheckpointError for a weights file whose sha256 differs.
+            without the trained networks; CheckpointError for a weights file whose sha256 differs; ValueError
+            for an unknown vocoder name.
         """
+        check_vocoder(vocoder)
         path = resolve(name_or_path, revision)
         model_cfg, audio_cfg = ckpt.configs(path)
         nets = {name: ckpt.load_network(path, name, model_cfg, device) for name in ("f", "G", "E", "H", "H_pre")}
-        model = cls(nets, model_cfg, audio_cfg, device)
+        model = cls(nets, model_cfg, audio_cfg, device, vocoder)
         model.model_dir = path
         return model
+
+    def get_vocoder(self, name: str | None = None) -> Vocoder:
+        """The named vocoder (``hyperlib.VOCODERS``; built once, then reused), or ``self.vocoder`` for None.
+
+        Raises ValueError listing the valid names.
+        """
+        if name is None:
+            return self.vocoder
+        if name not in self._vocoders:
+            self._vocoders[name] = make_vocoder(check_vocoder(name), self.audio_config)
+        return self._vocoders[name]
+
+    def use_vocoder(self, name: str) -> Vocoder:
+        """Make the named vocoder the default of every later call. Raises ValueError listing the valid names."""
+        self.vocoder, self.vocoder_name = self.get_vocoder(name), name
+        return self.vocoder
 
     # -- building blocks ------------------------------------------------------------------------
     def load(self, sound: AudioInput) -> np.ndarray:
@@ -137,8 +161,9 @@ class HyperGANStrument:
 
     @torch.no_grad()
     def _render(self, method: str, h: torch.Tensor, z: torch.Tensor | None, pitch: int, steps: int,
-                timings: dict) -> Result:
-        """G (refined by H for the hyper methods) from a timbre code h (1, h_dim), then the vocoder."""
+                timings: dict, vocoder: str | None = None) -> Result:
+        """G (refined by H for the hyper methods) from a timbre code h (1, h_dim), then the vocoder (a name, or
+        None for ``self.vocoder``) at ``pitch``."""
         p = torch.tensor([pitch], device=self.device)
         with _timed(timings, "G+H" if method.startswith("hyper") else "G"):
             if method.startswith("hyper"):
@@ -149,7 +174,7 @@ class HyperGANStrument:
                 mel, mel_init = self.nets["G"](h, z, p), None
         mel_np = mel[0, 0].cpu().numpy()
         with _timed(timings, "vocoder"):
-            audio = self.vocoder(mel_np)
+            audio = self.get_vocoder(vocoder)(mel_np, pitch)
             peak = float(np.max(np.abs(audio)))
             audio = audio * (10 ** (self.audio_config.peak_dbfs / 20) / peak) if peak > 0 else audio
         return Result(audio.astype(np.float32), self.audio_config.sample_rate, mel_np, method, pitch,
@@ -184,12 +209,12 @@ class HyperGANStrument:
             return self.nets["f"](x), None
 
     def _mix_and_render(self, notes: list[np.ndarray], alpha, pitch: int, method: str, steps: int,
-                        timings: dict) -> Result:
+                        timings: dict, vocoder: str | None = None) -> Result:
         """Invert each prepared note, mix the codes with weights ``alpha`` and render at ``pitch``."""
         codes = [self._invert(note, method, timings) for note in notes]
         h = sum(float(a) * c[0] for a, c in zip(alpha, codes))
         z = sum(float(a) * c[1] for a, c in zip(alpha, codes)) if method == "encoder" else None
-        result = self._render(method, h, z, pitch, steps, timings)
+        result = self._render(method, h, z, pitch, steps, timings, vocoder)
         timings["total"] = sum(timings.values())
         return result
 
@@ -198,39 +223,48 @@ class HyperGANStrument:
             return self.load(sound)
 
     # -- the three tasks ------------------------------------------------------------------------
-    def synthesize(self, sound: AudioInput, pitch: int, method: str = "hyper", steps: int = REFINE_STEPS) -> Result:
-        """The input's timbre at MIDI ``pitch`` (21-108) (paper sec. 4.2, synthesis)."""
-        _check_method(method)
-        pitch, steps, timings = check_pitch(pitch, self.model_config), _check_steps(steps), {}
-        return self._mix_and_render([self._load_timed(sound, timings)], [1.0], pitch, method, steps, timings)
+    def synthesize(self, sound: AudioInput, pitch: int, method: str = "hyper", steps: int = REFINE_STEPS,
+                   vocoder: str | None = None) -> Result:
+        """The input's timbre at MIDI ``pitch`` (21-108) (paper sec. 4.2, synthesis).
 
-    def reconstruct(self, sound: AudioInput, method: str = "hyper", steps: int = REFINE_STEPS, pitch: int | None = None) -> Result:
+        ``vocoder``: a name from ``hyperlib.VOCODERS`` for this call (default: ``self.vocoder``), as in every task.
+        """
+        _check_method(method)
+        self.get_vocoder(vocoder)
+        pitch, steps, timings = check_pitch(pitch, self.model_config), _check_steps(steps), {}
+        return self._mix_and_render([self._load_timed(sound, timings)], [1.0], pitch, method, steps, timings, vocoder)
+
+    def reconstruct(self, sound: AudioInput, method: str = "hyper", steps: int = REFINE_STEPS, pitch: int | None = None,
+                    vocoder: str | None = None) -> Result:
         """Rebuild the input at its own pitch (estimated with pYIN unless ``pitch`` is given)."""
         _check_method(method)
+        self.get_vocoder(vocoder)
         steps, timings = _check_steps(steps), {}
         note = self._load_timed(sound, timings)
         if pitch is None:
             with _timed(timings, "pitch_estimate"):
                 pitch = self.estimate_pitch(note)
         pitch = check_pitch(pitch, self.model_config)
-        return self._mix_and_render([note], [1.0], pitch, method, steps, timings)
+        return self._mix_and_render([note], [1.0], pitch, method, steps, timings, vocoder)
 
     def render_methods(self, note: np.ndarray, pitch: int, methods: Sequence[str], steps: int = REFINE_STEPS,
-                       timings: dict | None = None) -> tuple[np.ndarray, list[Result]]:
+                       timings: dict | None = None, vocoder: str | None = None) -> tuple[np.ndarray, list[Result]]:
         """One prepared note (``load``'s output) rendered at MIDI ``pitch`` by several methods, inverted once.
 
         The log-mel x is computed once, h = f(x) once for "gan" and the hyper methods, (h, z) = E(x) once for
-        "encoder"; each Result equals ``synthesize`` of the same sound with its method.
+        "encoder"; each Result equals ``synthesize`` of the same sound with its method. ``vocoder``: a name from
+        ``hyperlib.VOCODERS`` (default: the model's).
 
         Returns:
             (x as an (n_mels, frames) array, one Result per method in ``methods`` order). ``timings``, when
             given, receives the shared stages in ms ("front_end" for x, "f", "E"); each Result's ``timings_ms``
             holds its own ("G" or "G+H", "vocoder", "total").
         Raises:
-            ValueError: an unknown method, a pitch outside 21-108 or steps outside 0-10.
+            ValueError: an unknown method or vocoder, a pitch outside 21-108 or steps outside 0-10.
         """
         for method in methods:
             _check_method(method)
+        self.get_vocoder(vocoder)
         pitch, steps = check_pitch(pitch, self.model_config), _check_steps(steps)
         timings = {} if timings is None else timings
         with _timed(timings, "front_end"):
@@ -242,24 +276,25 @@ class HyperGANStrument:
             if inverter not in codes:
                 codes[inverter] = self._code(x, method, timings)
             own: dict = {}
-            results.append(self._render(method, *codes[inverter], pitch, steps, own))
+            results.append(self._render(method, *codes[inverter], pitch, steps, own, vocoder))
             own["total"] = sum(own.values())
         return x[0, 0].cpu().numpy(), results
 
     def interpolate(self, sounds: Sequence[AudioInput], weights: Sequence[float], pitch: int,
-                    method: str = "hyper", steps: int = REFINE_STEPS) -> Result:
+                    method: str = "hyper", steps: int = REFINE_STEPS, vocoder: str | None = None) -> Result:
         """Timbre mix h_mix = sum_i alpha_i h_i at MIDI ``pitch`` (paper sec. 4.3); weights are normalized to sum 1.
 
         With ``encoder`` the codes (h, z) from E are mixed; with the hyper methods the refinement
         targets h_mix.
         """
         _check_method(method)
+        self.get_vocoder(vocoder)
         if len(sounds) < 2:
             raise ValueError("Interpolation needs at least two sounds.")
         alpha = check_weights(weights, len(sounds))
         pitch, steps, timings = check_pitch(pitch, self.model_config), _check_steps(steps), {}
         notes = [self._load_timed(s, timings) for s in sounds]
-        return self._mix_and_render(notes, alpha, pitch, method, steps, timings)
+        return self._mix_and_render(notes, alpha, pitch, method, steps, timings, vocoder)
 
     # -- sound design (issue 7; hyperlib.faders, .morph, .melody, .sfz) ----------------------------------
     def load_faders(self, path: str | os.PathLike | None = None):

@@ -16,14 +16,18 @@ from .config import REFINE_STEPS
 COMMANDS = ("faders", "edit", "morph", "melody", "export-sfz")
 
 
-def _render_args(p: argparse.ArgumentParser, output_help: str = "output WAV path") -> None:
+def render_args(p: argparse.ArgumentParser, output_help: str = "output WAV path") -> None:
+    """The options of every command that renders notes: method, steps, model, vocoder, output."""
     from .hub import MODEL_HELP
     from .pipeline import METHODS
+    from .vocoders import DEFAULT_VOCODER, VOCODERS
 
     p.add_argument("--method", choices=METHODS, default="hyper", help="inversion method (default: hyper)")
     p.add_argument("--steps", type=int, default=REFINE_STEPS,
                    help=f"hypernetwork refinement steps T (default: {REFINE_STEPS})")
     p.add_argument("--model", default=None, help=MODEL_HELP)
+    p.add_argument("--vocoder", choices=list(VOCODERS), default=DEFAULT_VOCODER,
+                   help=f"mel-to-audio vocoder (default: {DEFAULT_VOCODER})")
     p.add_argument("-o", "--output", required=True, help=output_help)
 
 
@@ -54,7 +58,7 @@ def add_sound_design_args(sub) -> None:
     p.add_argument("input")
     p.add_argument("--fader", type=_fader, action="append", default=[], help="INDEX=VALUE in std (repeatable)")
     p.add_argument("--pitch", type=int, default=None, help="MIDI pitch (default: the input's, estimated)")
-    _render_args(p)
+    render_args(p)
 
     p = sub.add_parser("morph", help="an evenly spaced morph between 2 sounds (joined into one WAV)")
     p.add_argument("inputs", nargs=2)
@@ -63,7 +67,7 @@ def add_sound_design_args(sub) -> None:
     p.add_argument("--linear", action="store_true", help="keep the straight path (no SOM)")
     p.add_argument("--iterations", type=int, default=8, help="SOM iterations (default: 8)")
     p.add_argument("--note-seconds", type=float, default=0.5, help="seconds of each note in the WAV (default: 0.5)")
-    _render_args(p)
+    render_args(p)
 
     p = sub.add_parser("melody", help="play a melody (note list or MIDI file) with a sound's timbre")
     p.add_argument("input")
@@ -71,7 +75,7 @@ def add_sound_design_args(sub) -> None:
     src.add_argument("--notes", help='"pitch:start_s:duration_s[:velocity],...", e.g. "60:0:0.5,64:0.5:0.5"')
     src.add_argument("--midi", help="a MIDI file")
     p.add_argument("--release", type=float, default=0.15, help="release fade in seconds (default: 0.15)")
-    _render_args(p)
+    render_args(p)
 
     p = sub.add_parser("export-sfz", help="render the timbre across the keyboard as an SFZ instrument")
     p.add_argument("input")
@@ -79,7 +83,7 @@ def add_sound_design_args(sub) -> None:
     p.add_argument("--high", type=int, default=84, help="highest MIDI key (default: 84)")
     p.add_argument("--every", type=int, default=3, help="sample every n-th key (default: 3)")
     p.add_argument("--name", default=None, help="instrument name (default: the input's file name)")
-    _render_args(p, "output folder (the .sfz and samples/)")
+    render_args(p, "output folder (the .sfz and samples/)")
 
 
 def run_sound_design(args) -> None:
@@ -101,7 +105,7 @@ def run_sound_design(args) -> None:
         return
     from .pipeline import HyperGANStrument
 
-    model = HyperGANStrument.from_pretrained(args.model)
+    model = HyperGANStrument.from_pretrained(args.model, vocoder=args.vocoder)
     if args.command == "edit":
         r = model.edit(args.input, dict(args.fader), args.pitch, args.method, args.steps)
         write_wav(args.output, r.audio, r.sample_rate)

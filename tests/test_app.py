@@ -180,6 +180,32 @@ def test_ab_vote_tallies_per_pair(app):
     assert "| GANStrument vs GANStrument Enc. | GANStrument: 0 | GANStrument Enc.: 1 | 1 |" in table
 
 
+def test_ab_compares_two_vocoders_on_the_same_note(app, monkeypatch):
+    from hyperlib import VOCODERS
+
+    assert set(app.VOCODER_LABELS) == set(VOCODERS) and set(app.AB_PAIRS["vocoders"]) == set(VOCODERS)
+    calls = []
+    model = app.get_model()
+    real = model.synthesize
+    monkeypatch.setattr(model, "synthesize", lambda *a, **k: calls.append(a) or real(*a, **k))
+    wav_a, wav_b, trial, *_ = app.ab_render(str(PIANO), "vocoders", 60, 1)
+    assert sorted(trial["order"]) == sorted(VOCODERS)
+    assert [c[2] for c in calls] == ["hyper", "hyper"] and sorted(c[4] for c in calls) == sorted(VOCODERS)
+    assert calls[0][0] is calls[1][0]  # the same note
+    assert_valid_wav(wav_a)
+    assert_valid_wav(wav_b)
+    reveal = app.ab_vote("A", trial, {})[2]
+    assert "HyperGANStrument, Harmonic-plus-noise vocoder" in reveal and "Griffin-Lim vocoder" in reveal
+
+
+def test_play_tab_vocoder_choice(app):
+    outputs = app.render_all(str(PIANO), 64, 0, app.SYNTHESIZE, "griffin-lim")
+    assert "Griffin-Lim vocoder" in outputs[-1]
+    with pytest.raises(gr.Error) as error:
+        app.render_all(str(PIANO), 64, 0, app.SYNTHESIZE, "wavenet")
+    assert_readable(error, "wavenet", "harmonic-noise", "griffin-lim")
+
+
 def test_ab_vote_needs_a_fresh_pair(app):
     with pytest.raises(gr.Error) as error:
         app.ab_vote("A", None, {"hyper-gan": {"hyper": 1, "gan": 0}})  # already voted: the trial was cleared

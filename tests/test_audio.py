@@ -9,7 +9,8 @@ import torch
 from conftest import EXAMPLES, HANDSAW, NUM_SAMPLES, PIANO, SAMPLE_RATE, dominant_frequency, tone
 from hyperlib import AudioConfig, AudioError
 from hyperlib.audio import load_audio, load_note, prepare_note, wav_bytes, write_wav
-from hyperlib.mel import GriffinLimVocoder, LogMel
+from hyperlib.mel import LogMel
+from hyperlib.vocoders import GriffinLimVocoder
 
 CFG = AudioConfig()
 PEAK = 10 ** (CFG.peak_dbfs / 20)  # -1 dBFS

@@ -16,6 +16,7 @@ from hyperlib.config import AudioConfig, ModelConfig  # noqa: E402
 from hyperlib.evaluation import EvalConfig, evaluate, load_eval_classifiers, train_eval_classifiers, train_f_noadv  # noqa: E402
 from hyperlib.evaluation import metrics as M  # noqa: E402
 from hyperlib.evaluation.run import MODEL_METHODS, REFERENCES  # noqa: E402
+from hyperlib.vocoders import DEFAULT_VOCODER, VOCODERS  # noqa: E402
 
 SMALL = ModelConfig(gen_channels=(32, 32, 32, 16, 16, 8), disc_channels=(8, 16, 16, 32, 32),
                     feat_channels=(8, 16, 16, 32, 32), enc_channels=(8, 16, 16, 32, 32), h_dim=32, w_dim=64,
@@ -92,12 +93,19 @@ def test_tiny_evaluation_produces_every_row(tiny_results):
         assert r["cost"]["parameters"][net] > 0
     for k in ("f", "f_noadv"):
         assert _finite(r["probe"][k]["test_accuracy"]) and 0 < r["probe"][k]["chance"] <= 1
+    audio = r["audio"]
+    assert audio["default"] == DEFAULT_VOCODER and audio["pairs"]["rec"] > 0 and audio["pairs"]["syn"] > 0
+    expected = {f"{m}|{DEFAULT_VOCODER}" for m in MODEL_METHODS} | {f"{m}|{v}" for m in ("oracle", "hyper") for v in VOCODERS}
+    assert set(audio["rows"]) == expected
+    for key, row in audio["rows"].items():
+        assert set(row) == {"rec_mel", "rec_fine", "syn_mel", "syn_fine"} and all(v > 0 for v in row.values()), key
+    assert all(audio["ms_per_note"][v] > 0 for v in VOCODERS)
     saved = json.loads((out / "results.json").read_text())
     assert saved["sizes"]["input_notes"] == r["sizes"]["input_notes"] > 0
     md = (out / "results.md").read_text()
     for name in ("GANStrument", "GANStrument Enc.", "HyperGANStrument-Pre", "HyperGANStrument",
                  "Classic sampler", "Oracle", "Synthesis by shift size", "Real recordings", "Cost",
-                 "Disentanglement probe"):
+                 "Disentanglement probe", "Audio distances and vocoders"):
         assert name in md
 
 
@@ -169,3 +177,16 @@ def test_envelope_errors_see_colour_and_ringing():
     assert out["decay_0.5s"][2] > 5 and out["decay_0.8s"][2] > out["decay_0.5s"][2] and out["level_db"][2] > 5
     levels = M.frame_levels_db(ringing, cfg)
     assert levels.max() == 0 and levels.min() >= -M.LEVEL_FLOOR_DB
+
+
+def test_log_spectral_l1_ignores_level_and_sees_spectra():
+    cfg, sr = AudioConfig(), 16000
+    t = np.arange(cfg.num_samples) / sr
+    a = np.sin(2 * np.pi * 440 * t) * np.exp(-2 * t)
+    b = np.sin(2 * np.pi * 660 * t) * np.exp(-2 * t)
+    assert M.log_spectral_l1(0.1 * a, a, 4096, 256) == pytest.approx(0.0, abs=1e-9)  # RMS matched
+    assert M.log_spectral_l1(b, a, 4096, 256) > 0.05  # most bins sit at the floor in both
+    basis = np.ones((1, 2049))
+    assert M.log_spectral_l1(b, a, 4096, 256, basis) < M.log_spectral_l1(b, a, 4096, 256)  # coarser, closer
+    with pytest.raises(ValueError, match="silent"):
+        M.log_spectral_l1(a, np.zeros_like(a), 4096, 256)

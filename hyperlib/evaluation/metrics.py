@@ -70,9 +70,48 @@ def peak_normalize(audio: np.ndarray, cfg: AudioConfig) -> np.ndarray:
     return (audio * (10 ** (cfg.peak_dbfs / 20) / peak)).astype(np.float32) if peak > 0 else audio.astype(np.float32)
 
 
-def vocode(vocoder, mel: np.ndarray, cfg: AudioConfig) -> np.ndarray:
-    """Normalized log-mel (n_mels, frames) -> (num_samples,) float32 audio, peak-normalized like ``Result.audio``."""
-    return peak_normalize(vocoder(np.asarray(mel, dtype=np.float32)), cfg)
+def vocode(vocoder, mel: np.ndarray, cfg: AudioConfig, pitch: float | None = None) -> np.ndarray:
+    """Normalized log-mel (n_mels, frames) rendered at MIDI ``pitch`` -> (num_samples,) float32 audio,
+    peak-normalized like ``Result.audio``."""
+    return peak_normalize(vocoder(np.asarray(mel, dtype=np.float32), pitch), cfg)
+
+
+FINE_N_FFT, FINE_HOP = 4096, 256
+"""The fine resolution of ``audio_distances``: 3.9 Hz bins (harmonics resolved down to MIDI 21), 16 ms hop."""
+FLOOR_DB = 80.0
+
+
+def log_spectral_l1(audio: np.ndarray, reference: np.ndarray, n_fft: int, hop: int,
+                    basis: np.ndarray | None = None, floor_db: float = FLOOR_DB) -> float:
+    """Mean |log S(audio) - log S(reference)| (natural log of magnitudes) after matching RMS.
+
+    audio, reference: (num_samples,) waveforms at the same rate. S is the Hann-window STFT magnitude
+    (``n_fft``, ``hop`` samples, centered), mapped through ``basis`` (e.g. the (n_mels, n_fft // 2 + 1) mel
+    filterbank) where given. ``audio`` is scaled to the reference's RMS first, and both magnitudes are
+    floored at ``floor_db`` dB below the reference's peak, so that silence counts as equal and level does
+    not count at all. Raises ValueError for a silent reference.
+    """
+    y, ref = np.asarray(audio, dtype=np.float64), np.asarray(reference, dtype=np.float64)
+    rms_ref, rms = np.sqrt(np.mean(ref ** 2)), np.sqrt(np.mean(y ** 2))
+    if rms_ref == 0:
+        raise ValueError("The reference is silent: its log spectrum has no level to compare with.")
+    y = y * (rms_ref / rms) if rms > 0 else y
+    mags = [np.abs(librosa.stft(a, n_fft=n_fft, hop_length=hop)) for a in (y, ref)]
+    if basis is not None:
+        mags = [basis @ m for m in mags]
+    floor = mags[1].max() * 10 ** (-floor_db / 20)
+    a, b = (np.log(np.maximum(m, floor)) for m in mags)
+    return float(np.mean(np.abs(a - b)))
+
+
+def audio_distances(audio: np.ndarray, reference: np.ndarray, cfg: AudioConfig, mel_basis: np.ndarray) -> dict:
+    """Both distances of the evaluation's audio table between a vocoded note and the true note's audio.
+
+    "mel": ``log_spectral_l1`` at the project's mel resolution (n_fft, hop and filterbank of ``cfg``;
+    ``mel_basis`` (n_mels, n_fft // 2 + 1)); "fine": at n_fft 4096, hop 256 without a filterbank.
+    """
+    return {"mel": log_spectral_l1(audio, reference, cfg.n_fft, cfg.hop_length, mel_basis),
+            "fine": log_spectral_l1(audio, reference, FINE_N_FFT, FINE_HOP)}
 
 
 def resample_shift(audio: np.ndarray, semitones: float, cfg: AudioConfig) -> np.ndarray:

@@ -6,7 +6,7 @@ import math
 from pathlib import Path
 
 
-from .metrics import SHIFT_BUCKETS
+from .metrics import FINE_HOP, FINE_N_FFT, SHIFT_BUCKETS
 
 ROWS = ("gan", "encoder", "hyper-pre", "hyper", "sampler", "oracle")
 
@@ -85,6 +85,8 @@ def markdown(r: dict) -> str:
     npy = [str(_get(by, "hyper", b, "n_pyin")) for b in buckets]
     lines += ["", f"pYIN N per group: {', '.join(f'{b}: {n}' for b, n in zip(buckets, npy))}.", ""]
 
+    lines += audio_table(r)
+
     rr = r.get("real_recordings", {})
     recs = rr.get("recordings", {})
     lines += ["## Real recordings", "",
@@ -113,7 +115,7 @@ def markdown(r: dict) -> str:
     stages = ["front_end", "f", "E", "G", "G+H", "vocoder", "total"]
     lines += ["", f"Median CPU milliseconds per note over {cost.get('notes_timed')} notes after {cost.get('warmup')} "
               f"warm-up calls (`HyperGANStrument.synthesize`, one note at a time, {cost.get('threads')} torch threads, "
-              f"Griffin-Lim {r['vocoder']['iterations']} iterations):", "",
+              f"vocoder {_vocoder_label(r)}):", "",
               "| Method | " + " | ".join(stages) + " |", "|---|" + "---:|" * len(stages)]
     for m in ("gan", "encoder", "hyper-pre", "hyper"):
         t = _get(cost, "ms_per_note", m) or {}
@@ -143,8 +145,8 @@ def markdown(r: dict) -> str:
               f"(88 classes) held-out accuracy {_f(ec.get('pitch'), pct=True)} (trained on the training font only, "
               "scored on the validation font; see eval_config.json).", "",
               "## Method notes", "",
-              "- The corpus stores log-mels only, so the references' audio is the Griffin-Lim vocoding of the true "
-              "log-mel: the classic sampler resamples the vocoded input note by the length ratio 2^(-semitones/12) "
+              f"- The corpus stores log-mels only, so the references' audio is the vocoding ({_vocoder_label(r)}) of "
+              "the true log-mel: the classic sampler resamples the vocoded input note by the length ratio 2^(-semitones/12) "
               "(played faster or slower, padded or cropped to 1.024 s), the oracle is the vocoded true render. "
               "Their mel metrics use LogMel of that audio.",
               f"- pYIN: librosa.pyin at {pyin['sample_rate']} Hz, frame_length {pyin['frame_length']}, search range MIDI "
@@ -158,6 +160,41 @@ def markdown(r: dict) -> str:
     if r.get("figures"):
         lines += ["## Figures", ""] + [f"![{f}]({f})" for f in r["figures"]] + [""]
     return "\n".join(lines)
+
+
+def _vocoder_label(r: dict) -> str:
+    v = r.get("vocoder", {})
+    name = v.get("name", "griffin-lim")
+    iters = v.get("griffin_lim_iterations", v.get("iterations"))
+    return f"{name}, {iters} iterations" if name == "griffin-lim" else name
+
+
+def audio_table(r: dict) -> list[str]:
+    """The audio-distance section: every method with the evaluation's vocoder, every vocoder's oracle and
+    HyperGANStrument rows, milliseconds per note (empty when the run has no ``audio`` results)."""
+    a = r.get("audio") or {}
+    if not a.get("rows"):
+        return []
+    names, default = r["methods"], a["default"]
+    lines = ["## Audio distances and vocoders", "",
+             "The vocoded audio against the true note's audio, rendered again from the soundfont: mean L1 of the "
+             "natural-log magnitude after matching RMS, both floored 80 dB below the reference's peak, at the mel "
+             f"resolution (the project's STFT and filterbank) and at a fine resolution (n_fft {FINE_N_FFT}, hop "
+             f"{FINE_HOP}: harmonics resolved). N = {a['pairs'].get('rec')} reconstructions and "
+             f"{a['pairs'].get('syn')} synthesis pairs (seeded subsets of the sections above). The oracle vocodes the "
+             "true note's own log-mel: the vocoder's ceiling. Milliseconds per note: median over the oracle's notes, "
+             f"the vocoders in turn on each note, {a.get('threads')} torch threads.", "",
+             "| Method | Vocoder | Rec. mel ↓ | Rec. fine ↓ | Syn. mel ↓ | Syn. fine ↓ | ms per note |",
+             "|---|---|---:|---:|---:|---:|---:|"]
+    keys = [k for k in a["rows"] if k.split("|")[1] == default and k.split("|")[0] != "oracle"]
+    keys += [k for k in a["rows"] if k.split("|")[0] in ("hyper", "oracle") and k not in keys]
+    for key in keys:
+        m, v = key.split("|")
+        c = a["rows"][key]
+        ms = _f(a["ms_per_note"].get(v), 1) if m == "oracle" else ""
+        lines.append(f"| {names.get(m, m)} | {v}{' (default)' if v == default else ''} | {_f(c.get('rec_mel'))} | "
+                     f"{_f(c.get('rec_fine'))} | {_f(c.get('syn_mel'))} | {_f(c.get('syn_fine'))} | {ms} |")
+    return lines + [""]
 
 
 def write_figures(fig: dict, out: Path) -> list[str]:

@@ -6,8 +6,8 @@ Rows: GANStrument ("gan"), GANStrument Enc. ("encoder"), HyperGANStrument-Pre ("
 HyperGANStrument ("hyper"), and two references: the classic sampler (the input note's audio played
 faster or slower: resampled by the length ratio 2 ** (-semitones / 12), no time stretching) and the
 oracle (the true render at the asked pitch). The corpus stores only log-mels, so the references' audio
-is the Griffin-Lim vocoding of the true log-mel (the same vocoder as the methods use): the sampler
-resamples the vocoded input note, the oracle is the vocoded true note. For mel-space metrics the
+is the vocoding of the true log-mel (``EvalConfig.vocoder``, the same vocoder as the methods use): the
+sampler resamples the vocoded input note, the oracle is the vocoded true note. For mel-space metrics the
 references' log-mels are LogMel of that audio; the methods' log-mels are G's output itself.
 
 Sections (each with its own seeded random stream):
@@ -17,6 +17,8 @@ Sections (each with its own seeded random stream):
   the true render there (L1, Frechet distance in family-classifier feature space, pitch accuracy; by
   shift size);
 - interpolation: random pairs of held-out timbres, random weights, random pitches (paper sec. 4.3);
+- audio distances: vocoded notes against the true notes rendered again from the soundfont, at the mel
+  and at a fine STFT resolution, for every method and for every vocoder (oracle rows, ms per note);
 - real recordings (examples/), cost (parameters, CPU milliseconds per note and per stage), and the
   linear pitch probe on h with and without the pitch adversary.
 """
@@ -35,7 +37,8 @@ from tqdm import tqdm
 
 from ..config import AudioConfig
 from ..corpus import Corpus, load_corpus
-from ..mel import GriffinLimVocoder
+from ..vocoders import DEFAULT_VOCODER, VOCODERS, Vocoder, check_vocoder, make_vocoder
+from ..mel import mel_filterbank
 from ..models import FeatureExtractor, refine
 from ..pipeline import UNPITCHED_FALLBACK, HyperGANStrument
 from . import metrics as M
@@ -68,8 +71,12 @@ class EvalConfig:
     probe_pitch_step / probe_max_notes / probe_steps: probe notes are the pitched validation notes at
         pitches divisible by the step (capped), split by instrument into halves; logistic-regression steps.
     steps: hypernetwork refinement steps T (the pipeline's default, REFINE_STEPS). batch_size: notes per network call.
-    workers: processes for Griffin-Lim and pYIN (1 = in process). threads: torch threads (None: keep).
-    griffin_lim_iters: override of the vocoder's iterations (None: the model's own; tests use fewer).
+    workers: processes for vocoding and pYIN (1 = in process). threads: torch threads (None: keep).
+    griffin_lim_iters: override of Griffin-Lim's iterations (None: the model's own; tests use fewer).
+    vocoder: the vocoder of every method's and reference's audio (a name in ``hyperlib.VOCODERS``).
+    audio_pairs: reconstruction pairs and as many synthesis pairs whose true notes are rendered again from
+        the soundfont for the audio distances (``metrics.audio_distances``), every vocoder's oracle row and
+        its milliseconds per note (0 skips the section).
     """
 
     recon_pitches: tuple = tuple(range(36, 97, 12))
@@ -91,6 +98,8 @@ class EvalConfig:
     workers: int = 1
     threads: int | None = None
     griffin_lim_iters: int | None = None
+    vocoder: str = DEFAULT_VOCODER
+    audio_pairs: int = 96
     seed: int = 0
 
     @classmethod
@@ -99,30 +108,31 @@ class EvalConfig:
         base = dict(recon_pitches=tuple(range(21, 109)), max_notes=8, synth_targets=1, pyin_notes=2,
                     interp_pairs=6, interp_pyin_notes=2, fd_reference_notes=64, real_shifts=(0,),
                     cost_notes=2, cost_warmup=1, probe_max_notes=64, probe_steps=20, steps=1,
-                    batch_size=8, griffin_lim_iters=2)
+                    batch_size=8, griffin_lim_iters=2, audio_pairs=2)
         base.update(kw)
         return cls(**base)
 
 
-# -- worker side: Griffin-Lim and pYIN (in process or in a spawned pool) ----------------------------
-_VOCODER: GriffinLimVocoder | None = None
+# -- worker side: the vocoder and pYIN (in process or in a spawned pool) ----------------------------
+_VOCODER: Vocoder | None = None
 _ACFG: AudioConfig | None = None
 
 
-def _init_worker(audio_cfg: dict, threads: int | None) -> None:
+def _init_worker(audio_cfg: dict, vocoder: str, threads: int | None) -> None:
     global _VOCODER, _ACFG
     if threads is not None:
         torch.set_num_threads(threads)
     _ACFG = AudioConfig(**audio_cfg)
-    _VOCODER = GriffinLimVocoder(_ACFG)
+    _VOCODER = make_vocoder(vocoder, _ACFG)
 
 
-def _job_vocode(mel: np.ndarray) -> np.ndarray:
-    return M.vocode(_VOCODER, mel, _ACFG)
+def _job_vocode(item: tuple[np.ndarray, int]) -> np.ndarray:
+    """(normalized log-mel, MIDI pitch it was rendered at) -> peak-normalized audio."""
+    return M.vocode(_VOCODER, item[0], _ACFG, item[1])
 
 
-def _job_vocode_pyin(mel: np.ndarray) -> float:
-    return M.pyin_f0(M.vocode(_VOCODER, mel, _ACFG), _ACFG.sample_rate)
+def _job_vocode_pyin(item: tuple[np.ndarray, int]) -> float:
+    return M.pyin_f0(_job_vocode(item), _ACFG.sample_rate)
 
 
 def _job_pyin(audio: np.ndarray) -> float:
@@ -142,16 +152,16 @@ class Evaluator:
         self.model_dir = Path(model_dir)
         self.acfg = model.audio_config if cfg.griffin_lim_iters is None else replace(
             model.audio_config, griffin_lim_iters=cfg.griffin_lim_iters)
-        self.model.vocoder = GriffinLimVocoder(self.acfg)
+        self.model.vocoder, self.model.vocoder_name = make_vocoder(check_vocoder(cfg.vocoder), self.acfg), cfg.vocoder
         self.sr = self.acfg.sample_rate
         self.pitch = corpus.column("pitch")
         self.inst = corpus.column("instrument_id")
         self.pitched = corpus.column("pitched").astype(bool)
         self.row_of = {(int(i), int(p)): r for r, (i, p) in enumerate(zip(self.inst, self.pitch)) if self.pitched[r]}
         self.timing: dict[str, float] = {}
-        self._gl_cache: dict[int, np.ndarray] = {}
+        self._vocoded: dict[int, np.ndarray] = {}
         self._pool: ProcessPoolExecutor | None = None
-        _init_worker(asdict(self.acfg), None)
+        _init_worker(asdict(self.acfg), cfg.vocoder, None)
 
     @classmethod
     def load(cls, model_dir, corpus_dir, cfg: EvalConfig) -> "Evaluator":
@@ -182,7 +192,7 @@ class Evaluator:
             return [fn(it) for it in tqdm(items, desc=desc, unit="note", leave=False)]
         if self._pool is None:
             self._pool = ProcessPoolExecutor(self.cfg.workers, mp_context=get_context("spawn"),
-                                             initializer=_init_worker, initargs=(asdict(self.acfg), 1))
+                                             initializer=_init_worker, initargs=(asdict(self.acfg), self.cfg.vocoder, 1))
         return list(tqdm(self._pool.map(fn, items, chunksize=2), total=len(items), desc=desc, unit="note",
                          leave=False))
 
@@ -191,13 +201,13 @@ class Evaluator:
             self._pool.shutdown()
             self._pool = None
 
-    def gl_audio(self, rows) -> dict[int, np.ndarray]:
-        """Griffin-Lim audio of the true log-mel of each corpus row (cached): the references' source."""
-        todo = sorted({int(r) for r in rows} - set(self._gl_cache))
-        audios = self._map(_job_vocode, [np.asarray(self.corpus.mels[r], dtype=np.float32) for r in todo],
-                           "vocode true notes")
-        self._gl_cache.update(zip(todo, audios))
-        return {int(r): self._gl_cache[int(r)] for r in rows}
+    def vocoded_truth(self, rows) -> dict[int, np.ndarray]:
+        """The vocoder's audio of the true log-mel of each corpus row, at its pitch (cached): the references' source."""
+        todo = sorted({int(r) for r in rows} - set(self._vocoded))
+        audios = self._map(_job_vocode, [(np.asarray(self.corpus.mels[r], dtype=np.float32), int(self.pitch[r]))
+                                         for r in todo], "vocode true notes")
+        self._vocoded.update(zip(todo, audios))
+        return {int(r): self._vocoded[int(r)] for r in rows}
 
     @torch.no_grad()
     def codes(self, method: str, x: torch.Tensor):
@@ -243,17 +253,17 @@ class Evaluator:
         acc = {m: {"l1": [], "feat": [], "pred": []} for m in MODEL_METHODS + REFERENCES}
         truth_feat = []
         # references' audio: the vocoded input (sampler) and the vocoded true note (oracle)
-        gl = self.gl_audio(np.concatenate([src, tgt]))
+        truth_audio = self.vocoded_truth(np.concatenate([src, tgt]))
         for s in tqdm(range(0, len(src), bs), desc=desc, unit="batch"):
             sl = slice(s, s + bs)
             x, truth = self.mels(src[sl]), self.mels(tgt[sl])
             p = torch.from_numpy(pitches[sl]).long()
             truth_feat.append(self.clf.score(truth)[0])
             outs = {m: self.generate(m, x, p) for m in MODEL_METHODS}
-            sampler = [M.resample_shift(gl[int(r)], int(pt) - int(self.pitch[r]), self.acfg)
+            sampler = [M.resample_shift(truth_audio[int(r)], int(pt) - int(self.pitch[r]), self.acfg)
                        for r, pt in zip(src[sl], pitches[sl])]
             outs["sampler"] = self.logmel(sampler)
-            outs["oracle"] = self.logmel([gl[int(r)] for r in tgt[sl]])
+            outs["oracle"] = self.logmel([truth_audio[int(r)] for r in tgt[sl]])
             for m, y in outs.items():
                 acc[m]["l1"].append((y - truth).abs().mean(dim=(1, 2, 3)).numpy())
                 feat, pred = self.clf.score(y)
@@ -262,8 +272,8 @@ class Evaluator:
             for j, t in enumerate(tgt[sl]):
                 if s + j in keep:  # pYIN subset: the methods' mels (vocoded later), the references' audio
                     for m in MODEL_METHODS:
-                        kept[m][s + j] = outs[m][j, 0].numpy()
-                    kept["sampler"][s + j], kept["oracle"][s + j] = sampler[j], gl[int(t)]
+                        kept[m][s + j] = (outs[m][j, 0].numpy(), int(pitches[s + j]))
+                    kept["sampler"][s + j], kept["oracle"][s + j] = sampler[j], truth_audio[int(t)]
         for m in MODEL_METHODS + REFERENCES:
             out[m] = {k: np.concatenate(v) for k, v in acc[m].items()}
         f0 = self.pyin_many(kept, pyin_idx, desc)
@@ -271,15 +281,16 @@ class Evaluator:
             out[m]["f0"] = f0[m]
         return out, np.concatenate(truth_feat)
 
-    def pyin_many(self, kept: dict[str, dict[int, np.ndarray]], idx: np.ndarray, desc: str) -> dict[str, np.ndarray]:
-        """pYIN f0 (Hz) of the kept outputs: mels are vocoded first (model methods), audio is used as is."""
+    def pyin_many(self, kept: dict[str, dict], idx: np.ndarray, desc: str) -> dict[str, np.ndarray]:
+        """pYIN f0 (Hz) of the kept outputs: (mel, MIDI pitch) pairs are vocoded first (model methods), audio
+        arrays are used as is."""
         jobs, fns = [], []
         for m, items in kept.items():
             for i in idx:
                 jobs.append((m, int(i)))
                 fns.append(items[int(i)])
-        mel_items = [(k, a) for k, a in zip(jobs, fns) if a.ndim == 2]
-        audio_items = [(k, a) for k, a in zip(jobs, fns) if a.ndim == 1]
+        mel_items = [(k, a) for k, a in zip(jobs, fns) if isinstance(a, tuple)]
+        audio_items = [(k, a) for k, a in zip(jobs, fns) if not isinstance(a, tuple)]
         res = dict(zip([k for k, _ in mel_items], self._map(_job_vocode_pyin, [a for _, a in mel_items],
                                                             f"{desc}: vocode + pYIN")))
         res.update(zip([k for k, _ in audio_items], self._map(_job_pyin, [a for _, a in audio_items],
@@ -401,7 +412,7 @@ class Evaluator:
                 acc[m]["pred"].append(pred)
                 for j in range(y.shape[0]):
                     if s + j in keep:
-                        kept[m][s + j] = y[j, 0].numpy()
+                        kept[m][s + j] = (y[j, 0].numpy(), int(pitches[s + j]))
         f0 = self.pyin_many(kept, pyin_idx, "interpolation")
         table = {}
         for m in MODEL_METHODS:
@@ -411,6 +422,62 @@ class Evaluator:
                         "pitch_acc_pyin": float(hits.mean()) if hits.size else float("nan"),
                         "n": int(cfg.interp_pairs), "n_pyin": int(hits.size), "n_reference": int(len(ref_rows))}
         return table
+
+    @torch.no_grad()
+    def audio_distances(self, inputs: np.ndarray) -> dict:
+        """Vocoded notes against the true notes' audio, rendered again from the soundfont (``metrics.audio_distances``).
+
+        Pairs: ``audio_pairs`` reconstruction inputs and as many synthesis pairs (seeded subsets of both
+        sections' pairs). Rows "method|vocoder": every method with the evaluation's vocoder; HyperGANStrument
+        and the oracle (the true note's own log-mel) with every vocoder of ``VOCODERS``. Each vocoder's
+        median milliseconds per note are timed on the oracle's mels, the vocoders in turn on each note.
+        """
+        from ..audio import prepare_note
+        from ..corpus import FontRenderer
+
+        cfg, rng, bs = self.cfg, self.rng(7), self.cfg.batch_size
+        if cfg.audio_pairs <= 0:
+            return {}
+        rec = np.sort(rng.choice(inputs, min(cfg.audio_pairs, len(inputs)), replace=False))
+        src, pitches, tgt = self.select_targets(inputs)
+        pick = np.sort(rng.choice(len(src), min(cfg.audio_pairs, len(src)), replace=False))
+        tasks = {"rec": (rec, self.pitch[rec].astype(int), rec), "syn": (src[pick], pitches[pick], tgt[pick])}
+        renderer, truth = FontRenderer(self.acfg), {}
+        for r in sorted({int(r) for _, _, t in tasks.values() for r in t}):
+            n = self.corpus.notes[r]
+            y = renderer.render(n.soundfont, n.bank, n.program, n.pitch, n.velocity)
+            if y is not None:
+                truth[r] = prepare_note(y, self.acfg)
+        renderer.close()
+        vocoders = {name: self.model.vocoder if name == cfg.vocoder else make_vocoder(name, self.acfg)
+                    for name in VOCODERS}
+        basis = mel_filterbank(self.acfg)
+        rows: dict[str, dict[str, list]] = {}
+        ms: dict[str, list] = {name: [] for name in vocoders}
+        sizes = {}
+        for task, (s_rows, p_rows, t_rows) in tasks.items():
+            keep = np.array([int(t) in truth for t in t_rows], bool)
+            s_rows, p_rows, t_rows = s_rows[keep], p_rows[keep], t_rows[keep]
+            sizes[task] = int(keep.sum())
+            refs = [truth[int(t)] for t in t_rows]
+            mels = {"oracle": self.logmel(refs)[:, 0].numpy()}
+            for m in MODEL_METHODS:
+                mels[m] = torch.cat([self.generate(m, self.mels(s_rows[b:b + bs]), torch.from_numpy(p_rows[b:b + bs]).long())
+                                     for b in range(0, len(s_rows), bs)])[:, 0].numpy()
+            for m, mel in tqdm(mels.items(), desc=f"audio distances ({task})", unit="method", leave=False):
+                names = tuple(VOCODERS) if m in ("oracle", "hyper") else (cfg.vocoder,)
+                for i in range(len(t_rows)):
+                    for name in names:
+                        t0 = time.perf_counter()
+                        y = vocoders[name](mel[i], int(p_rows[i]))
+                        if m == "oracle":
+                            ms[name].append(1000 * (time.perf_counter() - t0))
+                        row = rows.setdefault(f"{m}|{name}", {})
+                        for k, v in M.audio_distances(y, refs[i], self.acfg, basis).items():
+                            row.setdefault(f"{task}_{k}", []).append(v)
+        return {"pairs": sizes, "default": cfg.vocoder, "threads": torch.get_num_threads(),
+                "rows": {key: {k: float(np.mean(v)) for k, v in row.items()} for key, row in rows.items()},
+                "ms_per_note": {name: float(np.median(v)) if v else float("nan") for name, v in ms.items()}}
 
     @torch.no_grad()
     def real_recordings(self) -> dict:
@@ -440,7 +507,7 @@ class Evaluator:
                     for m in MODEL_METHODS}
             sampler_audio = [M.resample_shift(audio, t - p0, self.acfg) for t in targets]
             outs["sampler"] = self.logmel(sampler_audio)
-            oracle = self.logmel([M.vocode(self.model.vocoder, x[0, 0].numpy(), self.acfg)])
+            oracle = self.logmel([M.vocode(self.model.vocoder, x[0, 0].numpy(), self.acfg, p0)])
             timbre["oracle"][name] = float(((self.clf.score(oracle)[0][0] - x_feat) ** 2).mean())
             i0 = targets.index(p0)
             scored = [j for j, t in enumerate(targets) if pitched and M.pyin_range_ok(t)]
@@ -450,7 +517,7 @@ class Evaluator:
                 timbre[m][name] = float(((feat[i0] - x_feat) ** 2).mean())
                 if pitched:
                     hits_clf[m] += (pred == np.array(targets)).tolist()
-                pyin_items[m] += [sampler_audio[j] if m == "sampler" else y[j, 0].numpy() for j in scored]
+                pyin_items[m] += [sampler_audio[j] if m == "sampler" else (y[j, 0].numpy(), targets[j]) for j in scored]
         table = {}
         for m in MODEL_METHODS + REFERENCES:
             if m in pyin_items:
@@ -479,13 +546,13 @@ class Evaluator:
         params["eval_pitch"] = int(sum(p.numel() for p in self.clf.pitch.parameters()))
         n = self.cfg.cost_notes + self.cfg.cost_warmup
         rows = inputs[np.arange(n) % len(inputs)]
-        gl = self.gl_audio(rows)
+        truth_audio = self.vocoded_truth(rows)
         hi = self.model.model_config.min_pitch + self.model.model_config.num_pitches - 1
         runs = {m: [] for m in MODEL_METHODS}
         for k, r in enumerate(tqdm(rows, desc="cost", unit="note", leave=False)):
             pitch = int(min(self.pitch[r] + 7, hi))
             for m in MODEL_METHODS:  # the methods in turn on each note, so that drift in the machine's speed hits all alike
-                res = self.model.synthesize((gl[int(r)], self.sr), pitch, m, self.cfg.steps)
+                res = self.model.synthesize((truth_audio[int(r)], self.sr), pitch, m, self.cfg.steps)
                 if k >= self.cfg.cost_warmup:
                     runs[m].append(res.timings_ms)
         timings = {m: {k: float(np.median([t.get(k, 0.0) for t in ts])) for k in sorted({k for t in ts for k in t})}
@@ -611,7 +678,7 @@ def evaluate(model_dir, corpus_dir, out_dir, cfg: EvalConfig = EvalConfig(), spl
                               "scored_midi": list(M.PYIN_SCORED), "sample_rate": ev.sr, "frame_length": 2048,
                               "seconds": M.PYIN_SECONDS, "resolution_semitones": M.PYIN_RESOLUTION,
                               "tolerance_cents": M.CENTS_TOLERANCE},
-                     "vocoder": {"name": "Griffin-Lim", "iterations": ev.acfg.griffin_lim_iters},
+                     "vocoder": {"name": cfg.vocoder, "griffin_lim_iterations": ev.acfg.griffin_lim_iters},
                      "eval_classifiers": {k: ev.clf.meta[k]["training"].get("heldout_accuracy")
                                           for k in ("family", "pitch")}}
     try:
@@ -625,6 +692,7 @@ def evaluate(model_dir, corpus_dir, out_dir, cfg: EvalConfig = EvalConfig(), spl
         results["reconstruction"] = timed("reconstruction", ev.reconstruction, inputs)
         results["synthesis"], results["synthesis_by_shift"] = timed("synthesis", ev.synthesis, inputs)
         results["interpolation"] = timed("interpolation", ev.interpolation, inputs)
+        results["audio"] = timed("audio", ev.audio_distances, inputs)
         results["real_recordings"] = timed("real_recordings", ev.real_recordings)
         results["probe"] = timed("probe", ev.probe)
         fig = timed("figures", ev.figure_data, inputs)
