@@ -69,12 +69,16 @@ def test_tiny_evaluation_produces_every_row(tiny_results):
     r, out = tiny_results
     for name in ("results.md", "results.json", "fig2_grid.png", "fig3_interpolation.png"):
         assert (out / name).is_file() and (out / name).stat().st_size > 0, name
+    assert "## Colour and loudness over time" in (out / "results.md").read_text()
     rows = MODEL_METHODS + REFERENCES
     for m in rows:
         for k in ("l1", "timbre_mse", "pitch_acc_clf", "pitch_acc_pyin"):
             assert _finite(r["reconstruction"][m][k]), ("reconstruction", m, k)
         for k in ("l1", "fd", "pitch_acc_clf", "pitch_acc_pyin"):
             assert _finite(r["synthesis"][m][k]), ("synthesis", m, k)
+        for task in ("reconstruction", "synthesis"):
+            assert r[task][m]["spectral_envelope"] >= 0 and r[task][m]["level_db"] >= 0, (task, m)
+            assert _finite(r[task][m]["decay_0.5s"]) and _finite(r[task][m]["decay_0.8s"]), (task, m)
         assert r["synthesis_by_shift"][m]["0"]["n"] > 0
         for b, c in r["synthesis_by_shift"][m].items():  # empty shift groups are NaN by design
             assert (c["n"] == 0) == (not _finite(c["l1"])), (m, b)

@@ -85,6 +85,7 @@ def markdown(r: dict) -> str:
     npy = [str(_get(by, "hyper", b, "n_pyin")) for b in buckets]
     lines += ["", f"pYIN N per group: {', '.join(f'{b}: {n}' for b, n in zip(buckets, npy))}.", ""]
 
+    lines += envelope_table(r, names)
     lines += audio_table(r)
 
     rr = r.get("real_recordings", {})
@@ -160,6 +161,22 @@ def markdown(r: dict) -> str:
     if r.get("figures"):
         lines += ["## Figures", ""] + [f"![{f}]({f})" for f in r["figures"]] + [""]
     return "\n".join(lines)
+
+
+def envelope_table(r: dict, names: dict) -> list[str]:
+    """Colour and loudness over time (``metrics.envelope_errors``) of reconstruction and synthesis."""
+    lines = ["## Colour and loudness over time", "",
+             "Per note against the true render, in the log-mel: the time-averaged spectrum's mean absolute error "
+             "(colour, normalized log-mel units), the per-frame level's mean absolute error (dB, relative to each "
+             "note's loudest frame, floored at -80 dB), and the level's signed error at 0.5 s and 0.8 s (dB; "
+             "positive: the note rings too long). Reconstruction / synthesis.", "",
+             "| Method | Colour | Level (dB) | Decay 0.5 s (dB) | Decay 0.8 s (dB) |", "|---|---:|---:|---:|---:|"]
+    for m in ROWS:
+        rec, syn = _get(r, "reconstruction", m) or {}, _get(r, "synthesis", m) or {}
+        cells = [f"{_f(rec.get(k), d)} / {_f(syn.get(k), d)}"
+                 for k, d in (("spectral_envelope", 3), ("level_db", 1), ("decay_0.5s", 1), ("decay_0.8s", 1))]
+        lines.append(f"| {names[m]} | " + " | ".join(cells) + " |")
+    return lines + [""]
 
 
 def _vocoder_label(r: dict) -> str:

@@ -66,7 +66,8 @@ class EvalConfig:
     interp_pairs: interpolation samples (pairs of held-out timbres from different instruments, weight
         alpha ~ U(0, 1), pitch uniform in ``interp_pitches``). fd_reference_notes: validation notes
         (pitched, pitch in ``interp_pitches``) whose features are the interpolation FD's reference.
-    real_shifts: semitone offsets from each real recording's estimated pitch.
+    real_shifts: semitone offsets from each real recording's estimated pitch. max_recordings: cap on the real
+        recordings (the first ones of ``real_recording_files``; None: all).
     cost_notes / cost_warmup: timed pipeline calls per method after warm-up calls.
     probe_pitch_step / probe_max_notes / probe_steps: probe notes are the pitched validation notes at
         pitches divisible by the step (capped), split by instrument into halves; logistic-regression steps.
@@ -88,6 +89,7 @@ class EvalConfig:
     interp_pyin_notes: int = 48
     fd_reference_notes: int = 3000
     real_shifts: tuple = (-12, -7, -4, 0, 3, 7, 12)
+    max_recordings: int | None = None
     cost_notes: int = 40
     cost_warmup: int = 3
     probe_pitch_step: int = 2
@@ -106,7 +108,7 @@ class EvalConfig:
     def tiny(cls, **kw) -> "EvalConfig":
         """A seconds-long run for tests (tiny corpora, tiny models)."""
         base = dict(recon_pitches=tuple(range(21, 109)), max_notes=8, synth_targets=1, pyin_notes=2,
-                    interp_pairs=6, interp_pyin_notes=2, fd_reference_notes=64, real_shifts=(0,),
+                    interp_pairs=6, interp_pyin_notes=2, fd_reference_notes=64, real_shifts=(0,), max_recordings=4,
                     cost_notes=2, cost_warmup=1, probe_max_notes=64, probe_steps=20, steps=1,
                     batch_size=8, griffin_lim_iters=2, audio_pairs=2)
         base.update(kw)
@@ -266,6 +268,8 @@ class Evaluator:
             outs["oracle"] = self.logmel([truth_audio[int(r)] for r in tgt[sl]])
             for m, y in outs.items():
                 acc[m]["l1"].append((y - truth).abs().mean(dim=(1, 2, 3)).numpy())
+                for key, values in M.envelope_errors(y, truth, self.acfg).items():
+                    acc[m].setdefault(key, []).append(values)
                 feat, pred = self.clf.score(y)
                 acc[m]["feat"].append(feat)
                 acc[m]["pred"].append(pred)
@@ -343,7 +347,7 @@ class Evaluator:
                         "timbre_mse": float(((r["feat"] - truth_feat) ** 2).mean()),
                         "pitch_acc_clf": float((r["pred"] == pitches).mean()),
                         "pitch_acc_pyin": float(hits.mean()) if hits.size else float("nan"),
-                        "n": int(len(inputs)), "n_pyin": int(hits.size)}
+                        "n": int(len(inputs)), "n_pyin": int(hits.size), **envelope_means(r)}
         self._recon_l1 = {m: (res[m]["l1"], res[m]["pred"] == pitches) for m in res}
         self._recon_pyin = {m: M.pitch_hits(res[m]["f0"], pitches[pyin_idx]) for m in res}
         return table
@@ -362,7 +366,7 @@ class Evaluator:
             table[m] = {"l1": float(r["l1"].mean()), "fd": M.frechet_distance(r["feat"], truth_feat),
                         "pitch_acc_clf": float(hit.mean()),
                         "pitch_acc_pyin": float(pyin_hit.mean()) if pyin_hit.size else float("nan"),
-                        "n": int(len(src)), "n_pyin": int(pyin_hit.size)}
+                        "n": int(len(src)), "n_pyin": int(pyin_hit.size), **envelope_means(r)}
             l1_0, hit_0 = self._recon_l1[m]
             rows = {"0": {"l1": float(l1_0.mean()), "pitch_acc_clf": float(hit_0.mean()), "n": int(l1_0.size),
                           "pitch_acc_pyin": float(self._recon_pyin[m].mean()) if self._recon_pyin[m].size else float("nan"),
@@ -495,7 +499,8 @@ class Evaluator:
         timbre = {m: {} for m in MODEL_METHODS + REFERENCES}
         pyin_items = {m: [] for m in pyin_methods}
         pyin_pitch: list[int] = []
-        for path, pitched in tqdm(real_recording_files(), desc="real recordings", unit="file"):
+        files = real_recording_files()[: self.cfg.max_recordings]
+        for path, pitched in tqdm(files, desc="real recordings", unit="file"):
             name = path.name
             audio = self.model.load(path)
             x = self.model.mel(audio)
@@ -636,6 +641,13 @@ class Evaluator:
         fine, init = self.render("hyper", hm, None, torch.full((len(weights),), 69))
         fig3 = {"weights": weights, "pitch": 69, "init": init[:, 0].numpy(), "fine": fine[:, 0].numpy()}
         return {"fig2": fig2, "fig3": fig3}
+
+
+def envelope_means(scores: dict) -> dict:
+    """Means of ``metrics.envelope_errors``'s per-note arrays in one method's pair scores: "spectral_envelope",
+    "level_db" (mean absolute errors) and "decay_0.5s", "decay_0.8s" (mean signed dB; positive rings too long)."""
+    keys = ["spectral_envelope", "level_db"] + [f"decay_{t}s" for t in M.DECAY_TIMES_S]
+    return {k: float(np.mean(scores[k])) for k in keys}
 
 
 def _clean(obj):
