@@ -528,7 +528,7 @@ def build_demo() -> gr.Blocks:
             mix_tab()
         with gr.Tab("Blind A/B test", elem_id="tab-ab"):
             ab_tab()
-        build_sound_design_tabs(get_model)  # faders, morph, melody, SFZ export (issue 7)
+        build_sound_design_tabs(get_model)  # faders, morph, melody, SFZ export
         gr.api(last_timings, api_name="timings", api_visibility="undocumented", queue=False)
     return demo
 

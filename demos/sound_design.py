@@ -1,4 +1,4 @@
-"""Sound-design tabs for the Gradio app (issue 7): timbre faders, even morphs, melodies, SFZ export.
+"""Sound-design tabs for the Gradio app: timbre faders, even morphs, melodies, SFZ export.
 
 Wire them into ``demos/app.py`` with one line inside its ``gr.Blocks`` context::
 

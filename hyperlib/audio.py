@@ -1,4 +1,4 @@
-"""Audio front end: load any common file, make a one-shot note, write WAV (brief, "Audio representation").
+"""Audio front end: load any common file, make a one-shot note, write WAV.
 
 All functions work on float32 mono numpy arrays in [-1, 1] at ``AudioConfig.sample_rate`` Hz unless
 stated. Errors are ``AudioError`` with a message that says what was wrong and what is accepted.

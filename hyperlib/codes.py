@@ -1,4 +1,4 @@
-"""Timbre codes for sound design (issue 7): corpus codes h = f(x), batched rendering from h, descriptors.
+"""Timbre codes for sound design: corpus codes h = f(x), batched rendering from h, descriptors.
 
 Shared by ``faders``, ``morph``, ``melody`` and ``sfz``. Everything runs without gradients on the
 model's device; arrays are numpy float32 unless stated.

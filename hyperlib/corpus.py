@@ -1,4 +1,4 @@
-"""NSynth-style corpus rendered in-process from General MIDI soundfonts (brief, "Data").
+"""NSynth-style corpus rendered in-process from General MIDI soundfonts.
 
 A corpus folder holds ``manifest.csv`` (one row per note) and ``mels.npy`` ((N, n_mels, num_frames)
 float16 normalized log-mels, row i belonging to manifest row i). Rendering uses libfluidsynth through

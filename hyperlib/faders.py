@@ -1,4 +1,4 @@
-"""Timbre faders (issue 7.1): principal directions of the timbre space, measured and shipped with the checkpoint.
+"""Timbre faders: principal directions of the timbre space, measured and shipped with the checkpoint.
 
 Following the style-based drum synthesis paper (Drysdale et al., sec. 2.2, after GANSpace), PCA finds
 the principal axes of a latent distribution and a fader moves a code along one axis: h' = h + V^T g.

@@ -1,4 +1,4 @@
-"""Log-mel spectrogram in torch (differentiable) and its normalization (brief, "Audio representation").
+"""Log-mel spectrogram in torch (differentiable) and its normalization.
 
 The way back to audio is in ``hyperlib.vocoders``."""
 from __future__ import annotations

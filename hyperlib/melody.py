@@ -1,4 +1,4 @@
-"""Play it (issue 7.3): render a melody with a sound's timbre.
+"""Play it: render a melody with a sound's timbre.
 
 Each distinct pitch is rendered once from G (the 1.024 s one-shot note the model makes), shaped to each
 note's duration (the note's steady middle is time-stretched when the note is longer than the render,

@@ -1,4 +1,4 @@
-"""Even morph paths (issue 7.2): a self-organizing-map adaptation of the path between timbres.
+"""Even morph paths: a self-organizing-map adaptation of the path between timbres.
 
 A straight line h(t) = (1 - t) h_a + t h_b is not perceptually even: the render may barely change over
 most of the line and then jump across a "boundary" between instrument regions (Sound Model Factory,

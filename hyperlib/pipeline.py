@@ -296,7 +296,7 @@ class HyperGANStrument:
         notes = [self._load_timed(s, timings) for s in sounds]
         return self._mix_and_render(notes, alpha, pitch, method, steps, timings, vocoder)
 
-    # -- sound design (issue 7; hyperlib.faders, .morph, .melody, .sfz) ----------------------------------
+    # -- sound design (hyperlib.faders, .morph, .melody, .sfz) ----------------------------------
     def load_faders(self, path: str | os.PathLike | None = None):
         """Load timbre faders (``hyperlib.faders.Faders``) from a file or folder (default: the model folder).
 

@@ -1,4 +1,4 @@
-"""Export an instrument (issue 7.4): render a timbre across the keyboard and write an SFZ instrument.
+"""Export an instrument: render a timbre across the keyboard and write an SFZ instrument.
 
 The folder holds ``<name>.sfz`` and ``samples/<name>_<midi>.wav`` (16-bit PCM, 16 kHz, mono). Each
 sampled key is the centre (``pitch_keycenter``) of a region; with ``every`` > 1 the keys between

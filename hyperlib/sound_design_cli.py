@@ -1,4 +1,4 @@
-"""Sound-design subcommands (issue 7): ``faders``, ``edit``, ``morph``, ``melody``, ``export-sfz``.
+"""Sound-design subcommands: ``faders``, ``edit``, ``morph``, ``melody``, ``export-sfz``.
 
     python -m hyperlib faders --corpus data/fluidr3 --model checkpoints --doc docs/faders.md
     python -m hyperlib edit examples/piano_c4.aif --fader 0=1.5 --fader 3=-2 --pitch 60 -o edited.wav

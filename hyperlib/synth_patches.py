@@ -1,4 +1,4 @@
-"""Random DSP synthesizer patches: extra training instruments beyond the soundfonts (issue 4).
+"""Random DSP synthesizer patches: extra training instruments beyond the soundfonts.
 
 Four classic synthesis types, each a random patch of a few parameters, rendered at any MIDI pitch and
 velocity as 1.024 s notes like a soundfont preset (key held ``hold_s``, then released):

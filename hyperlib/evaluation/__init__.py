@@ -1,4 +1,4 @@
-"""Evaluation (issue 3; paper sec. 4; brief, "Evaluation"): independent evaluation classifiers, metrics,
+"""Evaluation (paper sec. 4): independent evaluation classifiers, metrics,
 the ``evaluate`` run and its report.
 
     python -m hyperlib train-eval --corpus data/fluidr3 --validation data/timgm6mb --model checkpoints

@@ -1,4 +1,4 @@
-"""Evaluation networks, independent of the model under test (paper sec. 4.2; brief, "Evaluation").
+"""Evaluation networks, independent of the model under test (paper sec. 4.2).
 
 - ``eval_family``: a 16-way General MIDI family classifier on log-mels. Its penultimate features
   (``features``, 64-d) give the timbre MSE (reconstruction) and the Frechet distance (synthesis,

@@ -1,4 +1,4 @@
-"""The evaluation command: every method side by side on held-out notes (paper sec. 4, Table 1; brief, "Evaluation").
+"""The evaluation command: every method side by side on held-out notes (paper sec. 4, Table 1).
 
     python -m hyperlib evaluate --split validation --out results/ [--model checkpoints] [--max-notes N]
 

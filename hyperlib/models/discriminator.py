@@ -1,4 +1,4 @@
-"""Projection discriminator D(x, p, h) (Miyato & Koyama 2018; GANStrument; brief, "Networks")."""
+"""Projection discriminator D(x, p, h) (Miyato & Koyama 2018; GANStrument)."""
 from __future__ import annotations
 
 import torch

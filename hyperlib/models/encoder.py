@@ -1,4 +1,4 @@
-"""Encoder E(x) -> (h, z): the GANStrument Enc. inversion baseline (paper sec. 4.2; brief, "Networks")."""
+"""Encoder E(x) -> (h, z): the GANStrument Enc. inversion baseline (paper sec. 4.2)."""
 from __future__ import annotations
 
 import torch

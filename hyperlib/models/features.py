@@ -1,4 +1,4 @@
-"""Feature extractor f: log-mel -> pitch-invariant timbre feature h (GANStrument; brief, "Networks")."""
+"""Feature extractor f: log-mel -> pitch-invariant timbre feature h (GANStrument)."""
 from __future__ import annotations
 
 import torch

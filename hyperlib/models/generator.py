@@ -1,4 +1,4 @@
-"""Generator G(h, z, p; theta): StyleGAN2-style synthesis of a log-mel (brief, "Networks"; Karras et al. 2020).
+"""Generator G(h, z, p; theta): StyleGAN2-style synthesis of a log-mel (Karras et al. 2020).
 
 The weights of the modulated convolutions can be refined per sample by the hypernetwork:
 theta_hat_l = theta_l * (1 + Delta_l) (HyperGANStrument eq. 2, HyperStyle), Delta_l of shape
