@@ -330,6 +330,12 @@ def test_generator_stage_schedule_average_and_summary(with_features, tiny_corpus
     for k in g:
         assert torch.allclose(g2[k], beta2 * g[k] + (1 - beta2) * g_raw[k], atol=1e-6)
 
+    # a warm-started run stopped and resumed (without warm_start) still adds to the totals it started from
+    start = ckpt.read_config(d)["training"]["generator"]["samples_total"]
+    train("generator", tiny_corpus, d, small_cfg, steps=1, batch_size=2, ema_half_life=1000, warm_start=True, fresh=True)
+    resumed = train("generator", tiny_corpus, d, small_cfg, steps=2, batch_size=2, ema_half_life=1000)
+    assert resumed["samples_total"] == start + 4 and resumed["wall_time_total_s"] >= again["wall_time_total_s"]
+
 
 def test_adversarial_loss_leaves_the_discriminator_alone(small_cfg):
     from hyperlib.models import Discriminator, Generator

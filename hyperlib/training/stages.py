@@ -118,6 +118,10 @@ class Stage:
     def run(self, step_fn: Callable[[int], dict], save_names: dict[str, str]) -> dict:
         """Run ``step_fn`` from the saved step to ``tc.steps``; save ``save_names`` (module -> file) at the end."""
         start, elapsed = 0, 0.0
+        # totals of the runs this one continues (a warm start), kept in the state so that a resumed run keeps them
+        recorded = ckpt.read_config(self.model_dir).get("training", {}).get(self.name, {}) if self.tc.warm_start else {}
+        self.before = {"samples_total": recorded.get("samples_total", recorded.get("steps", 0) * recorded.get("batch_size", 0)),
+                       "wall_time_total_s": recorded.get("wall_time_total_s", recorded.get("wall_time_s", 0.0))}
         if self.state_path.is_file():
             state = torch.load(self.state_path, map_location=self.device, weights_only=True)
             for k, m in self.modules.items():
@@ -125,6 +129,7 @@ class Stage:
             for k, o in self.optims.items():
                 o.load_state_dict(state["optims"][k])
             start, elapsed = state["step"], state["elapsed"]
+            self.before = json.loads(state.get("before", json.dumps(self.before)))
             self.bank.rng.bit_generator.state = json.loads(state["rng"])
             torch.manual_seed(self.tc.seed + start)
         t0 = time.time() - elapsed
@@ -147,14 +152,12 @@ class Stage:
         ckpt.write_hashes(self.model_dir)  # sha256 of every safetensors file, checked by load_network
         cfg = ckpt.read_config(self.model_dir)
         wall, samples = time.time() - t0, self.tc.steps * self.tc.batch_size
-        before = cfg.get("training", {}).get(self.name, {}) if self.tc.warm_start else {}
         summary = {"steps": self.tc.steps, "batch_size": self.tc.batch_size, "lr": self.tc.lr,
                    "wall_time_s": round(wall, 1), "device": str(self.device), "torch_threads": torch.get_num_threads(),
                    "notes": len(self.bank), "warm_start": self.tc.warm_start, "final_losses": final,
                    "samples": samples,
-                   "samples_total": before.get("samples_total", before.get("steps", 0) * before.get("batch_size", 0))
-                   + samples,
-                   "wall_time_total_s": round(before.get("wall_time_total_s", before.get("wall_time_s", 0)) + wall, 1),
+                   "samples_total": self.before["samples_total"] + samples,
+                   "wall_time_total_s": round(self.before["wall_time_total_s"] + wall, 1),
                    "options": asdict(self.tc)}
         cfg.setdefault("training", {})[self.name] = summary
         ckpt.write_config(self.model_dir, cfg)
@@ -173,6 +176,7 @@ class Stage:
     def _save_state(self, step: int, elapsed: float) -> None:
         tmp = self.state_path.with_suffix(".tmp")
         torch.save({"step": step, "elapsed": elapsed, "rng": json.dumps(self.bank.rng.bit_generator.state),
+                    "before": json.dumps(self.before),
                     "modules": {k: m.state_dict() for k, m in self.modules.items()},
                     "optims": {k: o.state_dict() for k, o in self.optims.items()}}, tmp)
         tmp.replace(self.state_path)
