@@ -50,22 +50,23 @@ def free_port() -> int:
 
 @contextmanager
 def serve_app(workdir: str | os.PathLike, app_path: Path = APP_PATH, timeout_s: float = STARTUP_TIMEOUT_S,
-              env: dict | None = None):
-    """``python demos/app.py`` on a free local port, gradio's cache and the log (``app.log``) in ``workdir``.
+              env: dict | None = None, python: str | os.PathLike = sys.executable, cwd: Path = REPO_ROOT):
+    """``python app_path`` (default: this interpreter, demos/app.py) in ``cwd`` on a free local port, gradio's cache
+    and the log (``app.log``) in ``workdir``.
 
-    Yields the app's URL once it answers HTTP 200; the process is always stopped on exit. ``env`` adds to
-    (and overrides) this process's environment. Raises AppStartError when the app exits or does not answer
-    within ``timeout_s`` seconds.
+    Yields the app's URL once it answers HTTP 200; the process is always stopped on exit. ``env``: the
+    environment the app's own settings are added to (default: this process's). Raises AppStartError when
+    the app exits or does not answer within ``timeout_s`` seconds.
     """
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     port = free_port()
-    env = {**os.environ, "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port),
-           "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1", "GRADIO_TEMP_DIR": str(workdir / "gradio"),
-           **(env or {})}
+    env = {**(os.environ if env is None else env), "GRADIO_SERVER_NAME": "127.0.0.1",
+           "GRADIO_SERVER_PORT": str(port), "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1",
+           "GRADIO_TEMP_DIR": str(workdir / "gradio")}
     log = workdir / "app.log"
     with open(log, "w") as out:
-        process = subprocess.Popen([sys.executable, str(app_path)], cwd=REPO_ROOT, env=env, stdout=out,
+        process = subprocess.Popen([str(python), str(app_path)], cwd=cwd, env=env, stdout=out,
                                    stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/"
     try:

@@ -24,8 +24,6 @@ import soundfile as sf
 gr = pytest.importorskip("gradio")
 
 from hyperlib.app_bench import AppStartError, serve_app  # noqa: E402
-from hyperlib.app_bench import free_port  # noqa: E402,F401 - for tests that start the app themselves
-from hyperlib.app_bench import wait_until_up as wait_for_app  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 APP_PATH = REPO_ROOT / "demos" / "app.py"
@@ -427,15 +425,6 @@ def test_make_space_assembles_a_runnable_folder(tmp_path):
 
 
 # -- (c) the app served over HTTP ---------------------------------------------------------------
-def wait_until_up(url: str, process: subprocess.Popen, log: Path, timeout_s: float = STARTUP_TIMEOUT_S) -> None:
-    """Poll ``url`` until the app started as ``process`` answers; fail with its log if it exits or takes longer
-    than ``timeout_s``."""
-    try:
-        wait_for_app(url, process, log, timeout_s)
-    except AppStartError as exc:
-        pytest.fail(str(exc))
-
-
 @contextmanager
 def start_app(tmp_path: Path):
     """``python demos/app.py`` on a free local port, gradio's cache in ``tmp_path``; yields its URL, always stops it."""

@@ -14,12 +14,12 @@ import tomllib
 import urllib.request
 import venv
 import zipfile
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from conftest import PIANO, REPO
+from hyperlib.app_bench import serve_app
 
 APP_EXTRA_ONLY = ("gradio", "matplotlib", "fluidsynth", "mido")
 """Modules that ``import hyperlib`` must not load (they belong to the app, training and notebook extras)."""
@@ -145,30 +145,6 @@ def space_gradio_version() -> str:
     return fields["sdk_version"].strip().strip('"')
 
 
-@contextmanager
-def served(python: Path, app_dir: Path, tmp_path: Path):
-    """``python app.py`` in ``app_dir`` on a free port of 127.0.0.1; yields its URL, always stops it."""
-    from test_app import free_port, wait_until_up
-
-    port = free_port()
-    env = clean_env(GRADIO_SERVER_NAME="127.0.0.1", GRADIO_SERVER_PORT=str(port), GRADIO_ANALYTICS_ENABLED="False",
-                    GRADIO_TEMP_DIR=str(tmp_path / "gradio"))
-    log = tmp_path / "space.log"
-    with open(log, "w") as out:
-        process = subprocess.Popen([str(python), "app.py"], cwd=app_dir, env=env, stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        wait_until_up(url, process, log, SPACE_STARTUP_TIMEOUT_S)
-        yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
 def test_space_folder_runs_in_a_fresh_venv(tmp_path):
     pytest.importorskip("gradio_client")
     from gradio_client import Client, handle_file
@@ -182,7 +158,8 @@ def test_space_folder_runs_in_a_fresh_venv(tmp_path):
     # here) and the gradio of the card's sdk_version
     python = fresh_venv(tmp_path / "venv", "-r", str(space / "requirements.txt"), f"gradio=={space_gradio_version()}",
                         retries=False)
-    with served(python, space, tmp_path) as url:
+    # the Space's own interpreter and folder; AppStartError carries the tail of its log
+    with serve_app(tmp_path, space / "app.py", SPACE_STARTUP_TIMEOUT_S, clean_env(), python, space) as url:
         client = Client(url, verbose=False, analytics_enabled=False, download_files=str(tmp_path / "downloads"))
         outputs = client.predict(handle_file(str(space / "examples" / "piano_c4.aif")), 60, 1, "synthesize",
                                  api_name="/render")
