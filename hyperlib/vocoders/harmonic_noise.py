@@ -7,13 +7,15 @@ read off the mel:
 1. **Decomposition.** The mel magnitude of every frame is explained as a non-negative mix of atoms:
    one per harmonic k (the exact mel response of a unit sinusoid at k f0 through the Hann window and the
    filterbank) and ``noise_bands`` smooth noise atoms (the mel response of white noise through
-   triangular bands on the mel scale). The weights are fitted by multiplicative updates for the
+   triangular bands on the mel scale). Weights are fitted by multiplicative updates for the
    Kullback-Leibler divergence with the atoms fixed (non-negative matrix factorization, Lee & Seung 2001,
-   with a fixed dictionary). Harmonic atoms can only explain peaks at
-   the harmonics; the smooth noise atoms take the energy between and above them, the broadband burst of
-   an attack, and the whole of an unpitched sound. A frame whose mel shows no harmonic comb at f0 (its
-   comb contrast, ``voicing``) is unvoiced: its harmonics are dropped and the noise refitted, so that noise
-   vocoded at any pitch stays noise.
+   with a fixed dictionary), harmonics first: where the mel's bands are wider than f0 a band's energy can
+   be harmonic or noise alike, and a pitched note is harmonic there (its spectrum between harmonics lies
+   tens of dB down), so the harmonics take all they can explain and the noise atoms are then fitted to
+   what is left: the energy between and above the harmonics, the broadband burst of an attack, and the
+   whole of an unpitched sound. A frame whose mel shows no harmonic comb at f0 (its comb contrast,
+   ``voicing``) is unvoiced: its harmonics are dropped before the noise is fitted, so that noise vocoded
+   at any pitch stays noise.
 2. **Synthesis.** Harmonic amplitudes per frame, linearly interpolated to samples, drive sinusoids with
    fixed random start phases; noise gains shape white noise frame by frame in a short STFT (DDSP's
    time-varying filter).
@@ -123,23 +125,11 @@ class HarmonicNoiseVocoder:
         of white noise, harmonic frequencies (K,) Hz).
         """
         harm, hz = self.harmonic_atoms(f0)
-        atoms = sparse.hstack([harm, self.noise_atoms], format="csc")
-        norm = np.maximum(np.asarray(atoms.sum(0)).ravel(), 1e-12).astype(np.float32)
-        atoms = sparse.csr_matrix(atoms @ sparse.diags(1 / norm))
-        atoms_t = atoms.T.tocsr()
         y = np.asarray(magnitude, dtype=np.float32) + 1e-9
-        w = np.full((atoms.shape[1], y.shape[1]), y.mean() / atoms.shape[1], dtype=np.float32)
-        for _ in range(self.hn.fit_iterations):  # atoms' columns sum to 1: the KL update's denominator is 1
-            w *= atoms_t @ (y / (atoms @ w + 1e-9))
-        # unvoiced frames: drop their harmonics, and let the noise refit what they explained
-        k = hz.size
-        w[:k] *= self.voicing(magnitude, f0)
-        harmonic = atoms[:, :k] @ w[:k]
-        noise, noise_t = atoms[:, k:], atoms_t[k:]
-        for _ in range(self.hn.fit_iterations // 2):
-            w[k:] *= noise_t @ (y / (harmonic + noise @ w[k:] + 1e-9))
-        w /= norm[:, None]
-        return w[:k], w[k:], hz
+        start = y.mean() / (hz.size + self.hn.noise_bands)
+        amplitudes = _fit_kl(harm, y, np.zeros_like(y), start, self.hn.fit_iterations) * self.voicing(magnitude, f0)
+        gains = _fit_kl(self.noise_atoms, y, harm @ amplitudes, start, self.hn.fit_iterations // 2)
+        return amplitudes, gains, hz
 
     def voicing(self, magnitude: np.ndarray, f0: float) -> np.ndarray:
         """How harmonic each frame is at ``f0`` Hz: (T,) weights in [0, 1] for mel magnitudes (n_mels, T).
@@ -232,6 +222,21 @@ class HarmonicNoiseVocoder:
         gain = np.concatenate([gain, gain[:, -1:]], axis=1)  # the frame the front end dropped
         return librosa.istft(spec * gain, hop_length=c.hop_length, window=self.window, n_fft=c.n_fft,
                              length=c.num_samples)
+
+
+def _fit_kl(atoms: sparse.spmatrix, y: np.ndarray, fixed: np.ndarray, start: float, iterations: int) -> np.ndarray:
+    """Non-negative weights (A, T) with ``atoms @ weights + fixed`` close to ``y`` (M, T) in KL divergence.
+
+    Multiplicative updates (Lee & Seung 2001) on atoms (M, A) rescaled to unit column sums, from every
+    weight at ``start``; the weights returned are those of the atoms as given. Atoms with no response keep 0.
+    """
+    norm = np.asarray(atoms.sum(0)).ravel().astype(np.float32)
+    unit = sparse.csr_matrix(atoms @ sparse.diags(1 / np.maximum(norm, 1e-12)))
+    unit_t = unit.T.tocsr()
+    w = np.full((atoms.shape[1], y.shape[1]), start, dtype=np.float32)
+    for _ in range(iterations):  # unit column sums: the KL update's denominator is 1
+        w *= unit_t @ (y / (unit @ w + fixed + 1e-9))
+    return w / np.maximum(norm, 1e-12)[:, None] * (norm > 0)[:, None]
 
 
 def _rows_at(values: np.ndarray, rows: np.ndarray) -> np.ndarray:
