@@ -11,6 +11,7 @@ import re
 from pathlib import Path
 
 from . import checkpoint as ckpt
+from .training.history import plot_loss_curves
 
 LICENSE = "mit"
 TAGS = ["audio", "music", "gan", "hypernetwork", "neural-sampler"]
@@ -35,6 +36,8 @@ EVAL_METRICS = [  # (results.json section, key, metric type, metric name, decima
     ("interpolation", "pitch_acc_clf", "accuracy", f"Interpolation {_CLF}", 1, True),
     ("interpolation", "pitch_acc_pyin", "accuracy", f"Interpolation {_PYIN}", 1, True),
 ]
+LOSS_CURVES = "loss_curves.png"
+"""The card's figure: every stage's logged losses against the samples its weights have seen (``plot_loss_curves``)."""
 FRONT_MATTER = re.compile(r"\A---\n.*?\n---\n", re.S)
 
 
@@ -97,11 +100,15 @@ def model_card(model_dir: str | Path, data: str, notes: str = "", results: dict 
             rows.append(f"| {name} | {params / 1e6:.2f} M | {size / 2**20:.1f} MiB |")
     stages = []
     trained = cfg.get("training", {})
+    curves = [f"![Loss curves]({LOSS_CURVES})", ""] if (model_dir / LOSS_CURVES).is_file() else []
     for stage in [k for k in STAGE_TEXT if k in trained]:
         s = trained[stage]
         start = "previous weights" if s.get("warm_start") else "H_pre" if stage == "hypernet-adv" else "new"
+        samples = s.get("samples_total", s["steps"] * s["batch_size"])
+        threads = s.get("torch_threads")
+        cpu_h = f"{s.get('wall_time_total_s', s['wall_time_s']) * threads / 3600:.2f}" if threads and s["device"] == "cpu" else "—"
         stages.append(f"| {stage} | {start} | {s['steps']} | {s['batch_size']} | {s['lr']} | {s['wall_time_s'] / 60:.1f} | "
-                      f"{s['device']} | {_fmt_losses(s['final_losses'])} |")
+                      f"{samples:,} | {cpu_h} | {s['device']} | {_fmt_losses(s['final_losses'])} |")
     return metadata(results) + "\n".join([
         "", "# hyperlib HyperGANStrument checkpoint", "",
         "All networks of HyperGANStrument (Zhang & Akama, 2024) and its baselines, trained from scratch on CPU "
@@ -114,9 +121,13 @@ def model_card(model_dir: str | Path, data: str, notes: str = "", results: dict 
         "", "## Networks", "", "| network | parameters | file |", "|---|---|---|", *rows,
         f"| all | | {total / 2**20:.1f} MiB |", "",
         "## Training (final losses: mean of the last 50 steps)", "",
-        "| stage | started from | steps | batch | lr | wall time (min) | device | final losses |",
-        "|---|---|---|---|---|---|---|---|",
-        *stages, "", *[f"- **{k}**: {v}" for k, v in STAGE_TEXT.items()], "", notes, "",
+        "The last run of each stage: its start, steps, batch, learning rate, wall time and final losses; samples "
+        "seen and CPU hours (wall time x torch threads) are summed over every run that trained the weights, "
+        "warm starts included.", "",
+        "| stage | started from | steps | batch | lr | wall time (min) | samples (all runs) | CPU hours (all runs) "
+        "| device | final losses |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+        *stages, "", *curves, *[f"- **{k}**: {v}" for k, v in STAGE_TEXT.items()], "", notes, "",
         "## Limitations", "",
         "Short CPU training (hours, where the paper trained for days on GPUs), small networks and a vocoder "
         "without learned parameters: the sound is rough. Timbres far from General MIDI soundfonts (noisy "
@@ -125,8 +136,10 @@ def model_card(model_dir: str | Path, data: str, notes: str = "", results: dict 
 
 
 def write_model_card(model_dir: str | Path, data: str, notes: str = "", results: dict | None = None) -> Path:
-    """Write ``model_dir/README.md`` (``notes``: extra markdown after the training table; ``results``: a parsed
+    """Write ``model_dir/README.md`` and its ``loss_curves.png`` where a stage kept a curve (``notes``: extra markdown after the training table; ``results``: a parsed
     validation ``results.json`` for the model-index); returns its path."""
-    path = Path(model_dir) / "README.md"
+    model_dir = Path(model_dir)
+    plot_loss_curves(ckpt.read_config(model_dir).get("training", {}), model_dir / LOSS_CURVES)
+    path = model_dir / "README.md"
     path.write_text(model_card(model_dir, data, notes, results))
     return path

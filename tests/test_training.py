@@ -20,6 +20,7 @@ from conftest import PIANO, run_cli
 from hyperlib import checkpoint as ckpt
 from hyperlib.config import AudioConfig
 from hyperlib.corpus import Corpus, NoteRecord, load_corpus
+from hyperlib.modelcard import LOSS_CURVES, write_model_card
 from hyperlib.training import STAGES, train_stage
 from hyperlib.training.data import NoteBank
 from hyperlib.training.stages import TINY
@@ -319,11 +320,15 @@ def test_generator_stage_schedule_average_and_summary(with_features, tiny_corpus
     assert any(not torch.equal(g[k], g_raw[k]) for k in g)
     assert summary["samples"] == 12 and summary["samples_total"] == 12
     assert summary["options"]["lr_schedule"] == "cosine" and summary["options"]["ema_half_life"] == 1000
+    curve = summary["curve"]
+    assert curve["samples"][-1] == 12 and len(curve["l1"]) == len(curve["samples"]) and all(v > 0 for v in curve["l1"])
 
     # lr 0: the raw weights come back unchanged from G_raw, the average moves from G by one step towards them
     again = train("generator", tiny_corpus, d, small_cfg, steps=2, batch_size=2, lr=0.0, ema_half_life=1000,
                   warm_start=True, fresh=True)
     assert again["samples_total"] == 16 and again["wall_time_total_s"] >= summary["wall_time_s"]
+    n = len(curve["samples"])  # the warm start's curve goes on from the first run's
+    assert again["curve"]["samples"][:n] == curve["samples"] and again["curve"]["samples"][n:] == [14, 16]
     g2, g2_raw = load_file(str(d / "G.safetensors")), load_file(str(d / "G_raw.safetensors"))
     assert all(torch.equal(g_raw[k], g2_raw[k]) for k in g_raw)
     beta2 = 0.5 ** (2 * 2 / 1000)  # two steps of two samples, no ramp-up on a warm start
@@ -335,6 +340,13 @@ def test_generator_stage_schedule_average_and_summary(with_features, tiny_corpus
     train("generator", tiny_corpus, d, small_cfg, steps=1, batch_size=2, ema_half_life=1000, warm_start=True, fresh=True)
     resumed = train("generator", tiny_corpus, d, small_cfg, steps=2, batch_size=2, ema_half_life=1000)
     assert resumed["samples_total"] == start + 4 and resumed["wall_time_total_s"] >= again["wall_time_total_s"]
+    assert resumed["curve"]["samples"][-2:] == [start + 2, start + 4]  # the resumed run's rows, once each
+
+    # the model card sums samples and CPU time over the runs and plots the curves
+    card = write_model_card(d, "A tiny test corpus.").read_text()
+    assert (d / LOSS_CURVES).stat().st_size > 0 and f"]({LOSS_CURVES})" in card
+    row = next(line for line in card.splitlines() if line.startswith("| generator |"))
+    assert f"| {start + 4:,} |" in row
 
 
 def test_adversarial_loss_leaves_the_discriminator_alone(small_cfg):

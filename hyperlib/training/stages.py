@@ -21,6 +21,7 @@ from .. import checkpoint as ckpt
 from ..config import ModelConfig, TrainConfig
 from ..corpus import load_corpus
 from ..models import refine
+from . import history
 from .adversary import LinearPitchAdversary
 from .data import NoteBank
 from .ema import EMA
@@ -121,7 +122,9 @@ class Stage:
         # totals of the runs this one continues (a warm start), kept in the state so that a resumed run keeps them
         recorded = ckpt.read_config(self.model_dir).get("training", {}).get(self.name, {}) if self.tc.warm_start else {}
         self.before = {"samples_total": recorded.get("samples_total", recorded.get("steps", 0) * recorded.get("batch_size", 0)),
-                       "wall_time_total_s": recorded.get("wall_time_total_s", recorded.get("wall_time_s", 0.0))}
+                       "wall_time_total_s": recorded.get("wall_time_total_s", recorded.get("wall_time_s", 0.0)),
+                       "curve": recorded.get("curve"),
+                       "log_offset": self.log_path.stat().st_size if self.log_path.is_file() else 0}
         if self.state_path.is_file():
             state = torch.load(self.state_path, map_location=self.device, weights_only=True)
             for k, m in self.modules.items():
@@ -158,7 +161,9 @@ class Stage:
                    "samples": samples,
                    "samples_total": self.before["samples_total"] + samples,
                    "wall_time_total_s": round(self.before["wall_time_total_s"] + wall, 1),
-                   "options": asdict(self.tc)}
+                   "options": asdict(self.tc),
+                   "curve": history.extend_curve(self.before.get("curve"), history.read_log(self.log_path, self.before.get("log_offset", 0)),
+                                                 self.before["samples_total"], self.tc.batch_size)}
         cfg.setdefault("training", {})[self.name] = summary
         ckpt.write_config(self.model_dir, cfg)
         return summary
