@@ -122,8 +122,9 @@ def model_card(model_dir: str | Path, data: str, notes: str = "", results: dict 
         f"| all | | {total / 2**20:.1f} MiB |", "",
         "## Training (final losses: mean of the last 50 steps)", "",
         "The last run of each stage: its start, steps, batch, learning rate, wall time and final losses; samples "
-        "seen and CPU hours (wall time x torch threads) are summed over every run that trained the weights, "
-        "warm starts included.", "",
+        "seen and CPU hours (wall time x torch threads) are summed over the runs that trained the weights, warm "
+        "starts included, as far as they were recorded (a warm start from weights whose summary kept no totals "
+        "counts only their last run).", "",
         "| stage | started from | steps | batch | lr | wall time (min) | samples (all runs) | CPU hours (all runs) "
         "| device | final losses |",
         "|---|---|---|---|---|---|---|---|---|---|",
