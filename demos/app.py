@@ -49,7 +49,7 @@ from hyperlib import DEFAULT_VOCODER, AudioError, HyperGANStrument, Result  # no
 from hyperlib.audio import MAX_SECONDS, write_wav  # noqa: E402
 from hyperlib.config import REFINE_STEPS  # noqa: E402
 from hyperlib.mel_image import mel_image  # noqa: E402
-from hyperlib.pipeline import _timed  # noqa: E402
+from hyperlib.render import timed  # noqa: E402
 from sound_design import build_sound_design_tabs  # noqa: E402
 
 log = logging.getLogger("hyperlib.demo")
@@ -275,12 +275,12 @@ def render_all(path: str | None, pitch: float = 60, steps: float = REFINE_STEPS,
     purge_outputs()
     model, steps = get_model(), whole_number(steps)
     progress(0, desc="Reading your sound")
-    with _timed(timings, "decode"):
+    with timed(timings, "decode"):
         note = load_note(model, path)
     with user_errors():
         if mode == RECONSTRUCT:
             progress(0.05, desc="Estimating the pitch")
-            with _timed(timings, "pitch estimate"):
+            with timed(timings, "pitch estimate"):
                 pitch = model.estimate_pitch(note)
         progress(0.1, desc="Rendering with the three methods")
         shared = {}
@@ -291,9 +291,9 @@ def render_all(path: str | None, pitch: float = 60, steps: float = REFINE_STEPS,
                         if stage not in ("vocoder", "total")})
     timings["vocoder"] = sum(result.timings_ms["vocoder"] for result in results)
     progress(0.9, desc="Plotting")
-    with _timed(timings, "plots"):
+    with timed(timings, "plots"):
         plots = [save_mel_plot(x, "Your sound")] + [save_mel_plot(r.mel, METHOD_LABELS[r.method]) for r in results]
-    with _timed(timings, "wav files"):
+    with timed(timings, "wav files"):
         wavs = [save_wav(result) for result in results]
     outputs = [plots[0]]
     for wav, plot in zip(wavs, plots[1:]):

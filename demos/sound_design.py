@@ -35,11 +35,11 @@ if str(REPO_ROOT) not in sys.path:
 from hyperlib import HyperGANStrument  # noqa: E402
 from hyperlib.audio import write_wav  # noqa: E402
 from hyperlib.config import REFINE_STEPS  # noqa: E402
-from hyperlib.faders import load_labels  # noqa: E402
-from hyperlib.melody import ODE_TO_JOY  # noqa: E402
-from hyperlib.morph import join  # noqa: E402
+from hyperlib.sound_design.faders import load_labels  # noqa: E402
+from hyperlib.sound_design.melody import ODE_TO_JOY  # noqa: E402
+from hyperlib.sound_design.morph import join  # noqa: E402
 from hyperlib.hub import resolve  # noqa: E402
-from hyperlib.sfz import safe_name, zip_instrument  # noqa: E402
+from hyperlib.sound_design.sfz import safe_name, zip_instrument  # noqa: E402
 
 EXAMPLES = REPO_ROOT / "examples"
 HANDSAW, VIOLIN = EXAMPLES / "handsaw.ogg", EXAMPLES / "violin.ogg"

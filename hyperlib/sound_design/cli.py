@@ -2,7 +2,7 @@
 
     python -m hyperlib faders --corpus data/fluidr3 --model checkpoints --doc docs/faders.md
     python -m hyperlib edit examples/piano_c4.aif --fader 0=1.5 --fader 3=-2 --pitch 60 -o edited.wav
-    python -m hyperlib morph examples/piano_c4.aif examples/handsaw.ogg --steps 9 --pitch 60 -o morph.wav
+    python -m hyperlib morph examples/piano_c4.aif examples/handsaw.ogg --nodes 9 --pitch 60 -o morph.wav
     python -m hyperlib melody examples/violin.ogg --notes "60:0:0.5,64:0.5:0.5,67:1:1" -o tune.wav
     python -m hyperlib melody examples/violin.ogg --midi tune.mid -o tune.wav
     python -m hyperlib export-sfz examples/violin.ogg --low 36 --high 84 --every 3 -o out/violin
@@ -11,17 +11,16 @@ from __future__ import annotations
 
 import argparse
 
-from .config import REFINE_STEPS
+from ..config import REFINE_STEPS
+from ..hub import MODEL_HELP
+from ..validation import METHODS
+from ..vocoders import DEFAULT_VOCODER, VOCODERS
 
 COMMANDS = ("faders", "edit", "morph", "melody", "export-sfz")
 
 
 def render_args(p: argparse.ArgumentParser, output_help: str = "output WAV path") -> None:
     """The options of every command that renders notes: method, steps, model, vocoder, output."""
-    from .hub import MODEL_HELP
-    from .pipeline import METHODS
-    from .vocoders import DEFAULT_VOCODER, VOCODERS
-
     p.add_argument("--method", choices=METHODS, default="hyper", help="inversion method (default: hyper)")
     p.add_argument("--steps", type=int, default=REFINE_STEPS,
                    help=f"hypernetwork refinement steps T (default: {REFINE_STEPS})")
@@ -90,12 +89,12 @@ def run_sound_design(args) -> None:
     """Run one of ``COMMANDS``; errors propagate (the CLI turns them into messages)."""
     from pathlib import Path
 
-    from .audio import write_wav
+    from ..audio import write_wav
 
     if args.command == "faders":
         import torch
 
-        from .faders import build_and_measure
+        from .fader_study import build_and_measure
 
         torch.set_num_threads(max(1, args.threads))
         report = build_and_measure(args.model, args.corpus, args.components, args.timbres, args.pitch, args.steps,
@@ -103,7 +102,7 @@ def run_sound_design(args) -> None:
         for k, label in report["labels"].items():
             print(f"fader {k}: {label}")
         return
-    from .pipeline import HyperGANStrument
+    from ..sampler import HyperGANStrument
 
     model = HyperGANStrument.from_pretrained(args.model, vocoder=args.vocoder)
     if args.command == "edit":
