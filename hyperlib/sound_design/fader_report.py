@@ -28,7 +28,7 @@ def report_markdown(report: dict, model_dir: str = "checkpoints") -> str:
              "A fader value is in standard deviations of the corpus along that direction; "
              "`model.edit(sound, faders={0: 1.5}, pitch=60)` moves h and lets the hypernetwork refine G "
              "towards the edited h.", "",
-             f"Explained variance of the first directions: "
+             "Explained variance of the first directions: "
              + ", ".join(f"{100 * v:.1f}%" for v in report["explained_variance_ratio"][:8]) + ".", "",
              "## What each direction does (measured)", "",
              f"Each of {len(m['timbres'])} corpus timbres ({', '.join(m['timbres'])}) was rendered at MIDI "

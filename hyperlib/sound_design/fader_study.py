@@ -1,25 +1,21 @@
 """What the timbre faders do, measured: descriptors of vocoded renders along each direction, and PCA in h
-against PCA in w (G's mapping output), and the ``faders`` command that builds and measures them.
+against PCA in w (G's mapping output).
 
-The measurement and the comparison are written to ``faders.json`` beside ``faders.safetensors``
-(``build_and_measure``); ``fader_report.report_markdown`` turns them into ``docs/faders.md``.
+``fader_build.build_and_measure`` writes both to ``faders.json`` beside ``faders.safetensors``;
+``fader_report.report_markdown`` turns them into ``docs/faders.md``.
 """
 from __future__ import annotations
 
-import json
 import math
-import time
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
-from ..checkpoint import record_hash
 from ..config import REFINE_STEPS
 from ..render import render_mels, vocode
-from .descriptors import DESCRIPTORS, corpus_codes, describe, mel_l1, pitch_cents
-from .faders import FADERS_FILE, FADERS_JSON, Faders, fit_pca
+from .descriptors import DESCRIPTORS, describe, mel_l1, pitch_cents
+from .faders import Faders, fit_pca
 
 if TYPE_CHECKING:
     from ..corpus import Corpus
@@ -220,56 +216,3 @@ def compare_spaces(model: "Pipeline", h_codes: np.ndarray, pitches: np.ndarray,
                       "pitch_cents_at_ends": float(np.nanmedian(cents)) if np.any(np.isfinite(cents)) else None,
                       "pitch_off_semitone_at_ends": float(np.mean([not (c < 50) for c in cents]))}
     return out
-
-
-# -- the `faders` command ------------------------------------------------------------------------------
-def build_and_measure(model_dir: str | Path, corpus_dir: str | Path, num_components: int = 8, timbres: int = 8,
-                      pitch: int = 60, steps: int = REFINE_STEPS, max_notes: int | None = None, compare: bool = True,
-                      doc: str | Path | None = None, seed: int = 0, log=print) -> dict:
-    """Build ``faders.safetensors`` and ``faders.json`` for the model in ``model_dir`` from a corpus.
-
-    The PCA uses h = f(x) of every corpus note (or ``max_notes`` random ones); the measurement renders
-    ``timbres`` corpus instruments at ``pitch`` with faders 0-3 at -2..2 std (hyper method, ``steps``);
-    ``compare`` adds the h-versus-w comparison. Returns the JSON written.
-    """
-    from ..corpus import load_corpus
-    from ..pipeline import Pipeline
-    from .fader_report import report_markdown
-
-    t0 = time.perf_counter()
-    model = Pipeline.from_pretrained(model_dir)
-    corpus = load_corpus(corpus_dir)
-    rows = np.arange(len(corpus.notes))
-    if max_notes is not None and max_notes < len(rows):
-        rows = np.sort(np.random.default_rng(seed).choice(rows, max_notes, replace=False))
-    log(f"f over {len(rows)} corpus notes ...")
-    codes = corpus_codes(model, corpus.mels[rows])
-    fader_set = fit_pca(codes, num_components, "h")
-    path = fader_set.save(Path(model_dir) / FADERS_FILE)
-    record_hash(path)
-    log(f"wrote {path} ({fader_set.num_faders} directions, explained {np.round(fader_set.explained, 3).tolist()})")
-    sub = _subset(corpus, rows)
-    timbre_codes, names = pick_timbres(sub, codes, timbres, pitch, seed)
-    log(f"measuring faders 0-3 on {len(names)} timbres ...")
-    report = {"space": "h", "corpus": str(corpus_dir), "num_codes": int(len(rows)),
-              "explained_variance_ratio": fader_set.explained.tolist(), "std": fader_set.std.tolist(),
-              "measurement": measure_faders(model, fader_set, timbre_codes, pitch=pitch, steps=steps,
-                                            timbre_names=names)}
-    if compare:
-        log("comparing h and w ...")
-        report["h_vs_w"] = compare_spaces(model, codes, sub.column("pitch"), timbre_codes, pitch=pitch)
-    report["labels"] = {str(f["fader"]): f["label"] for f in report["measurement"]["faders"]}
-    report["wall_time_s"] = round(time.perf_counter() - t0, 1)
-    (Path(model_dir) / FADERS_JSON).write_text(json.dumps(report, indent=2) + "\n")
-    log(f"wrote {Path(model_dir) / FADERS_JSON}")
-    if doc:
-        Path(doc).parent.mkdir(parents=True, exist_ok=True)
-        Path(doc).write_text(report_markdown(report, str(model_dir)))
-        log(f"wrote {doc}")
-    return report
-
-
-def _subset(corpus: "Corpus", rows: np.ndarray) -> "Corpus":
-    from ..corpus import Corpus
-
-    return Corpus(corpus.mels[:0], [corpus.notes[i] for i in rows], corpus.audio_config)

@@ -135,6 +135,16 @@ def build_faders(model: "Pipeline", mels: np.ndarray, num_components: int = 8) -
     return fit_pca(corpus_codes(model, mels), num_components, "h")
 
 
+def model_faders(model: "Pipeline", path: str | Path | None = None) -> Faders:
+    """The faders of a file or folder, by default those of the folder ``model`` was loaded from.
+
+    Raises FileNotFoundError naming the command that builds ``faders.safetensors``.
+    """
+    if path is None and model.model_dir is None:
+        raise FileNotFoundError(f"This model was not loaded from a folder: give the path of a {FADERS_FILE}.")
+    return Faders.load(path if path is not None else model.model_dir)
+
+
 def edit(model: "Pipeline", sound, faders: Mapping[int, float], pitch: int | None = None,
          method: str = "hyper", steps: int = REFINE_STEPS, fader_set: Faders | None = None) -> Result:
     """Move a sound's timbre code along the fader directions and render it at ``pitch``.
@@ -146,7 +156,7 @@ def edit(model: "Pipeline", sound, faders: Mapping[int, float], pitch: int | Non
     Args:
         faders: {fader index: value in standard deviations}, e.g. {0: 1.5, 3: -2.0}.
         pitch: MIDI 21-108; None estimates the input's pitch (as ``reconstruct``).
-        fader_set: the directions (default ``model.load_faders()``, i.e. the model folder's file).
+        fader_set: the directions (default: ``model_faders(model)``, the model folder's file).
     Raises:
         FileNotFoundError: the model folder has no faders.safetensors (the message names the command).
         ValueError / AudioError: bad fader, pitch, method, steps or audio.
@@ -155,7 +165,7 @@ def edit(model: "Pipeline", sound, faders: Mapping[int, float], pitch: int | Non
     steps = check_steps(steps)
     if pitch is not None:
         pitch = check_pitch(pitch, model.model_config)
-    fader_set = fader_set or model.load_faders()
+    fader_set = fader_set or model_faders(model)
     offset = fader_set.offset(faders)
     timings: dict = {}
     note, h, z = model.encode(sound, method, timings)

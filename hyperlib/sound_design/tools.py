@@ -10,7 +10,7 @@ import numpy as np
 from ..audio import AudioInput
 from ..config import REFINE_STEPS
 from ..render import Result
-from .faders import FADERS_FILE, Faders, edit
+from .faders import Faders, edit, model_faders
 from .melody import render_melody
 from .morph import morph
 from .sfz import export_sfz
@@ -30,9 +30,7 @@ class SoundDesign:
 
         Raises FileNotFoundError naming the command that builds ``faders.safetensors``.
         """
-        if path is None and self.model_dir is None:
-            raise FileNotFoundError(f"This model was not loaded from a folder: give the path of a {FADERS_FILE}.")
-        self.faders = Faders.load(path if path is not None else self.model_dir)
+        self.faders = model_faders(self, path)
         return self.faders
 
     def edit(self, sound: AudioInput, faders: dict, pitch: int | None = None, method: str = "hyper",
@@ -42,7 +40,7 @@ class SoundDesign:
         See ``hyperlib.sound_design.faders.edit``; all-zero faders equal ``synthesize``. Raises FileNotFoundError
         when the model folder has no ``faders.safetensors``.
         """
-        return edit(self, sound, faders, pitch, method, steps, self.faders)
+        return edit(self, sound, faders, pitch, method, steps, self.faders or self.load_faders())
 
     def morph(self, sounds: Sequence[AudioInput], steps: int = 9, pitch: int = 60, even: bool = True,
               method: str = "hyper", refine_steps: int = REFINE_STEPS, iterations: int = 8):
