@@ -115,7 +115,7 @@ def peak_normalize(audio: np.ndarray, peak_dbfs: float) -> np.ndarray:
 
 def pyin_f0(audio: np.ndarray, sample_rate: int, fmin_hz: float, fmax_hz: float, resolution: float = 0.1,
             seconds: float = 0.5, frame_length: int = 2048) -> float:
-    """Median f0 in Hz of the voiced frames of the first ``seconds`` of a note, by librosa's pYIN; NaN if none is voiced.
+    """Median f0 in Hz of the voiced frames of the first ``seconds`` of a note by librosa's pYIN; NaN if none is.
 
     Args:
         audio: (num_samples,) waveform at ``sample_rate`` Hz.

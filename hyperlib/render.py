@@ -90,7 +90,7 @@ def generate(nets: Mapping[str, nn.Module], method: str, h: torch.Tensor, z: tor
 
 
 def vocode(vocoder: Vocoder, mel: np.ndarray, pitch: float | None, peak_dbfs: float) -> np.ndarray:
-    """Normalized log-mel (n_mels, frames) at MIDI ``pitch`` -> (num_samples,) float32 audio peaking at ``peak_dbfs`` dB.
+    """Normalized log-mel (n_mels, frames) at MIDI ``pitch`` -> (num_samples,) float32 audio peaking at ``peak_dbfs``.
 
     ``pitch`` None: the vocoder estimates one where it needs it.
     """

@@ -35,7 +35,7 @@ def check_method(method: str) -> str:
 
 
 def check_pitch(pitch, cfg: ModelConfig) -> int:
-    """A MIDI pitch in the model's range (21-108 for ``ModelConfig()``) as an int. Raises ValueError naming the range."""
+    """A MIDI pitch in the model's range (21-108 for ``ModelConfig()``) as an int; ValueError names the range."""
     return whole_number(pitch, cfg.min_pitch, cfg.min_pitch + cfg.num_pitches - 1, "MIDI pitch")
 
 

@@ -1,4 +1,4 @@
-"""Issue 3, the evaluation: a tiny end-to-end run (tiny corpus, tiny model, tiny evaluation classifiers)
+"""The evaluation (paper sec. 4): a tiny end-to-end run (tiny corpus, tiny model, tiny evaluation classifiers)
 checks that every row and metric is produced and finite. Scores are never asserted."""
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Issue 7, sound design: timbre faders, even morphs, melodies and SFZ export.
+"""Sound design (docs/sound_design.md): timbre faders, even morphs, melodies and SFZ export.
 
 The tests use whatever ``HyperGANStrument.from_pretrained()`` loads (conftest's ``model``: the bundled
 checkpoint, or the folder named by ``HYPERLIB_CHECKPOINT``). Where that folder has no ``faders.safetensors`` the faders are built

@@ -22,9 +22,12 @@ from .workers import JobPool, job_vocode
 
 
 class Evaluator:
-    """Runs the sections of one evaluation. Build with ``Evaluator.load`` (or directly, in tests).
+    """What the sections of one evaluation share: the networks, the classifiers, the corpus and their helpers.
 
-    model: the pipeline (f, G, E, H, H_pre, LogMel; its vocoder is set to ``cfg.vocoder``). clf: the evaluation classifiers.
+    Build with ``Evaluator.load`` (or directly, in tests); the sections are functions of it (``run.evaluate``).
+
+    model: the pipeline (f, G, E, H, H_pre, LogMel; its vocoder is set to ``cfg.vocoder``).
+    clf: the evaluation classifiers.
     corpus: the held-out corpus. model_dir: where ``f_noadv.safetensors`` may be.
     """
 
@@ -89,7 +92,7 @@ class Evaluator:
         return generate(self.model.nets, method, h, z, pitch, self.cfg.steps)[0]
 
     def pyin_subset(self, pitches: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
-        """Sorted indices of at most ``n`` of ``pitches`` that pYIN scores (``metrics.PYIN_SCORED``), drawn by ``rng``."""
+        """Sorted indices of at most ``n`` of ``pitches`` that pYIN scores (``metrics.PYIN_SCORED``), by ``rng``."""
         ok = np.flatnonzero([M.pyin_range_ok(p) for p in pitches])
         return np.sort(rng.choice(ok, min(n, ok.size), replace=False)) if ok.size else ok
 
