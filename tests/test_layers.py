@@ -4,8 +4,8 @@ import ast
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "hyperlib"
-UPPER = ("hyperlib.sound_design", "hyperlib.evaluation", "hyperlib.training", "hyperlib.sampler", "hyperlib.cli",
-         "hyperlib.app_bench")
+UPPER = ("hyperlib.sound_design", "hyperlib.evaluation", "hyperlib.training", "hyperlib.modelcard", "hyperlib.sampler",
+         "hyperlib.cli", "hyperlib.app_bench")
 """What the core must not import: the layers above the pipeline."""
 
 
