@@ -10,15 +10,11 @@ Wire them into ``demos/app.py`` with one line inside its ``gr.Blocks`` context::
 
 ``get_model`` is a zero-argument callable returning the process-wide ``HyperGANStrument``. Every handler
 is a module-level function (callable directly in tests) and turns the library's bad-input errors into
-``gr.Error`` messages.
+``gr.Error`` messages (``app_common.user_errors``); outputs go to ``app_common.OUTPUT_DIR``.
 """
 from __future__ import annotations
 
-import os
 import sys
-import tempfile
-import time
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable
 
@@ -29,78 +25,44 @@ from matplotlib.figure import Figure
 APP_DIR = Path(__file__).resolve().parent
 # The repository (demos/sound_design.py) or an assembled Space (beside hyperlib/, checkpoints/, examples/).
 REPO_ROOT = APP_DIR if (APP_DIR / "hyperlib").is_dir() else APP_DIR.parent
-if str(REPO_ROOT) not in sys.path:
-    sys.path.insert(0, str(REPO_ROOT))
+for path in (REPO_ROOT, APP_DIR):  # hyperlib without installing it; app_common.py beside this file
+    if str(path) not in sys.path:
+        sys.path.insert(0, str(path))
 
+from app_common import (HANDSAW, VIOLIN, audio_input, audio_output, new_output_folder, pitch_slider,  # noqa: E402
+                        purge_outputs, save_audio, steps_slider, user_errors, whole_number)
 from hyperlib import HyperGANStrument  # noqa: E402
-from hyperlib.audio import write_wav  # noqa: E402
 from hyperlib.config import REFINE_STEPS  # noqa: E402
-from hyperlib.faders import load_labels  # noqa: E402
-from hyperlib.melody import ODE_TO_JOY  # noqa: E402
-from hyperlib.morph import join  # noqa: E402
 from hyperlib.hub import resolve  # noqa: E402
-from hyperlib.sfz import safe_name, zip_instrument  # noqa: E402
+from hyperlib.sound_design.faders import load_labels  # noqa: E402
+from hyperlib.sound_design.melody import ODE_TO_JOY  # noqa: E402
+from hyperlib.sound_design.morph import join  # noqa: E402
+from hyperlib.sound_design.sfz import safe_name, zip_instrument  # noqa: E402
 
-EXAMPLES = REPO_ROOT / "examples"
-HANDSAW, VIOLIN = EXAMPLES / "handsaw.ogg", EXAMPLES / "violin.ogg"
-OUTPUT_DIR = Path(tempfile.gettempdir()) / "hyperlib-sound-design"
-KEEP_OUTPUTS_S = 3600
 NUM_FADERS = 4
 MORPH_ITERATIONS = 8
 
 _get_model: Callable[[], HyperGANStrument] = HyperGANStrument.from_pretrained
 
 
-@contextmanager
-def user_errors():
-    """Bad input (ValueError, AudioError) and a missing faders file become messages shown in the app."""
-    try:
-        yield
-    except (ValueError, FileNotFoundError) as exc:
-        raise gr.Error(str(exc), print_exception=False) from exc
-
-
 def _need(path, which: str = "") -> str:
+    """The uploaded file's path; gr.Error asking for the (``which``) sound when there is none."""
     if not path:
         raise gr.Error(f"Please upload or record {'the ' + which + ' ' if which else 'a '}sound first.",
                        print_exception=False)
     return str(path)
 
 
-def _out_path(prefix: str, suffix: str) -> str:
-    """A fresh file in OUTPUT_DIR (outputs older than an hour are removed)."""
-    OUTPUT_DIR.mkdir(parents=True, exist_ok=True)
-    cutoff = time.time() - KEEP_OUTPUTS_S
-    for p in OUTPUT_DIR.glob("*"):
-        try:
-            if p.is_file() and p.stat().st_mtime < cutoff:
-                p.unlink()
-        except FileNotFoundError:
-            pass
-    fd, path = tempfile.mkstemp(prefix=f"hyperlib-{prefix}-", suffix=suffix, dir=OUTPUT_DIR)
-    os.close(fd)
-    return path
-
-
-def _wav(audio: np.ndarray, sample_rate: int, prefix: str) -> str:
-    path = _out_path(prefix, ".wav")
-    write_wav(path, audio, sample_rate)
-    return path
-
-
-def _int(value):
-    return int(value) if isinstance(value, float) and value.is_integer() else value
-
-
 # -- handlers -------------------------------------------------------------------------------------------
 def edit_handler(path, pitch=60, f0=0.0, f1=0.0, f2=0.0, f3=0.0, steps=REFINE_STEPS) -> tuple[str, str]:
     """The "Timbre faders" tab: the sound at MIDI ``pitch`` with faders 0-3 (in std). Returns (WAV, markdown)."""
+    purge_outputs()
     model = _get_model()
     values = {k: float(v) for k, v in enumerate((f0, f1, f2, f3)) if float(v) != 0.0}
     with user_errors():
-        r = model.edit(_need(path), values, _int(pitch), "hyper", _int(steps))
+        r = model.edit(_need(path), values, whole_number(pitch), "hyper", whole_number(steps))
     moved = ", ".join(f"fader {k} {v:+.1f}" for k, v in values.items()) or "all faders at 0 (the plain render)"
-    return _wav(r.audio, r.sample_rate, f"edit-midi{r.pitch}"), f"MIDI {r.pitch}; {moved}."
+    return save_audio(r.audio, r.sample_rate, f"hyperlib-edit-midi{r.pitch}"), f"MIDI {r.pitch}; {moved}."
 
 
 def step_figure(before: np.ndarray, after: np.ndarray) -> Figure:
@@ -121,61 +83,42 @@ def morph_handler(path_a, path_b, nodes=9, pitch=60, even=True, steps=REFINE_STE
     Returns (WAV of the notes joined, 0.5 s each; step-size plot; markdown with the spread before/after).
     The linear path is always computed (as the SOM's start), so the plot compares both.
     """
+    purge_outputs()
     model = _get_model()
     with user_errors():
-        res = model.morph([_need(path_a, "first"), _need(path_b, "second")], _int(nodes), _int(pitch), bool(even),
-                          "hyper", _int(steps), MORPH_ITERATIONS if even else 0)
+        res = model.morph([_need(path_a, "first"), _need(path_b, "second")], whole_number(nodes), whole_number(pitch), bool(even),
+                          "hyper", whole_number(steps), MORPH_ITERATIONS if even else 0)
     p = res.path
     text = (f"{len(res)} notes at MIDI {res[0].pitch}, {'SOM-evened' if even else 'linear'} path. "
             f"Step-size spread (coefficient of variation of neighbour log-mel distances): linear "
             f"**{p.spread_before:.3f}**" + (f", after the SOM **{p.spread_after:.3f}**." if even else "."))
-    return _wav(join(res), res[0].sample_rate, "morph"), step_figure(p.distances_before, p.distances_after), text
+    return save_audio(join(res), res[0].sample_rate, "hyperlib-morph"), step_figure(p.distances_before, p.distances_after), text
 
 
 def melody_handler(path, notes_text=ODE_TO_JOY, midi_file=None, release=0.15, steps=REFINE_STEPS) -> tuple[str, str]:
     """The "Play a melody" tab: the notes (or an uploaded MIDI file, which wins) in the sound's timbre."""
+    purge_outputs()
     model = _get_model()
     notes = str(midi_file) if midi_file else (notes_text or "")
     with user_errors():
-        audio, sr = model.melody(_need(path), notes, "hyper", _int(steps), float(release))
-    return _wav(audio, sr, "melody"), f"{len(audio) / sr:.2f} s at {sr} Hz."
+        audio, sr = model.melody(_need(path), notes, "hyper", whole_number(steps), float(release))
+    return save_audio(audio, sr, "hyperlib-melody"), f"{len(audio) / sr:.2f} s at {sr} Hz."
 
 
 def sfz_handler(path, low=36, high=84, every=3, name="", steps=REFINE_STEPS) -> tuple[str, str]:
     """The "Export instrument" tab: an SFZ instrument (the .sfz and samples/) as a zip. Returns (zip, markdown)."""
+    purge_outputs()
     model, path = _get_model(), _need(path)
     name = safe_name(name or Path(path).stem)
-    folder = Path(tempfile.mkdtemp(prefix="hyperlib-sfz-", dir=_ensure(OUTPUT_DIR))) / name
+    folder = new_output_folder("hyperlib-sfz-") / name
     with user_errors():
-        sfz = model.export_sfz(path, folder, _int(low), _int(high), _int(every), "hyper", _int(steps), name)
+        sfz = model.export_sfz(path, folder, whole_number(low), whole_number(high), whole_number(every), "hyper", whole_number(steps), name)
     regions = sfz.read_text().count("<region>")
     archive = zip_instrument(sfz, str(folder.parent / name))
     return str(archive), f"`{sfz.name}`: {regions} samples covering MIDI {int(low)}-{int(high)}."
 
 
-def _ensure(folder: Path) -> str:
-    folder.mkdir(parents=True, exist_ok=True)
-    return str(folder)
-
-
 # -- layout ---------------------------------------------------------------------------------------------
-def _audio_in(label: str, value: Path | None) -> gr.Audio:
-    return gr.Audio(str(value) if value and value.is_file() else None, sources=["upload", "microphone"],
-                    type="filepath", label=label)
-
-
-def _audio_out(label: str) -> gr.Audio:
-    return gr.Audio(type="filepath", label=label, interactive=False)
-
-
-def _pitch(default: int) -> gr.Slider:
-    return gr.Slider(21, 108, value=default, step=1, label="MIDI pitch")
-
-
-def _steps() -> gr.Slider:
-    return gr.Slider(0, 10, value=REFINE_STEPS, step=1, label="Refinement steps (HyperGANStrument)")
-
-
 def build_sound_design_tabs(get_model: Callable[[], HyperGANStrument]) -> None:
     """Create the four sound-design tabs inside the current ``gr.Blocks`` context.
 
@@ -192,29 +135,29 @@ def build_sound_design_tabs(get_model: Callable[[], HyperGANStrument]) -> None:
                     "say what each direction was measured to do (left = negative, right = positive).")
         with gr.Row():
             with gr.Column():
-                sound = _audio_in("Your sound", VIOLIN)
-                pitch = _pitch(60)
+                sound = audio_input("Your sound", VIOLIN)
+                pitch = pitch_slider(60)
                 sliders = [gr.Slider(-3, 3, value=0, step=0.1, label=label) for label in labels]
-                steps = _steps()
+                steps = steps_slider()
                 button = gr.Button("Render", variant="primary")
             with gr.Column():
-                out, info = _audio_out("Edited sound"), gr.Markdown()
+                out, info = audio_output("Edited sound"), gr.Markdown()
         button.click(edit_handler, [sound, pitch, *sliders, steps], [out, info], api_name="faders")
 
     with gr.Tab("Morph", elem_id="tab-morph"):
         gr.Markdown("A morph from the first sound to the second, one note per step. *Even* spaces the steps "
                     "with a self-organizing map so that neighbouring notes differ by equal amounts.")
         with gr.Row():
-            a, b = _audio_in("First sound", VIOLIN), _audio_in("Second sound", HANDSAW)
+            a, b = audio_input("First sound", VIOLIN), audio_input("Second sound", HANDSAW)
         with gr.Row():
             with gr.Column():
                 nodes = gr.Slider(3, 15, value=9, step=1, label="Notes in the morph")
-                pitch = _pitch(60)
+                pitch = pitch_slider(60)
                 even = gr.Checkbox(True, label="Even steps (SOM)")
-                steps = _steps()
+                steps = steps_slider()
                 button = gr.Button("Morph", variant="primary")
             with gr.Column():
-                out, plot, info = _audio_out("Morph (0.5 s per note)"), gr.Plot(show_label=False), gr.Markdown()
+                out, plot, info = audio_output("Morph (0.5 s per note)"), gr.Plot(show_label=False), gr.Markdown()
         button.click(morph_handler, [a, b, nodes, pitch, even, steps], [out, plot, info], api_name="morph")
 
     with gr.Tab("Play a melody", elem_id="tab-melody"):
@@ -222,14 +165,14 @@ def build_sound_design_tabs(get_model: Callable[[], HyperGANStrument]) -> None:
                     "comma-separated, or a MIDI file. The default is the opening of Ode to Joy.")
         with gr.Row():
             with gr.Column():
-                sound = _audio_in("Your sound", VIOLIN)
+                sound = audio_input("Your sound", VIOLIN)
                 notes = gr.Textbox(ODE_TO_JOY, label="Notes", lines=3)
                 midi = gr.File(label="or a MIDI file", file_types=[".mid", ".midi"], type="filepath")
                 release = gr.Slider(0.0, 1.0, value=0.15, step=0.05, label="Release (s)")
-                steps = _steps()
+                steps = steps_slider()
                 button = gr.Button("Play", variant="primary")
             with gr.Column():
-                out, info = _audio_out("Melody"), gr.Markdown()
+                out, info = audio_output("Melody"), gr.Markdown()
         button.click(melody_handler, [sound, notes, midi, release, steps], [out, info], api_name="melody")
 
     with gr.Tab("Export instrument", elem_id="tab-sfz"):
@@ -237,13 +180,13 @@ def build_sound_design_tabs(get_model: Callable[[], HyperGANStrument]) -> None:
                     "`.sfz` and its 16-bit WAV samples) for any SFZ sampler (sfizz, Sforzando, ...).")
         with gr.Row():
             with gr.Column():
-                sound = _audio_in("Your sound", VIOLIN)
+                sound = audio_input("Your sound", VIOLIN)
                 with gr.Row():
-                    low = gr.Slider(21, 108, value=36, step=1, label="Lowest key")
-                    high = gr.Slider(21, 108, value=84, step=1, label="Highest key")
+                    low = pitch_slider(36, "Lowest key")
+                    high = pitch_slider(84, "Highest key")
                 every = gr.Slider(1, 12, value=3, step=1, label="Sample every n-th key")
                 name = gr.Textbox("", label="Instrument name (default: the file name)")
-                steps = _steps()
+                steps = steps_slider()
                 button = gr.Button("Export", variant="primary")
             with gr.Column():
                 out, info = gr.File(label="SFZ instrument (zip)"), gr.Markdown()

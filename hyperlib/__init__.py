@@ -6,7 +6,9 @@
 """
 from .audio import AudioError
 from .config import AudioConfig, ModelConfig, TrainConfig
-from .pipeline import METHODS, HyperGANStrument, Result
+from .render import Result
+from .sampler import HyperGANStrument
+from .validation import METHODS
 from .vocoders import DEFAULT_VOCODER, VOCODERS
 
 __all__ = ["AudioConfig", "AudioError", "DEFAULT_VOCODER", "HyperGANStrument", "METHODS", "ModelConfig", "Result",

@@ -100,8 +100,34 @@ def prepare_note(y: np.ndarray, cfg: AudioConfig) -> np.ndarray:
     _, (start, _) = librosa.effects.trim(y, top_db=cfg.onset_top_db, frame_length=256, hop_length=64)
     start = max(0, int(start) - int(cfg.preroll_s * cfg.sample_rate))
     y = y[start : start + cfg.num_samples]
-    y = np.pad(y, (0, cfg.num_samples - y.size))
-    return (y * (10 ** (cfg.peak_dbfs / 20) / np.max(np.abs(y)))).astype(np.float32)
+    return peak_normalize(np.pad(y, (0, cfg.num_samples - y.size)), cfg.peak_dbfs)
+
+
+def peak_normalize(audio: np.ndarray, peak_dbfs: float) -> np.ndarray:
+    """``audio`` (any shape) scaled so that its peak is at ``peak_dbfs`` dB full scale, as float32.
+
+    Silence (an all-zero or empty array) is returned unscaled. Every note the package outputs goes through this
+    (``AudioConfig.peak_dbfs``, -1 dB).
+    """
+    peak = float(np.max(np.abs(audio))) if np.size(audio) else 0.0
+    return (audio * (10 ** (peak_dbfs / 20) / peak)).astype(np.float32) if peak > 0 else np.asarray(audio, np.float32)
+
+
+def pyin_f0(audio: np.ndarray, sample_rate: int, fmin_hz: float, fmax_hz: float, resolution: float = 0.1,
+            seconds: float = 0.5, frame_length: int = 2048) -> float:
+    """Median f0 in Hz of the voiced frames of the first ``seconds`` of a note by librosa's pYIN; NaN if none is.
+
+    Args:
+        audio: (num_samples,) waveform at ``sample_rate`` Hz.
+        fmin_hz, fmax_hz: pYIN's search range in Hz (``fmax_hz`` is lowered to just under Nyquist).
+        resolution: pitch-bin width in semitones (librosa's default 0.1). frame_length: samples (2048 = 128 ms
+            at 16 kHz).
+    """
+    y = np.asarray(audio, dtype=np.float32)[: int(seconds * sample_rate)]
+    f0, voiced, _ = librosa.pyin(y, fmin=float(fmin_hz), fmax=float(min(fmax_hz, sample_rate / 2 - 1)),
+                                 sr=sample_rate, frame_length=frame_length, resolution=resolution)
+    f0 = f0[voiced & np.isfinite(f0)]
+    return float(np.median(f0)) if f0.size else float("nan")
 
 
 def load_note(source: AudioInput, cfg: AudioConfig) -> np.ndarray:

@@ -2,9 +2,9 @@
 
 Names: ``f`` feature extractor, ``G`` generator, ``D`` discriminator, ``H`` hypernetwork after
 adversarial fine-tuning, ``H_pre`` hypernetwork after pre-training only, ``E`` encoder.
-Only safetensors and JSON are ever read from a model folder. ``hashes.json`` (written by ``write_hashes``)
-records the sha256 of every safetensors file; when it is present, a file whose hash differs is refused
-with ``CheckpointError``.
+Only safetensors and JSON are ever read from a model folder, and every safetensors file through
+``read_safetensors``: ``hashes.json`` (written by ``write_hashes``) records the sha256 of every safetensors file;
+when it is present, a file whose hash differs is refused with ``CheckpointError``.
 """
 from __future__ import annotations
 
@@ -14,11 +14,12 @@ import threading
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors import safe_open
+from safetensors.torch import save_file
 from torch import nn
 
 from .config import AudioConfig, ModelConfig, audio_config_from_dict
-from .models import Discriminator, Encoder, FeatureExtractor, Generator, HyperNetwork
+from .models import Discriminator, Encoder, FeatureExtractor, Generator, HyperNetwork, tuned_layer_shapes
 
 NETWORKS = ("f", "G", "D", "H_pre", "H", "E")
 HASHES_FILE = "hashes.json"
@@ -54,6 +55,16 @@ def write_hashes(model_dir: str | Path) -> Path:
     path = model_dir / HASHES_FILE
     path.write_text(json.dumps({"algorithm": "sha256", "files": hashes}, indent=2, sort_keys=True) + "\n")
     return path
+
+
+def record_hash(path: str | Path) -> None:
+    """Add (or update) the sha256 of weights file ``path`` in its folder's ``hashes.json``, when the folder has one."""
+    path = Path(path)
+    record = path.parent / HASHES_FILE
+    if record.is_file():
+        data = json.loads(record.read_text())
+        data.setdefault("files", {})[path.name] = file_sha256(path)
+        record.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
 def recorded_hashes(model_dir: str | Path) -> dict[str, str] | None:
@@ -122,14 +133,14 @@ def configs(model_dir: str | Path) -> tuple[ModelConfig, AudioConfig]:
 
 def build(name: str, cfg: ModelConfig, audio: AudioConfig | None = None) -> nn.Module:
     """A freshly initialized network by checkpoint name; ``audio`` (default ``AudioConfig()``) sets G's mel grid."""
-    if name == "f":
+    if name in ("f", "f_noadv"):  # f_noadv: f trained without the pitch adversary (the evaluation's probe)
         return FeatureExtractor(cfg)
     if name == "G":
         return Generator(cfg, audio)
     if name == "D":
         return Discriminator(cfg)
     if name in ("H", "H_pre"):
-        return HyperNetwork(cfg, Generator(cfg).tuned_shapes)
+        return HyperNetwork(cfg, tuned_layer_shapes(cfg))
     if name == "E":
         return Encoder(cfg)
     raise ValueError(f"Unknown network {name!r}; known: {', '.join(NETWORKS)}.")
@@ -143,6 +154,20 @@ def save_network(model_dir: str | Path, name: str, module: nn.Module) -> Path:
     return path
 
 
+def read_safetensors(path: str | Path, device: str | torch.device = "cpu") -> tuple[dict[str, torch.Tensor], dict]:
+    """The one reader of weights files: (tensors, metadata) of a safetensors file after ``verify_hash``.
+
+    Raises FileNotFoundError for a missing file and CheckpointError when its sha256 differs from the one recorded
+    in its folder's ``hashes.json``.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing.")
+    verify_hash(path)
+    with safe_open(str(path), framework="pt", device=str(device)) as fh:
+        return {k: fh.get_tensor(k) for k in fh.keys()}, dict(fh.metadata() or {})
+
+
 def read_weights(model_dir: str | Path, name: str, device: str | torch.device = "cpu") -> dict[str, torch.Tensor]:
     """The tensors of ``model_dir/<name>.safetensors`` after checking its sha256.
 
@@ -151,11 +176,10 @@ def read_weights(model_dir: str | Path, name: str, device: str | torch.device = 
     """
     path = Path(model_dir) / f"{name}.safetensors"
     if not path.is_file():
-        stage = {"f": "features", "G": "generator", "D": "generator", "H_pre": "hypernet-pre",
-                 "H": "hypernet-adv", "E": "encoder"}[name]
-        raise FileNotFoundError(f"{path} is missing: train it with `python -m hyperlib train {stage}`.")
-    verify_hash(path)
-    return load_file(str(path), device=str(device))
+        command = {"f": "train features", "G": "train generator", "D": "train generator", "H_pre": "train hypernet-pre",
+                   "H": "train hypernet-adv", "E": "train encoder", "f_noadv": "train-eval"}[name]
+        raise FileNotFoundError(f"{path} is missing: train it with `python -m hyperlib {command}`.")
+    return read_safetensors(path, device)[0]
 
 
 def load_network(model_dir: str | Path, name: str, cfg: ModelConfig | None = None,

@@ -7,10 +7,10 @@ import sys
 import torch
 
 from .audio import AudioError, write_wav
-from .sound_design_cli import COMMANDS as SOUND_DESIGN_COMMANDS, render_args, run_sound_design
 from .config import REFINE_STEPS
 from .corpus import TRAIN_FONTS, TRAIN_VELOCITIES
 from .hub import DEFAULT_REPO_ID, HubError, download, push
+from .sound_design.cli import COMMANDS as SOUND_DESIGN_COMMANDS, add_sound_design_args, render_args, run_sound_design
 from .vocoders import DEFAULT_VOCODER, VOCODERS
 
 
@@ -84,8 +84,6 @@ def build_parser() -> argparse.ArgumentParser:
                    help="requests of the one-client run; each concurrent client sends half as many (default: 12)")
     p.add_argument("--no-in-process", action="store_true", help="skip timing the handler in this process")
     _hub_args(sub)
-    from .sound_design_cli import add_sound_design_args
-
     add_sound_design_args(sub)  # faders, edit, morph, melody, export-sfz
     return parser
 
@@ -147,7 +145,7 @@ def _run_eval_command(args) -> None:
             print(train_f_noadv(args.corpus, args.model, args.noadv_steps, tiny=args.tiny))
     else:
         from .evaluation import EvalConfig, evaluate
-        from .evaluation.run import SPLIT_CORPORA
+        from .evaluation.config import SPLIT_CORPORA
 
         kw = dict(max_notes=args.max_notes, steps=args.steps, workers=args.workers, threads=args.threads, seed=args.seed,
                   vocoder=args.vocoder)
@@ -198,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command in SOUND_DESIGN_COMMANDS:
             run_sound_design(args)
         else:
-            from .pipeline import HyperGANStrument
+            from .sampler import HyperGANStrument
 
             model = HyperGANStrument.from_pretrained(args.model, vocoder=args.vocoder)
             if args.command == "synth":

@@ -11,6 +11,10 @@ def _from_dict(cls, d: dict):
     return cls(**{k: v for k, v in d.items() if k in names})
 
 
+MIN_PITCH, MAX_PITCH = 21, 108
+"""The MIDI range every network is trained on (A0 to C8, the 88 keys of a piano)."""
+MAX_STEPS = 10
+"""Most hypernetwork refinement steps T accepted at inference."""
 REFINE_STEPS = 1
 """Default hypernetwork refinement steps T at inference: on held-out notes T = 1 gives nearly all of the
 gain of T = 3 (timbre error 0.61 -> 0.43 vs 0.41, log-mel L1 equal) for a third of the extra time."""
@@ -68,8 +72,8 @@ class ModelConfig:
     feat_channels: tuple = (16, 32, 64, 128, 256)
     enc_channels: tuple = (16, 32, 64, 128, 256)
     num_instruments: int = 128
-    num_pitches: int = 88
-    min_pitch: int = 21
+    num_pitches: int = MAX_PITCH - MIN_PITCH + 1
+    min_pitch: int = MIN_PITCH
     hyper_hidden: int = 512
     hyper_layers: int = 6
     hyper_rank: int = 4

@@ -16,7 +16,7 @@ import torch
 from tqdm import tqdm
 
 from .audio import AudioError, prepare_note
-from .config import AudioConfig
+from .config import MAX_PITCH, MIN_PITCH, AudioConfig
 from .mel import LogMel
 
 SOUNDFONT_DIR = Path("/usr/share/sounds/sf2")
@@ -31,7 +31,6 @@ TRAIN_VELOCITIES = (64, 100, 127)  # MIDI velocities of the training corpus
 GM_FAMILIES = ("piano", "chromatic_percussion", "organ", "guitar", "bass", "strings", "ensemble", "brass",
                "reed", "pipe", "synth_lead", "synth_pad", "synth_effects", "ethnic", "percussive", "sound_effects")
 UNPITCHED_PROGRAMS = range(120, 128)  # GM sound effects: breath, seashore, helicopter, applause...
-MIN_PITCH, MAX_PITCH = 21, 108
 SILENT_PEAK = 64  # int16 peak below which a render counts as silent and is dropped
 
 

@@ -1,4 +1,4 @@
-"""Issue 3, the evaluation: a tiny end-to-end run (tiny corpus, tiny model, tiny evaluation classifiers)
+"""The evaluation (paper sec. 4): a tiny end-to-end run (tiny corpus, tiny model, tiny evaluation classifiers)
 checks that every row and metric is produced and finite. Scores are never asserted."""
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from hyperlib.config import AudioConfig, ModelConfig  # noqa: E402
 from hyperlib.evaluation import EvalConfig, evaluate, load_eval_classifiers, train_eval_classifiers, train_f_noadv  # noqa: E402
 from hyperlib.evaluation import metrics as M  # noqa: E402
-from hyperlib.evaluation.run import MODEL_METHODS, REFERENCES  # noqa: E402
+from hyperlib.evaluation.config import MODEL_METHODS, REFERENCES  # noqa: E402
 from hyperlib.vocoders import DEFAULT_VOCODER, VOCODERS  # noqa: E402
 
 SMALL = ModelConfig(gen_channels=(32, 32, 32, 16, 16, 8), disc_channels=(8, 16, 16, 32, 32),
@@ -115,8 +115,9 @@ def test_tiny_evaluation_produces_every_row(tiny_results):
 
 def test_missing_noadv_is_reported_not_fatal(tiny_setup, tiny_results, tmp_path):
     from hyperlib.evaluation import Evaluator
+    from hyperlib.evaluation.probe import probe as run_probe
     from hyperlib.evaluation.report import markdown
-    from hyperlib.evaluation.run import _clean
+    from hyperlib.evaluation.run import clean
 
     corpus, model = tiny_setup
     copy = tmp_path / "model"
@@ -124,12 +125,12 @@ def test_missing_noadv_is_reported_not_fatal(tiny_setup, tiny_results, tmp_path)
     for p in model.iterdir():
         if p.is_file() and p.name != "f_noadv.safetensors":
             (copy / p.name).write_bytes(p.read_bytes())
-    probe = Evaluator.load(copy, corpus, EvalConfig.tiny()).probe()
+    probe = run_probe(Evaluator.load(copy, corpus, EvalConfig.tiny()))
     assert probe["f_noadv"]["missing"] and math.isnan(probe["f_noadv"]["test_accuracy"])
     assert _finite(probe["f"]["test_accuracy"])
     r = {**tiny_results[0], "probe": probe}
     assert "`f_noadv` (missing)" in markdown(r)
-    assert json.loads(json.dumps(_clean(r)))["probe"]["f_noadv"]["test_accuracy"] is None
+    assert json.loads(json.dumps(clean(r)))["probe"]["f_noadv"]["test_accuracy"] is None
 
 
 def test_missing_classifiers_name_the_command(tmp_path):

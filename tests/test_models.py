@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from hyperlib import checkpoint as ckpt
-from hyperlib.models import Discriminator, Encoder, FeatureExtractor, Generator, HyperNetwork, refine
+from hyperlib.models import (Discriminator, Encoder, FeatureExtractor, Generator, HyperNetwork, refine,
+                             tuned_layer_shapes)
 from hyperlib.models.generator import ModulatedConv2d
 from hyperlib.models.layers import pitch_index
 
@@ -51,6 +52,16 @@ def test_generator_shapes(nets, batch, small_cfg):
     # the tuned layers are G's last modulated 3x3 convolutions
     assert G.tuned_shapes == [tuple(c.weight.shape[:2]) for c in G.convs[-small_cfg.hyper_layers:]]
     assert G.tuned_shapes[-1] == (small_cfg.gen_channels[-1], small_cfg.gen_channels[-1])
+    assert tuned_layer_shapes(small_cfg) == G.tuned_shapes  # H's shapes without building a generator
+
+
+def test_generator_is_mapping_then_synthesis(nets, batch):
+    """G(h, z, p; deltas) = synthesis(mapping(h, z, p), p, deltas): an edited w renders through synthesis alone."""
+    G, deltas = nets["G"], random_deltas(nets["G"])
+    with torch.no_grad():
+        w = G.mapping(batch["h"], batch["z"], batch["p"])
+        assert torch.equal(G.synthesis(w, batch["p"], deltas), G(batch["h"], batch["z"], batch["p"], deltas))
+        assert not torch.equal(G.synthesis(w + 1, batch["p"]), G(batch["h"], batch["z"], batch["p"]))
 
 
 def test_feature_norm_is_fixed(nets, batch, small_cfg):

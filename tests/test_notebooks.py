@@ -1,4 +1,4 @@
-"""The teaching notebooks run top to bottom without error (issue 5).
+"""The teaching notebooks run top to bottom without error.
 
 Each notebook in ``notebooks/`` is executed with nbclient in a fresh ``python3`` kernel (the Python running
 pytest), with ``notebooks/`` as the working directory, ``HF_HUB_OFFLINE=1``, ``MPLBACKEND=Agg`` and

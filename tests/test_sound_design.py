@@ -1,4 +1,4 @@
-"""Issue 7, sound design: timbre faders, even morphs, melodies and SFZ export.
+"""Sound design (docs/sound_design.md): timbre faders, even morphs, melodies and SFZ export.
 
 The tests use whatever ``HyperGANStrument.from_pretrained()`` loads (conftest's ``model``: the bundled
 checkpoint, or the folder named by ``HYPERLIB_CHECKPOINT``). Where that folder has no ``faders.safetensors`` the faders are built
@@ -18,9 +18,9 @@ import soundfile as sf
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from hyperlib import HyperGANStrument  # noqa: E402
-from hyperlib.faders import FADERS_FILE, Faders, build_faders  # noqa: E402
-from hyperlib.melody import parse_notes, read_midi  # noqa: E402
-from hyperlib.sfz import key_regions  # noqa: E402
+from hyperlib.sound_design.faders import FADERS_FILE, Faders, build_faders  # noqa: E402
+from hyperlib.sound_design.melody import parse_notes, read_midi  # noqa: E402
+from hyperlib.sound_design.sfz import key_regions  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PIANO = str(REPO_ROOT / "examples" / "piano_c4.aif")
@@ -112,7 +112,7 @@ def test_morph_path_ends_are_the_inputs(model):
 
 def test_som_evens_a_known_boundary():
     """Model-free: a path whose render jumps near t = 0.6 (a sigmoid) gets even steps from the SOM."""
-    from hyperlib.morph import _adapt_chain, spread
+    from hyperlib.sound_design.morph import _adapt_chain, spread
 
     def render(codes):  # (K, 4) codes on the line 0 -> 1 -> "log-mels" (K, 4, 4)
         v = 1 / (1 + np.exp(-(codes[:, 0].astype(np.float64) - 0.6) * 15))

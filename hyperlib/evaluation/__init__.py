@@ -6,7 +6,9 @@ the ``evaluate`` run and its report.
 """
 from .classifiers import (EvalClassifiers, MelClassifier, load_eval_classifiers, train_eval_classifiers,
                           train_f_noadv)
-from .run import EvalConfig, Evaluator, evaluate
+from .config import EvalConfig
+from .evaluator import Evaluator
+from .run import evaluate
 
 __all__ = ["EvalClassifiers", "EvalConfig", "Evaluator", "MelClassifier", "evaluate", "load_eval_classifiers",
            "train_eval_classifiers", "train_f_noadv"]

@@ -24,12 +24,13 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 from torch import nn
 from tqdm import tqdm
 
 from .. import checkpoint as ckpt
-from ..corpus import GM_FAMILIES, MAX_PITCH, MIN_PITCH, Corpus, load_corpus
+from ..config import MAX_PITCH, MIN_PITCH
+from ..corpus import GM_FAMILIES, Corpus, load_corpus
 from ..models.layers import ConvTrunk
 
 EVAL_CONFIG = "eval_config.json"
@@ -220,7 +221,7 @@ def load_eval_classifiers(model_dir: str | Path) -> EvalClassifiers:
         c = dict(meta[task]["config"])
         c["channels"] = tuple(c["channels"])
         net = MelClassifier(ClassifierConfig(**c))
-        net.load_state_dict(load_file(str(path)))
+        net.load_state_dict(ckpt.read_safetensors(path)[0])
         nets[task] = net.eval().requires_grad_(False)
     return EvalClassifiers(nets["family"], nets["pitch"], meta)
 

@@ -10,6 +10,7 @@ import numpy as np
 import torch
 from scipy import linalg
 
+from ..audio import peak_normalize, pyin_f0
 from ..config import AudioConfig
 from ..mel import denormalize_log
 
@@ -36,17 +37,14 @@ def pyin_range_ok(pitch: int) -> bool:
     return PYIN_SCORED[0] <= int(pitch) <= PYIN_SCORED[1]
 
 
-def pyin_f0(audio: np.ndarray, sample_rate: int) -> float:
-    """Median f0 in Hz of the voiced frames of the first 0.5 s, by librosa's pYIN; NaN if none is voiced.
+def f0_hz(audio: np.ndarray, sample_rate: int) -> float:
+    """``audio.pyin_f0`` with the evaluation's settings: MIDI ``PYIN_FMIN_MIDI``-``PYIN_FMAX_MIDI``, bins of
+    ``PYIN_RESOLUTION`` semitones, the first ``PYIN_SECONDS`` s, frame_length 2048 (128 ms at 16 kHz).
 
-    audio: (num_samples,) float32 at ``sample_rate`` Hz (16000). frame_length 2048 (128 ms).
+    audio: (num_samples,) float32 at ``sample_rate`` Hz. Returns the median f0 in Hz; NaN if no frame is voiced.
     """
-    y = np.asarray(audio, dtype=np.float32)[: int(PYIN_SECONDS * sample_rate)]
-    f0, voiced, _ = librosa.pyin(y, fmin=float(librosa.midi_to_hz(PYIN_FMIN_MIDI)),
-                                 fmax=float(min(librosa.midi_to_hz(PYIN_FMAX_MIDI), sample_rate / 2 - 1)),
-                                 sr=sample_rate, frame_length=2048, resolution=PYIN_RESOLUTION)
-    f0 = f0[voiced & np.isfinite(f0)]
-    return float(np.median(f0)) if f0.size else float("nan")
+    return pyin_f0(audio, sample_rate, librosa.midi_to_hz(PYIN_FMIN_MIDI), librosa.midi_to_hz(PYIN_FMAX_MIDI),
+                   resolution=PYIN_RESOLUTION, seconds=PYIN_SECONDS)
 
 
 def cents_off(f0_hz: np.ndarray, midi: np.ndarray) -> np.ndarray:
@@ -61,19 +59,6 @@ def cents_off(f0_hz: np.ndarray, midi: np.ndarray) -> np.ndarray:
 def pitch_hits(f0_hz: np.ndarray, midi: np.ndarray, tolerance: float = CENTS_TOLERANCE) -> np.ndarray:
     """(N,) bool: f0 within ``tolerance`` cents of the asked MIDI pitch (an unvoiced note is a miss)."""
     return cents_off(f0_hz, midi) <= tolerance
-
-
-# -- audio helpers ------------------------------------------------------------------------------------
-def peak_normalize(audio: np.ndarray, cfg: AudioConfig) -> np.ndarray:
-    """Scale to a peak of ``cfg.peak_dbfs`` dB full scale (as the pipeline does after the vocoder)."""
-    peak = float(np.max(np.abs(audio))) if audio.size else 0.0
-    return (audio * (10 ** (cfg.peak_dbfs / 20) / peak)).astype(np.float32) if peak > 0 else audio.astype(np.float32)
-
-
-def vocode(vocoder, mel: np.ndarray, cfg: AudioConfig, pitch: float | None = None) -> np.ndarray:
-    """Normalized log-mel (n_mels, frames) rendered at MIDI ``pitch`` -> (num_samples,) float32 audio,
-    peak-normalized like ``Result.audio``."""
-    return peak_normalize(vocoder(np.asarray(mel, dtype=np.float32), pitch), cfg)
 
 
 FINE_N_FFT, FINE_HOP = 4096, 256
@@ -128,8 +113,7 @@ def resample_shift(audio: np.ndarray, semitones: float, cfg: AudioConfig) -> np.
         y = librosa.resample(y, orig_sr=float(cfg.sample_rate), target_sr=float(cfg.sample_rate) * ratio,
                              res_type="soxr_hq")
     y = y[: cfg.num_samples]
-    y = np.pad(y, (0, cfg.num_samples - y.size))
-    return peak_normalize(y, cfg)
+    return peak_normalize(np.pad(y, (0, cfg.num_samples - y.size)), cfg.peak_dbfs)
 
 
 # -- what the ear hears: colour and loudness over time --------------------------------------------------

@@ -2,7 +2,7 @@
 from .discriminator import Discriminator
 from .encoder import Encoder
 from .features import FeatureExtractor
-from .generator import Generator
+from .generator import Generator, tuned_layer_shapes
 from .hypernet import HyperNetwork, refine
 
-__all__ = ["Discriminator", "Encoder", "FeatureExtractor", "Generator", "HyperNetwork", "refine"]
+__all__ = ["Discriminator", "Encoder", "FeatureExtractor", "Generator", "HyperNetwork", "refine", "tuned_layer_shapes"]

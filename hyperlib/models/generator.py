@@ -82,18 +82,28 @@ class ModulatedConv2d(nn.Module):
         return F.leaky_relu(y, 0.2) * math.sqrt(2) if self.activate else y
 
 
+def tuned_layer_shapes(cfg: ModelConfig) -> list[tuple[int, int]]:
+    """(C_out, C_in) of the last ``cfg.hyper_layers`` modulated 3x3 convolutions of ``Generator(cfg)``, the layers
+    the hypernetwork refines, from the channel widths alone (no generator is built)."""
+    ch = cfg.gen_channels
+    convs = [(ch[0], ch[0])] + [shape for c_prev, c in zip(ch[:-1], ch[1:]) for shape in ((c, c_prev), (c, c))]
+    return convs[-cfg.hyper_layers:]
+
+
 class Generator(nn.Module):
     """G(h, z, p; theta) -> log-mel (B, 1, 128, 128).
 
-    Mapping on [h, pitch, z] -> w; synthesis from a learned 4x4 constant through modulated 3x3
+    ``mapping`` on [h, pitch, z] -> w; ``synthesis`` from a learned 4x4 constant through modulated 3x3
     convolutions (two per resolution, the first upsampling) to 128x128, with skip connections
     through modulated 1x1 ``to_mel`` layers (StyleGAN2 "skip" architecture). z is 0 at inference.
     Each resolution also adds the pitch's harmonic comb (``harmonic_template``, pooled to that
     resolution along frequency, constant over time) through a zero-initialized 1x1 convolution after
     its upsampling convolution; ``audio`` gives the mel grid of that comb.
 
-    forward(h, z, pitch, deltas=None): h (B, h_dim), z (B, z_dim) or None (zeros), pitch (B,) MIDI
-    21-108, deltas: list of (B, C_out, C_in) offsets for ``tuned_layers`` (or None).
+    forward(h, z, pitch, deltas=None) = synthesis(mapping(h, z, pitch), pitch, deltas): h (B, h_dim), z (B, z_dim)
+    or None (zeros), pitch (B,) MIDI 21-108, deltas: list of (B, C_out, C_in) offsets for the tuned layers
+    (``tuned_shapes``; or None). As in StyleGAN2-ADA, ``mapping`` and ``synthesis`` can be called on their own
+    (e.g. to render an edited w).
     """
 
     def __init__(self, cfg: ModelConfig, audio: AudioConfig | None = None):
@@ -125,11 +135,15 @@ class Generator(nn.Module):
                 deltas: list[torch.Tensor] | None = None) -> torch.Tensor:
         if z is None:
             z = h.new_zeros(h.shape[0], self.cfg.z_dim)
-        w = self.mapping(h, z, pitch)
+        return self.synthesis(self.mapping(h, z, pitch), pitch, deltas)
+
+    def synthesis(self, w: torch.Tensor, pitch: torch.Tensor, deltas: list[torch.Tensor] | None = None) -> torch.Tensor:
+        """The synthesis network: w (B, w_dim), pitch (B,) MIDI (its harmonic comb), optional offsets ``deltas``
+        (one (B, C_out, C_in) per tuned layer) -> normalized log-mel (B, 1, 128, 128)."""
         per_conv = [None] * len(self.convs)
         if deltas is not None:
             per_conv[-self.num_tuned:] = deltas
-        x = self.const[None].expand(h.shape[0], -1, -1, -1)
+        x = self.const[None].expand(w.shape[0], -1, -1, -1)
         x = self.convs[0](x, w, per_conv[0])
         img = self.to_mels[0](x, w)
         comb = self.harmonics[pitch_index(pitch, self.cfg.min_pitch, self.cfg.num_pitches)][:, None, :, None]

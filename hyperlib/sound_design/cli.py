@@ -2,7 +2,7 @@
 
     python -m hyperlib faders --corpus data/fluidr3 --model checkpoints --doc docs/faders.md
     python -m hyperlib edit examples/piano_c4.aif --fader 0=1.5 --fader 3=-2 --pitch 60 -o edited.wav
-    python -m hyperlib morph examples/piano_c4.aif examples/handsaw.ogg --steps 9 --pitch 60 -o morph.wav
+    python -m hyperlib morph examples/piano_c4.aif examples/handsaw.ogg --nodes 9 --pitch 60 -o morph.wav
     python -m hyperlib melody examples/violin.ogg --notes "60:0:0.5,64:0.5:0.5,67:1:1" -o tune.wav
     python -m hyperlib melody examples/violin.ogg --midi tune.mid -o tune.wav
     python -m hyperlib export-sfz examples/violin.ogg --low 36 --high 84 --every 3 -o out/violin
@@ -10,18 +10,24 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
-from .config import REFINE_STEPS
+from ..audio import write_wav
+from ..config import REFINE_STEPS
+from ..hub import MODEL_HELP
+from ..pipeline import Pipeline
+from ..validation import METHODS
+from ..vocoders import DEFAULT_VOCODER, VOCODERS
+from .faders import edit
+from .melody import render_melody
+from .morph import join, morph
+from .sfz import export_sfz
 
 COMMANDS = ("faders", "edit", "morph", "melody", "export-sfz")
 
 
 def render_args(p: argparse.ArgumentParser, output_help: str = "output WAV path") -> None:
     """The options of every command that renders notes: method, steps, model, vocoder, output."""
-    from .hub import MODEL_HELP
-    from .pipeline import METHODS
-    from .vocoders import DEFAULT_VOCODER, VOCODERS
-
     p.add_argument("--method", choices=METHODS, default="hyper", help="inversion method (default: hyper)")
     p.add_argument("--steps", type=int, default=REFINE_STEPS,
                    help=f"hypernetwork refinement steps T (default: {REFINE_STEPS})")
@@ -88,14 +94,10 @@ def add_sound_design_args(sub) -> None:
 
 def run_sound_design(args) -> None:
     """Run one of ``COMMANDS``; errors propagate (the CLI turns them into messages)."""
-    from pathlib import Path
-
-    from .audio import write_wav
-
     if args.command == "faders":
         import torch
 
-        from .faders import build_and_measure
+        from .fader_build import build_and_measure
 
         torch.set_num_threads(max(1, args.threads))
         report = build_and_measure(args.model, args.corpus, args.components, args.timbres, args.pitch, args.steps,
@@ -103,27 +105,23 @@ def run_sound_design(args) -> None:
         for k, label in report["labels"].items():
             print(f"fader {k}: {label}")
         return
-    from .pipeline import HyperGANStrument
-
-    model = HyperGANStrument.from_pretrained(args.model, vocoder=args.vocoder)
+    model = Pipeline.from_pretrained(args.model, vocoder=args.vocoder)
     if args.command == "edit":
-        r = model.edit(args.input, dict(args.fader), args.pitch, args.method, args.steps)
+        r = edit(model, args.input, dict(args.fader), args.pitch, args.method, args.steps)
         write_wav(args.output, r.audio, r.sample_rate)
         print(f"wrote {args.output} ({r.method}, MIDI {r.pitch}, faders {dict(args.fader)})")
     elif args.command == "morph":
-        from .morph import join
-
-        res = model.morph(args.inputs, args.nodes, args.pitch, not args.linear, args.method, args.steps,
-                          args.iterations)
+        res = morph(model, args.inputs, args.nodes, args.pitch, not args.linear, args.method, args.steps,
+                    args.iterations)
         write_wav(args.output, join(res, args.note_seconds), res[0].sample_rate)
         print(f"wrote {args.output} ({len(res)} notes); {res.path.summary()}")
     elif args.command == "melody":
-        audio, sr = model.melody(args.input, args.notes if args.notes else args.midi, args.method, args.steps,
-                                 args.release)
+        audio, sr = render_melody(model, args.input, args.notes if args.notes else args.midi, args.method, args.steps,
+                                  args.release)
         write_wav(args.output, audio, sr)
         print(f"wrote {args.output} ({len(audio) / sr:.2f} s)")
     elif args.command == "export-sfz":
         name = args.name or Path(args.input).stem
-        path = model.export_sfz(args.input, args.output, args.low, args.high, args.every, args.method, args.steps,
-                                name)
+        path = export_sfz(model, args.input, args.output, args.low, args.high, args.every, args.method, args.steps,
+                          name)
         print(f"wrote {path}")

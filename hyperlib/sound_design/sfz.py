@@ -16,11 +16,12 @@ from typing import TYPE_CHECKING
 
 import librosa
 
-from .audio import write_wav
-from .config import REFINE_STEPS
+from ..audio import write_wav
+from ..config import REFINE_STEPS
+from ..validation import check_method, check_pitch, check_steps
 
 if TYPE_CHECKING:
-    from .pipeline import HyperGANStrument
+    from ..pipeline import Pipeline
 
 RELEASE_S = 0.25
 
@@ -49,7 +50,7 @@ def safe_name(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]+", "_", name).strip("_") or "hyperlib"
 
 
-def export_sfz(model: "HyperGANStrument", sound, out_dir: str | Path, low: int = 36, high: int = 84,
+def export_sfz(model: "Pipeline", sound, out_dir: str | Path, low: int = 36, high: int = 84,
                every: int = 3, method: str = "hyper", steps: int = REFINE_STEPS, name: str = "hyperlib",
                release_s: float = RELEASE_S, progress=None) -> Path:
     """Render ``sound``'s timbre at the sampled keys of ``low``-``high`` and write an SFZ instrument.
@@ -63,10 +64,8 @@ def export_sfz(model: "HyperGANStrument", sound, out_dir: str | Path, low: int =
     Returns:
         The path of the written ``.sfz`` file.
     """
-    from .pipeline import _check_method, _check_steps, check_pitch
-
-    _check_method(method)
-    steps = _check_steps(steps)
+    check_method(method)
+    steps = check_steps(steps)
     low, high = check_pitch(low, model.model_config), check_pitch(high, model.model_config)
     if isinstance(every, bool) or not isinstance(every, int) or not 1 <= every <= 24:
         raise ValueError(f"every must be a whole number of keys in 1-24, got {every!r}.")
@@ -75,13 +74,13 @@ def export_sfz(model: "HyperGANStrument", sound, out_dir: str | Path, low: int =
     out = Path(out_dir)
     (out / "samples").mkdir(parents=True, exist_ok=True)
     timings: dict = {}
-    h, z = model._invert(model._load_timed(sound, timings), method, timings)
+    _, h, z = model.encode(sound, method, timings)
     sr = model.audio_config.sample_rate
     lines = [f"// {name}: rendered by hyperlib ({method}, {steps} refinement steps), keys {low}-{high}, "
              f"every {every}; 16-bit {sr} Hz mono samples",
              "<global>", "loop_mode=no_loop", f"ampeg_release={release_s:g}", ""]
     for i, (centre, lo, hi) in enumerate(regions):
-        r = model._render(method, h, z, centre, steps, timings)
+        r = model.render_code(method, h, z, centre, steps, timings)
         file = f"{name}_{centre:03d}_{librosa.midi_to_note(centre, unicode=False).replace('#', 's')}.wav"
         write_wav(out / "samples" / file, r.audio, r.sample_rate)
         lines.append(f"<region> sample=samples/{file} pitch_keycenter={centre} lokey={lo} hikey={hi}")

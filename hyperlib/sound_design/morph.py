@@ -31,11 +31,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
+import torch
 
-from .codes import mel_l1, render_mels
+from ..render import Result, render_mels, timed
+from ..validation import check_method, check_pitch, check_steps, whole_number
+from .descriptors import mel_l1
 
 if TYPE_CHECKING:
-    from .pipeline import HyperGANStrument, Result
+    from ..pipeline import Pipeline
 
 PATHS = ("linear", "som")
 RULES = ("equal", "paper")
@@ -88,14 +91,15 @@ def spread(distances: np.ndarray) -> float:
     return float(d.std() / m) if m > 0 else 0.0
 
 
-def _renderer(model: "HyperGANStrument", pitch: int, method: str, steps: int) -> Callable[[np.ndarray], np.ndarray]:
+def _renderer(model: "Pipeline", pitch: int, method: str, steps: int) -> Callable[[np.ndarray], np.ndarray]:
     """codes (N, C) -> log-mels (N, n_mels, frames), splitting [h, z] for the encoder method."""
     h_dim = model.model_config.h_dim
 
     def render(codes: np.ndarray) -> np.ndarray:
         if method == "encoder":
-            return render_mels(model, codes[:, :h_dim], pitch, method, steps, z=codes[:, h_dim:])
-        return render_mels(model, codes, pitch, method, steps)
+            return render_mels(model.nets, codes[:, :h_dim], pitch, method, steps, z=codes[:, h_dim:],
+                               device=model.device)
+        return render_mels(model.nets, codes, pitch, method, steps, device=model.device)
 
     return render
 
@@ -192,7 +196,7 @@ def _adapt_chain(render: Callable, start: np.ndarray, end: np.ndarray, nodes: in
     return first, best_t, codes_at(best_t), best, history
 
 
-def chain(model: "HyperGANStrument", start: np.ndarray, end: np.ndarray, nodes: int = 9, pitch: int = 60,
+def chain(model: "Pipeline", start: np.ndarray, end: np.ndarray, nodes: int = 9, pitch: int = 60,
           method: str = "hyper", steps: int = 3, path: str = "som", iterations: int = 8,
           lr: float = 0.8) -> MorphPath:
     """An even (``path="som"``) or straight (``"linear"``) chain of ``nodes`` codes from ``start`` to ``end``.
@@ -218,7 +222,7 @@ def chain(model: "HyperGANStrument", start: np.ndarray, end: np.ndarray, nodes: 
     return MorphPath(codes, positions, first, best, len(history) - 1, history)
 
 
-def mesh(model: "HyperGANStrument", corners: Sequence[np.ndarray], nodes: int = 5, pitch: int = 60,
+def mesh(model: "Pipeline", corners: Sequence[np.ndarray], nodes: int = 5, pitch: int = 60,
          method: str = "hyper", steps: int = 3, path: str = "som", iterations: int = 10, lr: float = 0.5,
          rule: str = "equal") -> MorphPath:
     """A K x K mesh between four codes (top-left, top-right, bottom-left, bottom-right), paper-style.
@@ -260,7 +264,7 @@ def mesh(model: "HyperGANStrument", corners: Sequence[np.ndarray], nodes: int = 
     return MorphPath(codes, positions, first, best, len(history) - 1, history)
 
 
-def morph(model: "HyperGANStrument", sounds: Sequence, steps: int = 9, pitch: int = 60, even: bool = True,
+def morph(model: "Pipeline", sounds: Sequence, steps: int = 9, pitch: int = 60, even: bool = True,
           method: str = "hyper", refine_steps: int = 3, iterations: int = 8, lr: float | None = None,
           rule: str = "equal") -> MorphResults:
     """Render a morph between two sounds (a chain of ``steps`` notes) or four sounds (a steps x steps mesh).
@@ -277,20 +281,18 @@ def morph(model: "HyperGANStrument", sounds: Sequence, steps: int = 9, pitch: in
         ``MorphResults``: K Results (chain) or K lists of K Results (mesh), with ``.path`` (MorphPath:
         the node codes and the step-size spread before and after).
     """
-    from .pipeline import _check_method, _check_steps, _timed, _whole_number, check_pitch
-
-    _check_method(method)
-    refine_steps, pitch = _check_steps(refine_steps), check_pitch(pitch, model.model_config)
-    steps = _whole_number(steps, 2, 33, "Morph steps")
+    check_method(method)
+    refine_steps, pitch = check_steps(refine_steps), check_pitch(pitch, model.model_config)
+    steps = whole_number(steps, 2, 33, "Morph steps")
     if len(sounds) not in (2, 4):
         raise ValueError(f"A morph takes 2 sounds (a path) or 4 sounds (a mesh), got {len(sounds)}.")
     timings: dict = {}
     codes = []
     for s in sounds:
-        h, z = model._invert(model._load_timed(s, timings), method, timings)
+        _, h, z = model.encode(s, method, timings)
         codes.append(h[0].cpu().numpy() if z is None else np.concatenate([h[0].cpu().numpy(), z[0].cpu().numpy()]))
     kind = "som" if even else "linear"
-    with _timed(timings, "morph_path"):
+    with timed(timings, "morph_path"):
         if len(codes) == 2:
             p = chain(model, codes[0], codes[1], steps, pitch, method, refine_steps, kind, iterations, lr or 0.8)
         else:
@@ -301,20 +303,18 @@ def morph(model: "HyperGANStrument", sounds: Sequence, steps: int = 9, pitch: in
     return out
 
 
-def _render_codes(model: "HyperGANStrument", code: np.ndarray, pitch: int, method: str, steps: int) -> "Result":
+def _render_codes(model: "Pipeline", code: np.ndarray, pitch: int, method: str, steps: int) -> Result:
     """One node code (C,) -> Result, through the same renderer as ``interpolate``."""
-    import torch
-
     h_dim = model.model_config.h_dim
     h = torch.from_numpy(np.ascontiguousarray(code[:h_dim]))[None].to(model.device)
     z = torch.from_numpy(np.ascontiguousarray(code[h_dim:]))[None].to(model.device) if method == "encoder" else None
     timings: dict = {}
-    r = model._render(method, h, z, pitch, steps, timings)
+    r = model.render_code(method, h, z, pitch, steps, timings)
     timings["total"] = sum(timings.values())
     return r
 
 
-def join(results: Sequence["Result"], note_s: float = 0.5, fade_s: float = 0.02) -> np.ndarray:
+def join(results: Sequence[Result], note_s: float = 0.5, fade_s: float = 0.02) -> np.ndarray:
     """Concatenate the first ``note_s`` seconds of each note with short fades: (n,) float32 for listening."""
     if not results:
         return np.zeros(0, np.float32)

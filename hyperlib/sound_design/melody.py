@@ -17,10 +17,12 @@ from typing import TYPE_CHECKING, Iterable, Sequence
 import librosa
 import numpy as np
 
-from .config import REFINE_STEPS
+from ..audio import peak_normalize
+from ..config import REFINE_STEPS
+from ..validation import check_method, check_pitch, check_steps
 
 if TYPE_CHECKING:
-    from .pipeline import HyperGANStrument
+    from ..pipeline import Pipeline
 
 RELEASE_S = 0.15
 """Default release: seconds of fade-out after each note's end."""
@@ -192,13 +194,10 @@ def mix(renders: dict[int, np.ndarray], notes: Sequence[Note], sample_rate: int,
         y = shape(renders[n.pitch], n.duration, sample_rate, release_s) * velocity_gain(n.velocity)
         i = int(round(n.start * sample_rate))
         out[i:i + len(y)] += y[: total - i]
-    peak = float(np.max(np.abs(out)))
-    if peak > 0:
-        out *= 10 ** (peak_dbfs / 20) / peak
-    return out.astype(np.float32)
+    return peak_normalize(out, peak_dbfs)
 
 
-def render_melody(model: "HyperGANStrument", sound, notes, method: str = "hyper", steps: int = REFINE_STEPS,
+def render_melody(model: "Pipeline", sound, notes, method: str = "hyper", steps: int = REFINE_STEPS,
                   release_s: float = RELEASE_S) -> tuple[np.ndarray, int]:
     """A melody in the timbre of ``sound``.
 
@@ -213,10 +212,8 @@ def render_melody(model: "HyperGANStrument", sound, notes, method: str = "hyper"
     Raises:
         ValueError / AudioError: bad notes, pitch, method, steps or audio.
     """
-    from .pipeline import _check_method, _check_steps, check_pitch
-
-    _check_method(method)
-    steps = _check_steps(steps)
+    check_method(method)
+    steps = check_steps(steps)
     if not (0 <= float(release_s) <= 5):
         raise ValueError(f"Release must be 0-5 s, got {release_s!r}.")
     if isinstance(notes, (str, Path)) and str(notes).lower().endswith((".mid", ".midi")):
@@ -227,7 +224,7 @@ def render_melody(model: "HyperGANStrument", sound, notes, method: str = "hyper"
         notes = to_notes(notes)
     pitches = sorted({check_pitch(n.pitch, model.model_config) for n in notes})
     timings: dict = {}
-    h, z = model._invert(model._load_timed(sound, timings), method, timings)
-    renders = {p: model._render(method, h, z, p, steps, timings).audio for p in pitches}
+    _, h, z = model.encode(sound, method, timings)
+    renders = {p: model.render_code(method, h, z, p, steps, timings).audio for p in pitches}
     sr = model.audio_config.sample_rate
     return mix(renders, notes, sr, float(release_s), model.audio_config.peak_dbfs), sr

@@ -1,7 +1,7 @@
-"""Timbre codes for sound design: corpus codes h = f(x), batched rendering from h, descriptors.
+"""What sound design measures: corpus codes h = f(x), log-mel distances, audio descriptors, pitch in cents.
 
-Shared by ``faders``, ``morph``, ``melody`` and ``sfz``. Everything runs without gradients on the
-model's device; arrays are numpy float32 unless stated.
+Shared by the faders and the morph. Everything runs without gradients on the model's device; arrays are numpy
+float32 unless stated.
 """
 from __future__ import annotations
 
@@ -11,15 +11,15 @@ import librosa
 import numpy as np
 import torch
 
-from .models import refine
-from .config import REFINE_STEPS
+from ..audio import pyin_f0
+from ..render import invert
 
 if TYPE_CHECKING:
-    from .pipeline import HyperGANStrument
+    from ..pipeline import Pipeline
 
 
 @torch.no_grad()
-def corpus_codes(model: "HyperGANStrument", mels: np.ndarray, batch_size: int = 64) -> np.ndarray:
+def corpus_codes(model: "Pipeline", mels: np.ndarray, batch_size: int = 64) -> np.ndarray:
     """h = f(x) for every corpus log-mel.
 
     Args:
@@ -27,53 +27,11 @@ def corpus_codes(model: "HyperGANStrument", mels: np.ndarray, batch_size: int = 
     Returns:
         (N, h_dim) float32 timbre codes.
     """
-    f = model.nets["f"]
     out = []
     for i in range(0, len(mels), batch_size):
         x = torch.from_numpy(np.asarray(mels[i:i + batch_size], dtype=np.float32)).to(model.device)[:, None]
-        out.append(f(x).cpu().numpy())
+        out.append(invert(model.nets, "gan", x)[0].cpu().numpy())
     return np.concatenate(out).astype(np.float32)
-
-
-@torch.no_grad()
-def render_mels(model: "HyperGANStrument", h: np.ndarray | torch.Tensor, pitch: int | np.ndarray,
-                method: str = "hyper", steps: int = REFINE_STEPS, z: np.ndarray | torch.Tensor | None = None,
-                batch_size: int = 16) -> np.ndarray:
-    """Render a batch of timbre codes to log-mels without the vocoder (G, refined by H for the hyper methods).
-
-    Args:
-        h: (B, h_dim) codes fed to G (and, for the hyper methods, the refinement target).
-        pitch: a MIDI pitch 21-108, or (B,) pitches.
-        method: "gan" | "encoder" | "hyper" | "hyper-pre"; ``z`` (B, z_dim) is only used by "encoder".
-        steps: refinement steps T for the hyper methods.
-    Returns:
-        (B, n_mels, frames) float32 normalized log-mels (what ``Result.mel`` holds for the same inputs,
-        up to float rounding from batching).
-    """
-    h = torch.as_tensor(np.asarray(h, dtype=np.float32)).to(model.device)
-    p = torch.as_tensor(np.broadcast_to(np.asarray(pitch), (h.shape[0],)).copy()).long().to(model.device)
-    zt = None if z is None or method != "encoder" else torch.as_tensor(np.asarray(z, dtype=np.float32)).to(model.device)
-    out = []
-    for i in range(0, h.shape[0], batch_size):
-        sl = slice(i, i + batch_size)
-        if method.startswith("hyper"):
-            H = model.nets["H" if method == "hyper" else "H_pre"]
-            xs, _ = refine(model.nets["G"], model.nets["f"], H, h[sl], p[sl], steps)
-            x = xs[-1]
-        else:
-            x = model.nets["G"](h[sl], None if zt is None else zt[sl], p[sl])
-        out.append(x[:, 0].cpu().numpy())
-    return np.concatenate(out).astype(np.float32)
-
-
-def vocode(model: "HyperGANStrument", mel: np.ndarray, pitch: float | None = None) -> np.ndarray:
-    """(n_mels, frames) normalized log-mel rendered at MIDI ``pitch`` -> (num_samples,) float32 audio, peak at
-    ``peak_dbfs`` (as ``Result.audio``). ``pitch`` None: the vocoder estimates it where it needs one."""
-    audio = model.vocoder(mel, pitch)
-    peak = float(np.max(np.abs(audio)))
-    if peak > 0:
-        audio = audio * (10 ** (model.audio_config.peak_dbfs / 20) / peak)
-    return audio.astype(np.float32)
 
 
 def mel_l1(a: np.ndarray, b: np.ndarray) -> float | np.ndarray:
@@ -125,9 +83,6 @@ def pitch_cents(audio: np.ndarray, sample_rate: int, midi: int) -> float:
     The search range is two octaves either side of ``midi`` (so octave jumps show as 1200 cents);
     NaN when no frame is voiced.
     """
-    y = np.asarray(audio, dtype=np.float32)[: sample_rate // 2]
-    lo, hi = librosa.midi_to_hz(max(midi - 24, 12)), min(librosa.midi_to_hz(midi + 24), sample_rate / 2 - 1)
-    f0, voiced, _ = librosa.pyin(y, fmin=float(lo), fmax=float(hi), sr=sample_rate, frame_length=2048,
-                                 resolution=0.25)
-    f0 = f0[voiced & np.isfinite(f0)]
-    return float(abs(1200 * np.log2(np.median(f0) / librosa.midi_to_hz(midi)))) if f0.size else float("nan")
+    lo, hi = librosa.midi_to_hz(max(midi - 24, 12)), librosa.midi_to_hz(midi + 24)
+    f0 = pyin_f0(audio, sample_rate, lo, hi, resolution=0.25)
+    return float(abs(1200 * np.log2(f0 / librosa.midi_to_hz(midi)))) if np.isfinite(f0) else float("nan")

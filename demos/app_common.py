@@ -1,0 +1,237 @@
+"""What the app's tabs share: the process-wide model, reading uploads, the output folder, turning bad input into
+messages, and the common widgets.
+
+Used by ``app.py``, ``ab_test.py``, ``sound_design.py`` and any other tab module beside them (in ``demos/`` of the
+repository or at the root of an assembled Space, with ``hyperlib`` importable).
+"""
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import shutil
+import tempfile
+import threading
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import gradio as gr
+import librosa
+import numpy as np
+import soundfile as sf
+from PIL import Image
+
+from hyperlib import AudioError, HyperGANStrument, Result
+from hyperlib.audio import MAX_SECONDS, write_wav
+from hyperlib.config import MAX_PITCH, MAX_STEPS, MIN_PITCH, REFINE_STEPS, AudioConfig
+from hyperlib.mel_image import mel_image
+
+log = logging.getLogger("hyperlib.demo")
+
+APP_DIR = Path(__file__).resolve().parent
+REPO_ROOT = APP_DIR if (APP_DIR / "hyperlib").is_dir() else APP_DIR.parent
+"""The repository (demos/app_common.py) or an assembled Space (beside hyperlib/, checkpoints/, examples/)."""
+EXAMPLES_DIR = REPO_ROOT / "examples"
+PIANO = EXAMPLES_DIR / "piano_c4.aif"
+HANDSAW = EXAMPLES_DIR / "handsaw.ogg"
+VIOLIN, TRUMPET = EXAMPLES_DIR / "violin.ogg", EXAMPLES_DIR / "trumpet.ogg"
+EXAMPLE_FILES = [PIANO, HANDSAW, VIOLIN, TRUMPET]
+
+METHOD_LABELS = {"gan": "GANStrument", "encoder": "GANStrument Enc.", "hyper": "HyperGANStrument"}
+"""The methods shown side by side, in display order: hyperlib method name -> paper name."""
+VOCODER_LABELS = {"harmonic-noise": "Harmonic-plus-noise vocoder", "griffin-lim": "Griffin-Lim vocoder"}
+"""The vocoders offered (hyperlib.VOCODERS): name -> label."""
+NO_SOUND = "Please upload or record a sound first."
+MAX_UPLOAD_MB = 100
+"""Uploads larger than this are refused before decoding (enough for 30 minutes of 16 kHz 16-bit mono WAV)."""
+MAX_UPLOAD_BYTES = MAX_UPLOAD_MB * 1024 * 1024
+OUTPUT_MAX_AGE_S = 15 * 60
+"""The WAVs, PNGs and zips this process writes are deleted on a later request once they are this old (gradio
+serves its own copies of what it shows)."""
+PNG_COMPRESSION = 1
+"""zlib level of the log-mel PNGs: level 1 writes one (about 70 KB) three times faster than PIL's default (6)
+for about 7% more bytes."""
+
+_model: HyperGANStrument | None = None
+_model_lock = threading.Lock()
+
+
+def get_model() -> HyperGANStrument:
+    """The process-wide model, loaded by ``HyperGANStrument.from_pretrained()`` on first use."""
+    global _model
+    with _model_lock:
+        if _model is None:
+            _model = HyperGANStrument.from_pretrained()
+    return _model
+
+
+# -- temporary files ------------------------------------------------------------------------------
+OUTPUT_DIR = Path(tempfile.mkdtemp(prefix="hyperlib-app-"))
+"""This process's rendered files; removed with everything in it when the process exits."""
+atexit.register(shutil.rmtree, OUTPUT_DIR, ignore_errors=True)
+
+
+def purge_outputs(max_age_s: float = OUTPUT_MAX_AGE_S) -> int:
+    """Delete the files and folders in OUTPUT_DIR older than ``max_age_s`` seconds; returns how many were deleted."""
+    cutoff, removed = time.time() - max_age_s, 0
+    for path in OUTPUT_DIR.glob("*"):
+        try:
+            if path.stat().st_mtime < cutoff:
+                shutil.rmtree(path) if path.is_dir() else path.unlink()
+                removed += 1
+        except FileNotFoundError:  # another request removed it first
+            pass
+    return removed
+
+
+def new_output(prefix: str, suffix: str) -> str:
+    """Create an empty file in OUTPUT_DIR named ``prefix``, a random part and ``suffix``; returns its path."""
+    OUTPUT_DIR.mkdir(parents=True, exist_ok=True)
+    fd, path = tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=OUTPUT_DIR)
+    os.close(fd)
+    return path
+
+
+def new_output_folder(prefix: str) -> Path:
+    """Create an empty folder in OUTPUT_DIR named ``prefix`` and a random part; returns its path."""
+    OUTPUT_DIR.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=prefix, dir=OUTPUT_DIR))
+
+
+def save_audio(audio: np.ndarray, sample_rate: int, name: str) -> str:
+    """Write (num_samples,) float32 audio as a 16-bit WAV in OUTPUT_DIR named ``name`` and a random part."""
+    path = new_output(f"{name}-", ".wav")
+    write_wav(path, audio, sample_rate)
+    return path
+
+
+def save_wav(result: Result, name: str | None = None) -> str:
+    """Write a rendered note as a 16-bit WAV in OUTPUT_DIR (for playing and downloading); returns its path.
+
+    ``name`` replaces the default name (method and pitch), e.g. to keep the A/B test blind; a random suffix
+    follows.
+    """
+    return save_audio(result.audio, result.sample_rate, name or f"hyperlib-{result.method}-midi{result.pitch}")
+
+
+def save_mel_plot(mel: np.ndarray, title: str, audio_config: AudioConfig) -> str:
+    """Draw a normalized log-mel (n_mels, frames) with frequency (Hz) and time (s) axes (``hyperlib.mel_image``)
+    and write it as a PNG in OUTPUT_DIR; returns its path."""
+    path = new_output("log-mel-", ".png")
+    Image.fromarray(mel_image(mel, title, audio_config)).save(path, compress_level=PNG_COMPRESSION)
+    return path
+
+
+# -- input checks ---------------------------------------------------------------------------------
+@contextmanager
+def user_errors():
+    """Turn the library's bad-input errors (AudioError and other ValueErrors, a missing faders file) into
+    messages shown in the app (gr.Error), never a traceback."""
+    try:
+        yield
+    except (ValueError, FileNotFoundError) as exc:  # AudioError is a ValueError
+        raise gr.Error(str(exc), print_exception=False) from exc
+
+
+def note_name(pitch: float) -> str:
+    """Name and frequency of a MIDI pitch, e.g. ``"C4 (261.6 Hz)"``."""
+    return f"{librosa.midi_to_note(int(pitch))} ({librosa.midi_to_hz(int(pitch)):.1f} Hz)"
+
+
+def duration_text(seconds: float) -> str:
+    """``1800`` -> ``"30 min"``, ``95`` -> ``"1 min 35 s"``, ``12.5`` -> ``"12.5 s"``."""
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, rest = divmod(round(seconds), 60)
+    return f"{minutes} min" + (f" {rest} s" if rest else "")
+
+
+def check_upload(path: str, which: str = "") -> None:
+    """Refuse a file over MAX_UPLOAD_MB before decoding it; warn (gr.Warning) that a long sound is cut.
+
+    Raises gr.Error for a missing or too large file.
+    """
+    the = f"The {which} sound" if which else "Your sound"
+    try:
+        size = os.path.getsize(path)
+    except OSError as exc:
+        raise gr.Error(f"{the} could not be read; please upload it again.", print_exception=False) from exc
+    if size > MAX_UPLOAD_BYTES:
+        raise gr.Error(f"{the} is {size / 2**20:.0f} MB; files up to {MAX_UPLOAD_MB} MB are accepted. "
+                       "A few seconds of audio is plenty.", print_exception=False)
+    try:
+        info = sf.info(path)  # the header only; formats soundfile cannot read get no notice
+        seconds = info.frames / info.samplerate
+    except Exception:  # noqa: BLE001 - not our job to judge the file here; load_note reports bad audio
+        return
+    if seconds > MAX_SECONDS:
+        gr.Warning(f"{the} lasts {duration_text(seconds)}: only its first {MAX_SECONDS:.0f} s are read, and the "
+                   "note is taken from its first onset.")
+
+
+def load_note(model: HyperGANStrument, path: str | None, which: str = "") -> np.ndarray:
+    """Check and decode an uploaded file into a one-shot note; the error message names ``which`` sound failed."""
+    if not path:
+        raise gr.Error(NO_SOUND if not which else f"Please upload or record the {which} sound first.",
+                       print_exception=False)
+    check_upload(path, which)
+    try:
+        return model.load(path)
+    except AudioError as exc:
+        raise gr.Error(f"{which.capitalize()} sound: {exc}" if which else str(exc), print_exception=False) from exc
+    except Exception as exc:  # a decoder failing in an unforeseen way: still a clear answer, and the server goes on
+        log.exception("decoding %s failed", path)
+        raise gr.Error(f"Could not read the {which + ' ' if which else ''}sound as audio; please upload a WAV, FLAC, "
+                       "OGG, AIFF or MP3 file.", print_exception=False) from exc
+
+
+def whole_number(value):
+    """``3.0`` -> ``3`` (API clients and sliders may send floats); anything else is left for hyperlib to validate."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+# -- widgets --------------------------------------------------------------------------------------
+def pitch_slider(default: int, label: str = "MIDI pitch", **kwargs) -> gr.Slider:
+    """A MIDI pitch slider over the models' range (21-108); ``kwargs`` go to gr.Slider."""
+    return gr.Slider(MIN_PITCH, MAX_PITCH, value=default, step=1, precision=0, label=label, **kwargs)
+
+
+NOTE_CHOICES = [(f"{librosa.midi_to_note(m)} ({librosa.midi_to_hz(m):.1f} Hz)", m)
+                for m in range(MIN_PITCH, MAX_PITCH + 1)]
+"""The note picker's choices: (name and frequency, MIDI pitch) for MIDI 21 (A0) to 108 (C8)."""
+
+
+def pitch_picker(default: int, key: str) -> gr.Slider:
+    """A MIDI pitch slider beside a note-name dropdown (A0 ... C8), kept in sync; returns the slider."""
+    with gr.Row():
+        slider = pitch_slider(default, scale=3, elem_id=f"{key}-pitch")
+        note = gr.Dropdown(NOTE_CHOICES, value=default, label="Note", filterable=True, scale=1, min_width=150,
+                           elem_id=f"{key}-note")
+    slider.input(whole_number, slider, note, api_visibility="private", queue=False, show_progress="hidden")
+    note.input(lambda midi: midi, note, slider, api_visibility="private", queue=False, show_progress="hidden")
+    return slider
+
+
+def steps_slider() -> gr.Slider:
+    """Refinement steps for the HyperGANStrument method (0-10)."""
+    return gr.Slider(0, MAX_STEPS, value=REFINE_STEPS, step=1, precision=0, label="Refinement steps (HyperGANStrument)",
+                     info="0 = GANStrument's output; each step costs one more pass of H and G.")
+
+
+def audio_input(label: str, value: Path | None = None, elem_id: str | None = None) -> gr.Audio:
+    """An upload-or-record audio input that passes a file path to the handlers (``value``: an example file)."""
+    return gr.Audio(str(value) if value and Path(value).is_file() else None, sources=["upload", "microphone"],
+                    type="filepath", label=label, elem_id=elem_id)
+
+
+def audio_output(label: str, elem_id: str | None = None) -> gr.Audio:
+    """A player with a WAV download button; the handlers' WAV files are served as they are (format="wav")."""
+    return gr.Audio(type="filepath", format="wav", label=label, interactive=False, buttons=["download"],
+                    elem_id=elem_id)
+
+
+def mel_output(label: str) -> gr.Image:
+    """A log-mel picture: the PNG file from ``save_mel_plot``, served as it is."""
+    return gr.Image(type="filepath", format="png", label=label, show_label=False, interactive=False,
+                    buttons=["download"])

@@ -1,0 +1,75 @@
+"""The evaluation's settings: which rows it scores and how many notes each section uses."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..config import MAX_PITCH, MIN_PITCH, REFINE_STEPS
+from ..vocoders import DEFAULT_VOCODER
+
+MODEL_METHODS = ("gan", "encoder", "hyper-pre", "hyper")
+REFERENCES = ("sampler", "oracle")
+ROW_NAMES = {"gan": "GANStrument", "encoder": "GANStrument Enc.", "hyper-pre": "HyperGANStrument-Pre",
+             "hyper": "HyperGANStrument", "sampler": "Classic sampler", "oracle": "Oracle"}
+SPLIT_CORPORA = {"validation": "data/timgm6mb", "train": "data/fluidr3"}
+
+
+@dataclass
+class EvalConfig:
+    """Subset sizes and settings of one evaluation run (all recorded in results.json).
+
+    recon_pitches: the input notes are every pitched instrument of the corpus at these MIDI pitches
+        (where rendered). max_notes: cap on the number of input notes (a seeded subsample).
+    synth_targets: target pitches per input note for synthesis, drawn from its instrument's rendered
+        pitches; the shift-size group cycles over 1-3, 4-6, 7-12, >12 semitones so each is represented.
+    pyin_notes: pairs per task (reconstruction, synthesis) vocoded and scored by pYIN (a seeded subset
+        of those with the asked pitch in ``metrics.PYIN_SCORED``); interp_pyin_notes likewise.
+    interp_pairs: interpolation samples (pairs of held-out timbres from different instruments, weight
+        alpha ~ U(0, 1), pitch uniform in ``interp_pitches``). fd_reference_notes: validation notes
+        (pitched, pitch in ``interp_pitches``) whose features are the interpolation FD's reference.
+    real_shifts: semitone offsets from each real recording's estimated pitch. max_recordings: cap on the real
+        recordings (the first ones of ``real_recording_files``; None: all).
+    cost_notes / cost_warmup: timed pipeline calls per method after warm-up calls.
+    probe_pitch_step / probe_max_notes / probe_steps: probe notes are the pitched validation notes at
+        pitches divisible by the step (capped), split by instrument into halves; logistic-regression steps.
+    steps: hypernetwork refinement steps T (the pipeline's default, REFINE_STEPS). batch_size: notes per network call.
+    workers: processes for vocoding and pYIN (1 = in process). threads: torch threads (None: keep).
+    griffin_lim_iters: override of Griffin-Lim's iterations (None: the model's own; tests use fewer).
+    vocoder: the vocoder of every method's and reference's audio (a name in ``hyperlib.VOCODERS``).
+    audio_pairs: reconstruction pairs and as many synthesis pairs whose true notes are rendered again from
+        the soundfont for the audio distances (``metrics.audio_distances``), every vocoder's oracle row and
+        its milliseconds per note (0 skips the section).
+    """
+
+    recon_pitches: tuple = tuple(range(36, 97, 12))
+    max_notes: int | None = None
+    synth_targets: int = 1
+    pyin_notes: int = 96
+    interp_pairs: int = 384
+    interp_pitches: tuple = (36, 96)
+    interp_pyin_notes: int = 48
+    fd_reference_notes: int = 3000
+    real_shifts: tuple = (-12, -7, -4, 0, 3, 7, 12)
+    max_recordings: int | None = None
+    cost_notes: int = 40
+    cost_warmup: int = 3
+    probe_pitch_step: int = 2
+    probe_max_notes: int = 4000
+    probe_steps: int = 300
+    steps: int = REFINE_STEPS
+    batch_size: int = 32
+    workers: int = 1
+    threads: int | None = None
+    griffin_lim_iters: int | None = None
+    vocoder: str = DEFAULT_VOCODER
+    audio_pairs: int = 96
+    seed: int = 0
+
+    @classmethod
+    def tiny(cls, **kw) -> "EvalConfig":
+        """A seconds-long run for tests (tiny corpora, tiny models)."""
+        base = dict(recon_pitches=tuple(range(MIN_PITCH, MAX_PITCH + 1)), max_notes=8, synth_targets=1, pyin_notes=2,
+                    interp_pairs=6, interp_pyin_notes=2, fd_reference_notes=64, real_shifts=(0,), max_recordings=4,
+                    cost_notes=2, cost_warmup=1, probe_max_notes=64, probe_steps=20, steps=1,
+                    batch_size=8, griffin_lim_iters=2, audio_pairs=2)
+        base.update(kw)
+        return cls(**base)

@@ -1,0 +1,38 @@
+"""What each method costs: parameters of every network and CPU milliseconds per note and per stage."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from .. import checkpoint as ckpt
+from .config import MODEL_METHODS
+from .evaluator import Evaluator
+
+
+def cost(ev: Evaluator, inputs: np.ndarray) -> dict:
+    """Parameters of every network; median CPU milliseconds per note and per stage (``Result.timings_ms``)."""
+    params = {k: int(sum(p.numel() for p in n.parameters())) for k, n in ev.model.nets.items()}
+    if (ev.model_dir / "D.safetensors").is_file():
+        params["D"] = int(sum(p.numel() for p in ckpt.build("D", ev.model.model_config).parameters()))
+    params["eval_family"] = int(sum(p.numel() for p in ev.clf.family.parameters()))
+    params["eval_pitch"] = int(sum(p.numel() for p in ev.clf.pitch.parameters()))
+    n = ev.cfg.cost_notes + ev.cfg.cost_warmup
+    rows = inputs[np.arange(n) % len(inputs)]
+    truth_audio = ev.vocoded_truth(rows)
+    hi = ev.model.model_config.min_pitch + ev.model.model_config.num_pitches - 1
+    runs = {m: [] for m in MODEL_METHODS}
+    for k, r in enumerate(tqdm(rows, desc="cost", unit="note", leave=False)):
+        pitch = int(min(ev.pitch[r] + 7, hi))
+        for m in MODEL_METHODS:  # the methods in turn on each note, so that drift in the machine's speed hits all alike
+            res = ev.model.synthesize((truth_audio[int(r)], ev.sr), pitch, m, ev.cfg.steps)
+            if k >= ev.cfg.cost_warmup:
+                runs[m].append(res.timings_ms)
+    timings = {m: {k: float(np.median([t.get(k, 0.0) for t in ts])) for k in sorted({k for t in ts for k in t})}
+               for m, ts in runs.items()}
+    gan, hyp = timings["gan"], timings["hyper"]
+    return {"parameters": params, "ms_per_note": timings, "threads": torch.get_num_threads(),
+            "notes_timed": ev.cfg.cost_notes, "warmup": ev.cfg.cost_warmup,
+            "hyper_overhead_end_to_end": hyp["total"] / gan["total"] - 1,
+            "hyper_overhead_generation": hyp["G+H"] / gan["G"] - 1,
+            "hyper_pre_overhead_end_to_end": timings["hyper-pre"]["total"] / gan["total"] - 1}

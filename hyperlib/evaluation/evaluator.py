@@ -1,0 +1,131 @@
+"""The state of one evaluation run: the model, the classifiers, the held-out corpus and the shared helpers.
+
+The sections (``pairs``, ``audio_table``, ``real``, ``probe``, ``cost``, ``figures``) are functions of an
+``Evaluator`` that return what later sections need; ``run.evaluate`` calls them in turn.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..corpus import Corpus, load_corpus
+from ..pipeline import Pipeline
+from ..render import generate, invert
+from ..vocoders import check_vocoder, make_vocoder
+from . import metrics as M
+from .classifiers import EvalClassifiers, load_eval_classifiers
+from .config import EvalConfig
+from .workers import JobPool, job_vocode
+
+
+class Evaluator:
+    """What the sections of one evaluation share: the networks, the classifiers, the corpus and their helpers.
+
+    Build with ``Evaluator.load`` (or directly, in tests); the sections are functions of it (``run.evaluate``).
+
+    model: the pipeline (f, G, E, H, H_pre, LogMel; its vocoder is set to ``cfg.vocoder``).
+    clf: the evaluation classifiers.
+    corpus: the held-out corpus. model_dir: where ``f_noadv.safetensors`` may be.
+    """
+
+    def __init__(self, model: Pipeline, clf: EvalClassifiers, corpus: Corpus, cfg: EvalConfig,
+                 model_dir: str | Path):
+        self.model, self.clf, self.corpus, self.cfg = model, clf, corpus, cfg
+        self.model_dir = Path(model_dir)
+        self.acfg = model.audio_config if cfg.griffin_lim_iters is None else replace(
+            model.audio_config, griffin_lim_iters=cfg.griffin_lim_iters)
+        self.model.vocoder, self.model.vocoder_name = make_vocoder(check_vocoder(cfg.vocoder), self.acfg), cfg.vocoder
+        self.sr = self.acfg.sample_rate
+        self.pitch = corpus.column("pitch")
+        self.inst = corpus.column("instrument_id")
+        self.pitched = corpus.column("pitched").astype(bool)
+        self.row_of = {(int(i), int(p)): r for r, (i, p) in enumerate(zip(self.inst, self.pitch)) if self.pitched[r]}
+        self.timing: dict[str, float] = {}
+        self._vocoded: dict[int, np.ndarray] = {}
+        self.jobs = JobPool(self.acfg, cfg.vocoder, cfg.workers)
+
+    @classmethod
+    def load(cls, model_dir, corpus_dir, cfg: EvalConfig) -> "Evaluator":
+        """The model, the evaluation classifiers and the corpus read from their folders.
+
+        Raises FileNotFoundError naming what is missing (the classifiers first, with the command that trains them).
+        """
+        clf = load_eval_classifiers(model_dir)  # first: the clearer error when they are missing
+        model = Pipeline.from_pretrained(model_dir)
+        return cls(model, clf, load_corpus(corpus_dir), cfg, model_dir)
+
+    # -- helpers ----------------------------------------------------------------------------------
+    def rng(self, section: int) -> np.random.Generator:
+        """The seeded random stream of one section (the same for every run with the same ``EvalConfig.seed``)."""
+        return np.random.default_rng([self.cfg.seed, section])
+
+    def mels(self, rows) -> torch.Tensor:
+        """(B, 1, 128, 128) float32 true log-mels of corpus ``rows``."""
+        return torch.from_numpy(np.asarray(self.corpus.mels[np.asarray(rows)], dtype=np.float32)).unsqueeze(1)
+
+    @torch.no_grad()
+    def logmel(self, audios: list[np.ndarray]) -> torch.Tensor:
+        """List of (num_samples,) waveforms -> (B, 1, 128, 128) normalized log-mels."""
+        out = [self.model.logmel(torch.from_numpy(np.stack(audios[s : s + 64])))
+               for s in range(0, len(audios), 64)]
+        return torch.cat(out) if out else torch.zeros(0, 1, self.acfg.n_mels, self.acfg.num_frames)
+
+    def close(self) -> None:
+        """Shut down the worker processes, if any."""
+        self.jobs.close()
+
+    def vocoded_truth(self, rows) -> dict[int, np.ndarray]:
+        """The vocoder's audio of the true log-mel of each corpus row, at its pitch (cached): the references' source."""
+        todo = sorted({int(r) for r in rows} - set(self._vocoded))
+        audios = self.jobs.map(job_vocode, [(np.asarray(self.corpus.mels[r], dtype=np.float32), int(self.pitch[r]))
+                                         for r in todo], "vocode true notes")
+        self._vocoded.update(zip(todo, audios))
+        return {int(r): self._vocoded[int(r)] for r in rows}
+
+    @torch.no_grad()
+    def generate(self, method: str, x: torch.Tensor, pitch: torch.Tensor) -> torch.Tensor:
+        """A method's log-mels (B, 1, 128, 128) for inputs x (B, 1, 128, 128) at MIDI ``pitch`` (B,) (``render``)."""
+        h, z = invert(self.model.nets, method, x)
+        return generate(self.model.nets, method, h, z, pitch, self.cfg.steps)[0]
+
+    def pyin_subset(self, pitches: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+        """Sorted indices of at most ``n`` of ``pitches`` that pYIN scores (``metrics.PYIN_SCORED``), by ``rng``."""
+        ok = np.flatnonzero([M.pyin_range_ok(p) for p in pitches])
+        return np.sort(rng.choice(ok, min(n, ok.size), replace=False)) if ok.size else ok
+
+    # -- inputs ------------------------------------------------------------------------------------
+    def select_inputs(self) -> np.ndarray:
+        """Held-out input notes: pitched instruments at ``recon_pitches`` (capped by ``max_notes``)."""
+        want = set(self.cfg.recon_pitches)
+        rows = np.array([r for r in range(len(self.pitch)) if self.pitched[r] and int(self.pitch[r]) in want], int)
+        if rows.size == 0:
+            raise ValueError(f"No pitched notes at MIDI {sorted(want)} in the corpus.")
+        if self.cfg.max_notes is not None and rows.size > self.cfg.max_notes:
+            rows = np.sort(self.rng(1).choice(rows, self.cfg.max_notes, replace=False))
+        return rows
+
+    def select_targets(self, inputs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Synthesis pairs: (input rows, target MIDI pitches, target rows), shift groups cycling."""
+        rng, groups = self.rng(2), [b[0] for b in M.SHIFT_BUCKETS[1:]]
+        by_inst: dict[int, list[tuple[int, int]]] = {}
+        for (i, p), r in self.row_of.items():
+            by_inst.setdefault(i, []).append((p, r))
+        src, pit, tgt = [], [], []
+        for k, r in enumerate(inputs):
+            p0 = int(self.pitch[r])
+            cands = [(p, t) for p, t in by_inst[int(self.inst[r])] if p != p0]
+            for j in range(self.cfg.synth_targets):
+                if not cands:
+                    break
+                start = (k * self.cfg.synth_targets + j) % len(groups)
+                for g in groups[start:] + groups[:start]:
+                    group = [c for c in cands if M.shift_bucket(c[0] - p0) == g]
+                    if group:
+                        p, t = group[rng.integers(len(group))]
+                        cands.remove((p, t))
+                        src.append(r), pit.append(p), tgt.append(t)
+                        break
+        return np.array(src, int), np.array(pit, int), np.array(tgt, int)

@@ -1,0 +1,72 @@
+"""Real recordings (``examples/``, ``recordings/``): reconstruction timbre error and the pitch of other notes."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from ..pipeline import UNPITCHED_FALLBACK
+from ..render import vocode
+from . import metrics as M
+from .config import MODEL_METHODS, REFERENCES
+from .evaluator import Evaluator
+from .recordings import real_recording_files
+from .workers import job_pyin, job_vocode_pyin
+
+
+@torch.no_grad()
+def real_recordings(ev: Evaluator) -> dict:
+    """examples/ and recordings/: reconstruction (timbre MSE), other pitches (pitch accuracy; pitched only).
+
+    Each recording's pitch is estimated with pYIN (``HyperGANStrument.estimate_pitch``); the targets
+    are that pitch plus ``real_shifts``. The sampler resamples the real audio; the oracle exists only
+    at the input's own pitch (the input through the vocoder), so it has a timbre MSE and no pitch score.
+    """
+    mc = ev.model.model_config
+    lo, hi = mc.min_pitch, mc.min_pitch + mc.num_pitches - 1
+    pyin_methods = MODEL_METHODS + ("sampler",)
+    recs = {}
+    hits_clf = {m: [] for m in pyin_methods}
+    timbre = {m: {} for m in MODEL_METHODS + REFERENCES}
+    pyin_items = {m: [] for m in pyin_methods}
+    pyin_pitch: list[int] = []
+    files = real_recording_files()[: ev.cfg.max_recordings]
+    for path, pitched in tqdm(files, desc="real recordings", unit="file"):
+        name = path.name
+        audio = ev.model.load(path)
+        x = ev.model.mel(audio)
+        p0 = ev.model.estimate_pitch(audio) if pitched else UNPITCHED_FALLBACK
+        targets = sorted({int(np.clip(p0 + s, lo, hi)) for s in ev.cfg.real_shifts} | {p0})
+        recs[name] = {"pitched": pitched, "estimated_pitch": int(p0), "targets": targets}
+        x_feat = ev.clf.score(x)[0][0]
+        outs = {m: ev.generate(m, x.expand(len(targets), -1, -1, -1), torch.tensor(targets))
+                for m in MODEL_METHODS}
+        sampler_audio = [M.resample_shift(audio, t - p0, ev.acfg) for t in targets]
+        outs["sampler"] = ev.logmel(sampler_audio)
+        oracle = ev.logmel([vocode(ev.model.vocoder, x[0, 0].numpy(), p0, ev.acfg.peak_dbfs)])
+        timbre["oracle"][name] = float(((ev.clf.score(oracle)[0][0] - x_feat) ** 2).mean())
+        i0 = targets.index(p0)
+        scored = [j for j, t in enumerate(targets) if pitched and M.pyin_range_ok(t)]
+        pyin_pitch += [targets[j] for j in scored]
+        for m, y in outs.items():
+            feat, pred = ev.clf.score(y)
+            timbre[m][name] = float(((feat[i0] - x_feat) ** 2).mean())
+            if pitched:
+                hits_clf[m] += (pred == np.array(targets)).tolist()
+            pyin_items[m] += [sampler_audio[j] if m == "sampler" else (y[j, 0].numpy(), targets[j]) for j in scored]
+    table = {}
+    for m in MODEL_METHODS + REFERENCES:
+        if m in pyin_items:
+            fn = job_pyin if m == "sampler" else job_vocode_pyin
+            f0 = np.array(ev.jobs.map(fn, pyin_items[m], f"real recordings: pYIN ({m})"), dtype=np.float64)
+            hits = M.pitch_hits(f0, np.array(pyin_pitch))
+        else:
+            hits = np.zeros(0, bool)
+        clf_hits = hits_clf.get(m, [])
+        table[m] = {"pitch_acc_pyin": float(hits.mean()) if hits.size else float("nan"),
+                    "n_pyin": int(hits.size),
+                    "pitch_acc_clf": float(np.mean(clf_hits)) if clf_hits else float("nan"),
+                    "n_clf": len(clf_hits),
+                    "timbre_mse_recon": float(np.mean(list(timbre[m].values()))),
+                    "timbre_mse_by_file": timbre[m]}
+    return {"recordings": recs, "methods": table}

@@ -1,0 +1,57 @@
+"""Checks of user-given settings: method, MIDI pitch, refinement steps, interpolation weights.
+
+Each check returns the value in the form the networks use and raises ``ValueError`` whose message says what was
+wrong and what is accepted, so that the app and the command line can show it as it is.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from .config import MAX_STEPS, ModelConfig
+
+METHODS = ("gan", "encoder", "hyper", "hyper-pre")
+"""gan: GANStrument, h = f(x). encoder: GANStrument Enc., (h, z) = E(x). hyper: HyperGANStrument
+(H after adversarial fine-tuning). hyper-pre: H after pre-training only (the ablation)."""
+
+
+def whole_number(value, lo: int, hi: int, what: str) -> int:
+    """``value`` as an int if it is a whole number (int or integral float, not bool) in lo-hi.
+
+    Raises ValueError naming ``what`` and the accepted range.
+    """
+    ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+    if not ok or not np.isfinite(value) or int(value) != value or not lo <= value <= hi:
+        raise ValueError(f"{what} must be a whole number in {lo}-{hi}, got {value!r}.")
+    return int(value)
+
+
+def check_method(method: str) -> str:
+    """``method`` if it is one of ``METHODS``; else ValueError listing them."""
+    if method not in METHODS:
+        raise ValueError(f"Unknown method {method!r}; choose one of {', '.join(METHODS)}.")
+    return method
+
+
+def check_pitch(pitch, cfg: ModelConfig) -> int:
+    """A MIDI pitch in the model's range (21-108 for ``ModelConfig()``) as an int; ValueError names the range."""
+    return whole_number(pitch, cfg.min_pitch, cfg.min_pitch + cfg.num_pitches - 1, "MIDI pitch")
+
+
+def check_steps(steps) -> int:
+    """Hypernetwork refinement steps T, 0-``MAX_STEPS``, as an int. Raises ValueError naming the range."""
+    return whole_number(steps, 0, MAX_STEPS, "Refinement steps")
+
+
+def check_weights(weights: Sequence[float], n: int) -> np.ndarray:
+    """Interpolation weights alpha_i: n non-negative finite numbers with a positive sum -> (n,) float64 summing to 1.
+
+    Raises ValueError for a wrong count, a negative or non-finite weight, or a zero sum.
+    """
+    w = np.asarray(weights, dtype=np.float64)
+    if w.shape != (n,):
+        raise ValueError(f"Give one weight per sound: {n} sounds but {w.size} weights.")
+    if not np.all(np.isfinite(w)) or np.any(w < 0) or w.sum() <= 0:
+        raise ValueError(f"Weights must be non-negative numbers with a positive sum, got {list(weights)}.")
+    return w / w.sum()
