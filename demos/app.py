@@ -50,6 +50,7 @@ from hyperlib.audio import MAX_SECONDS, write_wav  # noqa: E402
 from hyperlib.config import REFINE_STEPS  # noqa: E402
 from hyperlib.mel_image import mel_image  # noqa: E402
 from hyperlib.pipeline import _timed  # noqa: E402
+from keyboard_tab import build_keyboard_tab  # noqa: E402
 from sound_design import build_sound_design_tabs  # noqa: E402
 
 log = logging.getLogger("hyperlib.demo")
@@ -529,6 +530,7 @@ def build_demo() -> gr.Blocks:
         with gr.Tab("Blind A/B test", elem_id="tab-ab"):
             ab_tab()
         build_sound_design_tabs(get_model)  # faders, morph, melody, SFZ export
+        build_keyboard_tab(get_model)  # the timbre as a keyboard instrument in the browser
         gr.api(last_timings, api_name="timings", api_visibility="undocumented", queue=False)
     return demo
 

@@ -64,14 +64,14 @@ def check_keys(model: "HyperGANStrument", low, high, every) -> list[tuple[int, i
     return key_regions(low, high, every)
 
 
-def render_regions(model: "HyperGANStrument", sound, regions: list[tuple[int, int, int]], method: str = "hyper",
+def render_regions(model: "HyperGANStrument", note: np.ndarray, regions: list[tuple[int, int, int]], method: str = "hyper",
                    steps: int = REFINE_STEPS, vocoder: str | None = None, progress=None) -> dict[int, np.ndarray]:
-    """Render ``sound``'s timbre at each region's centre key: {MIDI key: (num_samples,) float32 waveform}.
+    """Render a note's timbre at each region's centre key: {MIDI key: (num_samples,) float32 waveform}.
 
-    The sound is inverted once; each key equals ``model.synthesize(sound, key, method, steps, vocoder)``.
+    ``note``: a prepared note (``model.load(sound)``), inverted once; each key then equals
+    ``model.synthesize(sound, key, method, steps, vocoder)``.
     ``vocoder``: a name from ``hyperlib.VOCODERS`` (None: the model's default). ``progress``: optional
-    callable(done, total) after each key. Raises ValueError / AudioError for a bad method, steps,
-    vocoder or sound.
+    callable(done, total) after each key. Raises ValueError for a bad method, steps or vocoder.
     """
     from .pipeline import _check_method, _check_steps
 
@@ -79,7 +79,7 @@ def render_regions(model: "HyperGANStrument", sound, regions: list[tuple[int, in
     steps = _check_steps(steps)
     model.get_vocoder(vocoder)
     timings: dict = {}
-    h, z = model._invert(model._load_timed(sound, timings), method, timings)
+    h, z = model._invert(note, method, timings)
     renders = {}
     for i, (centre, _, _) in enumerate(regions):
         renders[centre] = model._render(method, h, z, centre, steps, timings, vocoder).audio
@@ -131,7 +131,7 @@ def export_sfz(model: "HyperGANStrument", sound, out_dir: str | Path, low: int =
     from .pipeline import _check_steps
 
     regions, steps = check_keys(model, low, high, every), _check_steps(steps)
-    renders = render_regions(model, sound, regions, method, steps, progress=progress)
+    renders = render_regions(model, model.load(sound), regions, method, steps, progress=progress)
     comment = f"{method}, {steps} refinement steps, keys {regions[0][1]}-{regions[-1][2]}, every {every}"
     return write_sfz(renders, regions, out_dir, model.audio_config.sample_rate, name, comment, release_s)
 
