@@ -82,7 +82,7 @@ function createKeyboard() {
 
   async function load(index) {
     if (!index || !index.audio || index.id === state.loadedId) return;
-    state.loadedId = index.id;
+    Object.assign(state, { loadedId: index.id, ready: false });
     const started = performance.now();
     setStatus("Loading the keys...");
     const response = await fetch(index.audio.url);
@@ -107,7 +107,8 @@ function createKeyboard() {
 
   function noteOn(midi, velocity, source, eventTime) {
     const k = region(midi);
-    const entry = { type: "on", note: midi, velocity, source, eventTime, startTime: null, played: false };
+    const entry = { type: "on", note: midi, velocity, source, eventTime, handlerTime: performance.now(),
+                    startTime: null, played: false };
     state.log.push(entry);
     if (!k) return;
     const ctx = audio();
@@ -187,7 +188,9 @@ function createKeyboard() {
   }
 
   // -- inputs ---------------------------------------------------------------------------------------
-  function visible() { return state.root && state.root.isConnected && state.root.offsetParent !== null; }
+  // whether the tab is shown, kept by an IntersectionObserver: reading layout (offsetParent) in a key handler
+  // would force a style and layout pass of the whole page before the note could start
+  function visible() { return state.shown; }
 
   function codeToMidi(code) {
     const white = WHITE_CODES.indexOf(code);
@@ -218,9 +221,8 @@ function createKeyboard() {
     noteOff(midi, "keyboard", e.timeStamp);
   }
 
-  function pointerNote(e) {  // the key under the pointer (a touch stays captured by the key it started on)
-    const under = document.elementFromPoint(e.clientX, e.clientY);
-    const key = under && under.closest(".hk-key");
+  function pointerNote(e, under = e.target) {
+    const key = under && under.closest && under.closest(".hk-key");
     return key ? Number(key.dataset.midi) : null;
   }
 
@@ -234,7 +236,8 @@ function createKeyboard() {
 
   function onPointerMove(e) {  // glide across the keys while pressed
     if (!state.pointers.has(e.pointerId)) return;
-    const midi = pointerNote(e);
+    // the key under the pointer (a touch stays captured by the key it started on, so e.target would not change)
+    const midi = pointerNote(e, document.elementFromPoint(e.clientX, e.clientY));
     const was = state.pointers.get(e.pointerId);
     if (midi === null || midi === was) return;
     noteOff(was, "pointer", e.timeStamp);
@@ -376,9 +379,12 @@ function createKeyboard() {
     piano.addEventListener("pointermove", onPointerMove);
     for (const type of ["pointerup", "pointercancel"]) window.addEventListener(type, onPointerUp);
     piano.addEventListener("contextmenu", (e) => e.preventDefault());
+    state.shown = false;
+    new IntersectionObserver((entries) => { state.shown = entries[entries.length - 1].isIntersecting; },
+                             { rootMargin: "100000px" }).observe(state.root);
     if (!state.listening) {
-      window.addEventListener("keydown", onKeyDown);
-      window.addEventListener("keyup", onKeyUp);
+      window.addEventListener("keydown", onKeyDown, { capture: true });
+      window.addEventListener("keyup", onKeyUp, { capture: true });
       window.addEventListener("blur", () => { for (const code of [...state.held.keys()]) onKeyUp({ code }); });
       // the first gesture anywhere on the page lets the audio start
       for (const type of ["pointerdown", "keydown"]) window.addEventListener(type, () => visible() && audio(), { capture: true });

@@ -155,7 +155,7 @@ def build_keyboard_tab(get_model: Callable[[], HyperGANStrument]) -> None:
         status = gr.Markdown("Render the keyboard to play it.", elem_id="kb-status")
         player = gr.HTML(None, html_template='<div class="hk-root"></div>', css_template=PAGE_CSS.read_text(),
                          js_on_load=PAGE_JS.read_text(), elem_id="kb-player")
-        sfz_file = gr.File(label="SFZ instrument (zip)", height=80, elem_id="kb-sfz-file")
+        sfz_file = gr.File(label="SFZ instrument (zip)", elem_id="kb-sfz-file")
     inputs = [sound, method, vocoder, low, high, every, steps]
     button.click(render_handler, inputs, [player, status], api_name="keyboard", show_progress="full")
     sfz_button.click(sfz_handler, inputs, sfz_file, api_name="keyboard_sfz", show_progress="full")

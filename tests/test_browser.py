@@ -2,7 +2,9 @@
 
 Upload the piano example, pick a note by name, press Play and wait for the three players to fill (the time from
 the click to the three players holding their decoded notes is printed; run with ``-s``); render a mix on the
-Interpolate tab; vote once in the blind A/B test; check that a bad upload gets a readable message.
+Interpolate tab; vote once in the blind A/B test; check that a bad upload gets a readable message. On the
+Keyboard tab, on a phone-sized screen: render three keys, play them from the computer keyboard and by clicking,
+record, and check the page's log of note starts (``window.hyperlibKeyboard``).
 Screenshots go to ``results/screenshots/`` (git-ignored). Skipped only when /usr/bin/chromium or playwright
 is missing (``apt-get install -y chromium`` and ``pip install playwright``; never ``playwright install``).
 """
@@ -158,10 +160,12 @@ def test_keyboard_in_chromium(browser, tmp_path):
         assert [k["key"] for k in state["keys"]] == [58, 61, 64]
         assert page.locator("#kb-player .hk-key").count() == 7 and page.locator("#kb-player .hk-white").count() == 4
 
-        # the computer keyboard: octave 4 puts A and J on C4 and B4; Z drops an octave... the range is 58-64,
-        # so F (F4 = 65) is out of range and plays nothing; the first key press also turns the audio on
+        # the computer keyboard, its row starting at C4 (the octave of the range's middle): an octave down (Z) and
+        # up again (X), then A, D and E hold C4, E4 and D#4 together; the first click turns the audio on
         page.locator("#kb-player .hk-status").click()
-        page.keyboard.press("KeyZ")  # octave 3: J = B3... ; back up with X
+        sync_api.expect(page.locator("#kb-player .hk-octave")).to_contain_text("C4-F5")
+        page.keyboard.press("KeyZ")
+        sync_api.expect(page.locator("#kb-player .hk-octave")).to_contain_text("C3-F4")
         page.keyboard.press("KeyX")
         for code in ("KeyA", "KeyD", "KeyE"):  # C4 (60), E4 (64), D#4 (63)
             page.keyboard.down(code)
@@ -185,7 +189,7 @@ def test_keyboard_in_chromium(browser, tmp_path):
     assert [(e["note"], e["source"]) for e in starts] == [(60, "keyboard"), (64, "keyboard"), (63, "keyboard"),
                                                           (58, "pointer"), (61, "pointer")]
     assert all(e["played"] for e in starts), starts
-    delays = [e["startTime"] - e["eventTime"] for e in starts]
+    delays = [e["startTime"] - e["eventTime"] for e in starts]  # the event's time stamp to the source's start()
     print(f"key event to note start (ms): {', '.join(f'{d:.1f}' for d in delays)}; audio output latency "
           f"{1000 * audio['base']:.1f} + {1000 * audio['output']:.1f} ms; keys loaded in {state['loadMs']:.0f} ms")
     assert all(0 <= d <= NOTE_START_MAX_MS for d in delays), delays
