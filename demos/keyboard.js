@@ -202,7 +202,10 @@ function createKeyboard() {
     if (!visible() || !state.ready || e.ctrlKey || e.metaKey || e.altKey) return;
     if (e.target.closest && e.target.closest("input, textarea, select, [contenteditable='true']")) return;
     if (e.code === "KeyZ" || e.code === "KeyX") {
-      if (!e.repeat) { state.octave = Math.min(Math.max(state.octave + (e.code === "KeyX" ? 1 : -1), 0), 8); drawLabels(); }
+      if (!e.repeat) {
+        state.octave = Math.min(Math.max(state.octave + (e.code === "KeyX" ? 1 : -1), 0), 8);
+        drawLabels();
+      }
       e.preventDefault();
       return;
     }
@@ -302,7 +305,8 @@ function createKeyboard() {
   function drawLabels() {  // mark the keys the computer keyboard plays at the current octave
     if (!state.root) return;
     const octave = state.root.querySelector(".hk-octave");
-    if (octave) octave.textContent = `Computer keyboard: ${name(12 * (state.octave + 1))}-${name(12 * (state.octave + 1) + 17)}`;
+    const c = 12 * (state.octave + 1);
+    if (octave) octave.textContent = `Computer keyboard: ${name(c)}-${name(c + 17)}`;
     const codes = {};
     for (const code of [...WHITE_CODES, ...Object.keys(BLACK_CODES)]) codes[codeToMidi(code)] = code.replace("Key", "");
     for (const node of state.root.querySelectorAll(".hk-key")) {
@@ -337,7 +341,8 @@ function createKeyboard() {
     state.root = root.querySelector(".hk-root") || root;
     state.root.replaceChildren();
     const banner = el("button", { class: "hk-banner", type: "button" },
-                      "Sound is off: your browser blocks audio until you click or press a key. Click here to turn it on.");
+                      "Sound is off: your browser blocks audio until you click or press a key. " +
+                      "Click here to turn it on.");
     banner.addEventListener("click", () => audio());
     const controls = el("div", { class: "hk-controls" });
     const velocity = el("input", { type: "range", min: 1, max: 127, value: state.velocity, class: "hk-velocity" });
@@ -371,13 +376,12 @@ function createKeyboard() {
     const label = (text, input) => { const l = el("label", {}, text); l.append(input); return l; };
     controls.append(label("Velocity ", velocity), label("Release ", release), down, up, record, download, midi);
     state.root.append(banner, el("div", { class: "hk-status" }, "Render the keyboard to play it."),
-                      el("div", { class: "hk-octave" }), el("div", { class: "hk-piano", "touch-action": "none" }),
+                      el("div", { class: "hk-octave" }), el("div", { class: "hk-piano" }),
                       controls, el("div", { class: "hk-midi-status" }, navigator.requestMIDIAccess ?
                         "A MIDI keyboard can be connected." : "Web MIDI is not available in this browser."));
     const piano = state.root.querySelector(".hk-piano");
     piano.addEventListener("pointerdown", onPointerDown);
     piano.addEventListener("pointermove", onPointerMove);
-    for (const type of ["pointerup", "pointercancel"]) window.addEventListener(type, onPointerUp);
     piano.addEventListener("contextmenu", (e) => e.preventDefault());
     state.shown = false;
     new IntersectionObserver((entries) => { state.shown = entries[entries.length - 1].isIntersecting; },
@@ -385,9 +389,12 @@ function createKeyboard() {
     if (!state.listening) {
       window.addEventListener("keydown", onKeyDown, { capture: true });
       window.addEventListener("keyup", onKeyUp, { capture: true });
+      for (const type of ["pointerup", "pointercancel"]) window.addEventListener(type, onPointerUp);
       window.addEventListener("blur", () => { for (const code of [...state.held.keys()]) onKeyUp({ code }); });
       // the first gesture anywhere on the page lets the audio start
-      for (const type of ["pointerdown", "keydown"]) window.addEventListener(type, () => visible() && audio(), { capture: true });
+      for (const type of ["pointerdown", "keydown"]) {
+        window.addEventListener(type, () => visible() && audio(), { capture: true });
+      }
       state.listening = true;
     }
     drawPiano();

@@ -17,7 +17,7 @@ import hashlib
 import threading
 import time
 from collections import OrderedDict
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -153,9 +153,9 @@ def write_payload(keyset: KeySet, path: str | Path) -> dict:
         chunks.append(audio)
         offset += len(audio)
     write_wav(path, np.concatenate(chunks), keyset.sample_rate)
-    k = asdict(keyset.keys)
-    return {"sampleRate": keyset.sample_rate, "low": k["low"], "high": k["high"], "every": k["every"],
-            "method": k["method"], "vocoder": k["vocoder"], "keys": keys}
+    k = keyset.keys
+    return {"sampleRate": keyset.sample_rate, "low": k.low, "high": k.high, "every": k.every, "method": k.method,
+            "vocoder": k.vocoder, "keys": keys}
 
 
 def export_keyset_sfz(keyset: KeySet, out_dir: str | Path, name: str = "hyperlib") -> Path:

@@ -64,8 +64,9 @@ def check_keys(model: "HyperGANStrument", low, high, every) -> list[tuple[int, i
     return key_regions(low, high, every)
 
 
-def render_regions(model: "HyperGANStrument", note: np.ndarray, regions: list[tuple[int, int, int]], method: str = "hyper",
-                   steps: int = REFINE_STEPS, vocoder: str | None = None, progress=None) -> dict[int, np.ndarray]:
+def render_regions(model: "HyperGANStrument", note: np.ndarray, regions: list[tuple[int, int, int]],
+                   method: str = "hyper", steps: int = REFINE_STEPS, vocoder: str | None = None,
+                   progress=None) -> dict[int, np.ndarray]:
     """Render a note's timbre at each region's centre key: {MIDI key: (num_samples,) float32 waveform}.
 
     ``note``: a prepared note (``model.load(sound)``), inverted once; each key then equals

@@ -156,7 +156,8 @@ def test_keyboard_in_chromium(browser, tmp_path):
         page.wait_for_function(KEYBOARD_LOADED_JS, polling="raf", timeout=RENDER_TIMEOUT_MS)
         print(f"\nclick to keys loaded: {time.perf_counter() - started:.2f} s")
         sync_api.expect(page.locator("#kb-status")).to_contain_text("3 keys rendered")
-        state = page.evaluate("() => ({keys: window.hyperlibKeyboard.index.keys, loadMs: window.hyperlibKeyboard.loadMs})")
+        state = page.evaluate("() => ({keys: window.hyperlibKeyboard.index.keys, "
+                              "loadMs: window.hyperlibKeyboard.loadMs})")
         assert [k["key"] for k in state["keys"]] == [58, 61, 64]
         assert page.locator("#kb-player .hk-key").count() == 7 and page.locator("#kb-player .hk-white").count() == 4
 
@@ -180,9 +181,9 @@ def test_keyboard_in_chromium(browser, tmp_path):
         sync_api.expect(page.locator("#kb-player .hk-download")).to_be_visible()
         sync_api.expect(page.locator("#kb-player .hk-banner")).to_be_hidden()
         log = page.evaluate("() => window.hyperlibKeyboard.log")
-        audio = page.evaluate("() => ({state: window.hyperlibKeyboard.ctx.state, base: "
-                              "window.hyperlibKeyboard.ctx.baseLatency, output: window.hyperlibKeyboard.ctx.outputLatency,"
-                              " recording: window.hyperlibKeyboard.recording, errors: window.hyperlibKeyboard.errors})")
+        audio = page.evaluate("() => { const kb = window.hyperlibKeyboard; return {state: kb.ctx.state, "
+                              "base: kb.ctx.baseLatency, output: kb.ctx.outputLatency, recording: kb.recording, "
+                              "errors: kb.errors}; }")
         page.screenshot(path=str(SCREENSHOTS / "app_keyboard.png"), full_page=True)
 
     starts = [e for e in log if e["type"] == "on"]
