@@ -164,6 +164,7 @@ def test_keyboard_in_chromium(browser, tmp_path):
         # the computer keyboard, its row starting at C4 (the octave of the range's middle): an octave down (Z) and
         # up again (X), then A, D and E hold C4, E4 and D#4 together; the first click turns the audio on
         page.locator("#kb-player .hk-status").click()
+        page.wait_for_timeout(500)  # let the page finish drawing the render's answer before timing key presses
         sync_api.expect(page.locator("#kb-player .hk-octave")).to_contain_text("C4-F5")
         page.keyboard.press("KeyZ")
         sync_api.expect(page.locator("#kb-player .hk-octave")).to_contain_text("C3-F4")
