@@ -46,6 +46,7 @@ from app_common import (EXAMPLE_FILES, HANDSAW, MAX_UPLOAD_BYTES, MAX_UPLOAD_MB,
                         NOTE_CHOICES, OUTPUT_DIR, OUTPUT_MAX_AGE_S, PIANO, TRUMPET, VIOLIN, VOCODER_LABELS,
                         audio_input, audio_output, get_model, load_note, mel_output, note_name, pitch_picker,
                         purge_outputs, save_mel_plot, save_wav, steps_slider, user_errors, whole_number)
+from keyboard_tab import build_keyboard_tab  # noqa: E402
 from sound_design import build_sound_design_tabs  # noqa: E402
 
 SYNTHESIZE, RECONSTRUCT = "synthesize", "reconstruct"
@@ -229,6 +230,7 @@ def build_demo() -> gr.Blocks:
         with gr.Tab("Blind A/B test", elem_id="tab-ab"):
             ab_tab()
         build_sound_design_tabs(get_model)  # faders, morph, melody, SFZ export
+        build_keyboard_tab(get_model)  # the timbre as a keyboard instrument in the browser
         gr.api(last_timings, api_name="timings", api_visibility="undocumented", queue=False)
     return demo
 

@@ -18,7 +18,7 @@ if [[ -e "$out" && -n "$(ls -A "$out" 2>/dev/null)" ]]; then
 fi
 mkdir -p "$out/checkpoints" "$out/examples"
 
-cp "$repo"/demos/*.py "$repo/demos/README.md" "$repo/demos/requirements.txt" "$out/"
+cp "$repo"/demos/*.py "$repo"/demos/keyboard.js "$repo"/demos/keyboard.css "$repo/demos/README.md" "$repo/demos/requirements.txt" "$out/"
 # the library, without caches
 tar -C "$repo" --exclude='__pycache__' --exclude='*.pyc' -cf - hyperlib | tar -C "$out" -xf -
 # weights are data: safetensors, JSON (config.json, hashes.json) and the model card; never _train/ state

@@ -407,7 +407,8 @@ def test_make_space_assembles_a_runnable_folder(tmp_path):
     run = subprocess.run(["bash", str(REPO_ROOT / "demos" / "make_space.sh"), str(space)], capture_output=True,
                          text=True, timeout=120)
     assert run.returncode == 0, run.stderr
-    for name in ("app.py", "README.md", "requirements.txt", "hyperlib/__init__.py", "hyperlib/pipeline.py",
+    for name in ("app.py", "keyboard_tab.py", "keyboard.js", "keyboard.css", "README.md", "requirements.txt",
+                 "hyperlib/__init__.py", "hyperlib/pipeline.py",
                  "checkpoints/config.json", "examples/piano_c4.aif", "examples/ATTRIBUTION.md"):
         assert (space / name).is_file(), name
     assert not (space / "make_space.sh").exists() and not (space / "checkpoints" / "_train").exists()

@@ -15,9 +15,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import librosa
+import numpy as np
 
 from ..audio import write_wav
 from ..config import REFINE_STEPS
+from ..render import invert
 from ..validation import check_method, check_pitch, check_steps
 
 if TYPE_CHECKING:
@@ -50,6 +52,67 @@ def safe_name(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]+", "_", name).strip("_") or "hyperlib"
 
 
+def check_keys(model: "Pipeline", low, high, every) -> list[tuple[int, int, int]]:
+    """Validate a key range for ``model`` and return its regions (``key_regions``).
+
+    Raises ValueError unless low and high are MIDI pitches the model renders (21-108), low <= high and
+    ``every`` is a whole number of keys in 1-24.
+    """
+    low, high = check_pitch(low, model.model_config), check_pitch(high, model.model_config)
+    if isinstance(every, bool) or not isinstance(every, int) or not 1 <= every <= 24:
+        raise ValueError(f"every must be a whole number of keys in 1-24, got {every!r}.")
+    return key_regions(low, high, every)
+
+
+def render_regions(model: "Pipeline", note: np.ndarray, regions: list[tuple[int, int, int]],
+                   method: str = "hyper", steps: int = REFINE_STEPS, vocoder: str | None = None,
+                   progress=None) -> dict[int, np.ndarray]:
+    """Render a note's timbre at each region's centre key: {MIDI key: (num_samples,) float32 waveform}.
+
+    ``note``: a prepared note (``model.load(sound)``), inverted once; each key then equals
+    ``model.synthesize(sound, key, method, steps, vocoder)``.
+    ``vocoder``: a name from ``hyperlib.VOCODERS`` (None: the model's default). ``progress``: optional
+    callable(done, total) after each key. Raises ValueError for a bad method, steps or vocoder.
+    """
+    check_method(method)
+    steps = check_steps(steps)
+    model.get_vocoder(vocoder)
+    timings: dict = {}
+    h, z = invert(model.nets, method, model.mel(note), timings)
+    renders = {}
+    for i, (centre, _, _) in enumerate(regions):
+        renders[centre] = model.render_code(method, h, z, centre, steps, timings, vocoder).audio
+        if progress:
+            progress(i + 1, len(regions))
+    return renders
+
+
+def write_sfz(renders: dict[int, np.ndarray], regions: list[tuple[int, int, int]], out_dir: str | Path,
+              sample_rate: int, name: str = "hyperlib", comment: str = "", release_s: float = RELEASE_S) -> Path:
+    """Write rendered keys as an SFZ instrument: ``out_dir/<name>.sfz`` and ``out_dir/samples/*.wav``.
+
+    Args:
+        renders: {MIDI key: (num_samples,) waveform} for each region's centre.
+        regions: (pitch_keycenter, lokey, hikey) per region (``key_regions``).
+        sample_rate: Hz of the renders. name: instrument name (made file-name-safe).
+        comment: the first line's description. release_s: ``ampeg_release`` in seconds.
+    Returns:
+        The path of the written ``.sfz`` file (existing samples of the same name are overwritten).
+    """
+    name = safe_name(name)
+    out = Path(out_dir)
+    (out / "samples").mkdir(parents=True, exist_ok=True)
+    lines = [f"// {name}: rendered by hyperlib{f' ({comment})' if comment else ''}; 16-bit {sample_rate} Hz "
+             "mono samples", "<global>", "loop_mode=no_loop", f"ampeg_release={release_s:g}", ""]
+    for centre, lo, hi in regions:
+        file = f"{name}_{centre:03d}_{librosa.midi_to_note(centre, unicode=False).replace('#', 's')}.wav"
+        write_wav(out / "samples" / file, renders[centre], sample_rate)
+        lines.append(f"<region> sample=samples/{file} pitch_keycenter={centre} lokey={lo} hikey={hi}")
+    path = out / f"{name}.sfz"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
 def export_sfz(model: "Pipeline", sound, out_dir: str | Path, low: int = 36, high: int = 84,
                every: int = 3, method: str = "hyper", steps: int = REFINE_STEPS, name: str = "hyperlib",
                release_s: float = RELEASE_S, progress=None) -> Path:
@@ -64,31 +127,10 @@ def export_sfz(model: "Pipeline", sound, out_dir: str | Path, low: int = 36, hig
     Returns:
         The path of the written ``.sfz`` file.
     """
-    check_method(method)
-    steps = check_steps(steps)
-    low, high = check_pitch(low, model.model_config), check_pitch(high, model.model_config)
-    if isinstance(every, bool) or not isinstance(every, int) or not 1 <= every <= 24:
-        raise ValueError(f"every must be a whole number of keys in 1-24, got {every!r}.")
-    regions = key_regions(low, high, every)
-    name = safe_name(name)
-    out = Path(out_dir)
-    (out / "samples").mkdir(parents=True, exist_ok=True)
-    timings: dict = {}
-    _, h, z = model.encode(sound, method, timings)
-    sr = model.audio_config.sample_rate
-    lines = [f"// {name}: rendered by hyperlib ({method}, {steps} refinement steps), keys {low}-{high}, "
-             f"every {every}; 16-bit {sr} Hz mono samples",
-             "<global>", "loop_mode=no_loop", f"ampeg_release={release_s:g}", ""]
-    for i, (centre, lo, hi) in enumerate(regions):
-        r = model.render_code(method, h, z, centre, steps, timings)
-        file = f"{name}_{centre:03d}_{librosa.midi_to_note(centre, unicode=False).replace('#', 's')}.wav"
-        write_wav(out / "samples" / file, r.audio, r.sample_rate)
-        lines.append(f"<region> sample=samples/{file} pitch_keycenter={centre} lokey={lo} hikey={hi}")
-        if progress:
-            progress(i + 1, len(regions))
-    path = out / f"{name}.sfz"
-    path.write_text("\n".join(lines) + "\n")
-    return path
+    regions, steps = check_keys(model, low, high, every), check_steps(steps)
+    renders = render_regions(model, model.load(sound), regions, method, steps, progress=progress)
+    comment = f"{method}, {steps} refinement steps, keys {regions[0][1]}-{regions[-1][2]}, every {every}"
+    return write_sfz(renders, regions, out_dir, model.audio_config.sample_rate, name, comment, release_s)
 
 
 def zip_instrument(sfz_path: str | Path, zip_base: str | Path) -> Path:
