@@ -34,9 +34,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pitch", type=int, required=True, help="MIDI pitch 21-108")
     render_args(p)
 
-    p = sub.add_parser("corpus", help="render the soundfont corpus (and random DSP synthesizer patches)")
-    p.add_argument("--fonts", nargs="*", default=TRAIN_FONTS,
-                   help=f"soundfont names (default: the train fonts, {' '.join(TRAIN_FONTS)})")
+    p = sub.add_parser("corpus", help="render the soundfont corpus (and random DSP synthesizer patches), or import NSynth")
+    source = p.add_mutually_exclusive_group()
+    source.add_argument("--fonts", nargs="*", default=TRAIN_FONTS,
+                        help=f"soundfont names (default: the train fonts, {' '.join(TRAIN_FONTS)})")
+    source.add_argument("--nsynth", default=None, metavar="DIR",
+                        help="import an NSynth folder instead (nsynth-train, nsynth-valid or nsynth-test: "
+                             "examples.json beside audio/*.wav); the other options are not used")
     p.add_argument("--synth-patches", type=int, default=0,
                    help="also render this many random DSP synthesizer patches (subtractive, FM, additive, noise)")
     p.add_argument("--seed", type=int, default=0, help="seed of the random patches")
@@ -159,7 +163,11 @@ def _run_eval_command(args) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        if args.command == "corpus":
+        if args.command == "corpus" and args.nsynth:
+            from .nsynth import import_nsynth
+
+            print(f"{len(import_nsynth(args.nsynth, args.output).notes)} notes written to {args.output}")
+        elif args.command == "corpus":
             from .corpus import render_corpus
 
             programs, pitches, velocities = args.programs, args.pitches, args.velocities or list(TRAIN_VELOCITIES)
