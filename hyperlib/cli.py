@@ -117,6 +117,9 @@ def _eval_args(sub) -> None:
     p.add_argument("--vocoder", choices=list(VOCODERS), default=DEFAULT_VOCODER,
                    help=f"vocoder of every method's audio (default: {DEFAULT_VOCODER}; the audio table compares all)")
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    p.add_argument("--audio-pairs", type=int, default=None,
+                   help="notes rendered again from the soundfont for the audio distances (default: 96; 0 skips "
+                        "them, as for an NSynth corpus, whose notes cannot be rendered again)")
     p.add_argument("--tiny", action="store_true", help="tiny subsets (smoke test)")
     p.add_argument("--seed", type=int, default=0)
 
@@ -153,10 +156,15 @@ def _run_eval_command(args) -> None:
         from .evaluation import EvalConfig, evaluate
         from .evaluation.run import SPLIT_CORPORA
 
+        from .nsynth import is_nsynth_corpus
+
+        corpus = args.corpus or SPLIT_CORPORA[args.split]
         kw = dict(max_notes=args.max_notes, steps=args.steps, workers=args.workers, threads=args.threads, seed=args.seed,
                   vocoder=args.vocoder)
+        if args.audio_pairs is not None or is_nsynth_corpus(corpus):
+            kw["audio_pairs"] = 0 if args.audio_pairs is None else args.audio_pairs
         cfg = EvalConfig.tiny(**kw) if args.tiny else EvalConfig(**kw)
-        evaluate(args.model, args.corpus or SPLIT_CORPORA[args.split], args.out, cfg, args.split)
+        evaluate(args.model, corpus, args.out, cfg, args.split)
         print(f"wrote {args.out}/results.md")
 
 

@@ -19,6 +19,7 @@ NSynth's ``instrument_family_str`` (``FAMILY_TO_GM``), ``pitch`` and ``velocity`
 """
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 
@@ -105,12 +106,25 @@ def read_note(path: Path, cfg: AudioConfig) -> np.ndarray:
     return y
 
 
+def is_nsynth_corpus(corpus_dir: str | Path) -> bool:
+    """Whether a corpus folder holds NSynth notes (read from its manifest's first row).
+
+    Their true audio cannot be rendered again from a soundfont, which the evaluation's audio distances do.
+    Raises FileNotFoundError where the folder has no ``manifest.csv``."""
+    path = Path(corpus_dir) / "manifest.csv"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing: write the corpus with `python -m hyperlib corpus`.")
+    with open(path, newline="") as fh:
+        first = next(csv.DictReader(fh), {})
+    return first.get("soundfont") in (*SPLITS, "nsynth")
+
+
 def import_nsynth(folder: str | Path, out_dir: str | Path, cfg: AudioConfig = AudioConfig()) -> Corpus:
     """Read an NSynth folder (``nsynth-train``, ``nsynth-valid`` or ``nsynth-test``) and write it as a corpus.
 
     Notes outside MIDI 21-108 are left out (paper sec. 4.1), and so are silent ones (``prepare_note``); the
     rest keep the order of examples.json. Memory: the log-mels of the whole folder, 32 KiB per note at the
-    default 128 x 128 float16 (9 GiB for nsynth-train's 289,205 notes, fewer after the pitch range).
+    default 128 x 128 float16 (at most 8.8 GiB for nsynth-train's 289,205 notes).
 
     Args:
         folder: the NSynth folder. out_dir: the corpus folder to write (``hyperlib.corpus.save_corpus``).

@@ -14,7 +14,7 @@ from hyperlib.cli import main
 from hyperlib.config import AudioConfig
 from hyperlib.corpus import GM_FAMILIES, load_corpus
 from hyperlib.mel import LogMel
-from hyperlib.nsynth import NSynthError, import_nsynth, read_note
+from hyperlib.nsynth import NSynthError, import_nsynth, is_nsynth_corpus, read_note
 
 SR, SECONDS = 16000, 4
 # (instrument, instrument_str, family, source): three instruments of different families and sources
@@ -83,6 +83,13 @@ def test_manifest_of_the_imported_notes(imported):
         assert n.soundfont == "nsynth-valid" and n.velocity == 75 and n.pitched
         assert n.preset_name == {i: s for i, s, *_ in INSTRUMENTS}[n.instrument_id]
     assert corpus.audio_config == AudioConfig()
+
+
+def test_nsynth_corpus_is_recognized(imported, tiny_corpus, tmp_path):
+    """The evaluation leaves out its audio distances (notes rendered again from their soundfont) for NSynth."""
+    assert is_nsynth_corpus(imported) and not is_nsynth_corpus(tiny_corpus)
+    with pytest.raises(FileNotFoundError, match="manifest.csv"):
+        is_nsynth_corpus(tmp_path)
 
 
 def test_mels_are_the_front_end_of_the_wavs(imported, nsynth_dir):
