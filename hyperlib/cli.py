@@ -196,7 +196,8 @@ def main(argv: list[str] | None = None) -> int:
                                            ("compile", args.compile or None), ("ckpt_every", args.ckpt_every))
                          if v is not None}
             summary = train_stage(args.stage, args.corpus, args.model, args.device, args.tiny, args.fresh, **overrides)
-            print(summary)
+            if summary:  # under torchrun, the main process's
+                print(summary)
         elif args.command == "bench-train":
             from .training.bench import bench_train, format_table
 

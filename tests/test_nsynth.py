@@ -119,7 +119,8 @@ def test_training_reads_the_imported_corpus(imported, small_cfg, tmp_path):
     assert bank.num_instruments == 3
     r = bank.exact(torch.arange(len(bank)), torch.full((len(bank),), 84))
     assert torch.all(bank.pitch[r] == 84) and torch.equal(bank.instrument[r], bank.instrument)
-    summary = train_stage("features", imported, tmp_path, model_config=small_cfg, steps=2, batch_size=4, log_every=1)
+    summary = train_stage("features", imported, tmp_path, model_config=small_cfg, steps=2, batch_size=4, log_every=1,
+                          adversary_queue=256)
     assert summary["notes"] == 9 and (tmp_path / "f.safetensors").is_file()
 
 

@@ -342,7 +342,8 @@ def train_generator(s: Stage) -> dict:
 def hyper_batch(s: Stage, h_all: torch.Tensor):
     """Paper sec. 3.2: with probability p_recon the input's own pitch (x' = x), else a KNN neighbour's (x' = x_j).
 
-    Returns rows i, pitch p', real x' (B, 1, F, T), target x (B, 1, F, T), h (B, h_dim), own-pitch mask (B,).
+    Returns rows i, pitch p', real x' (B, 1, F, T), target x (B, 1, F, T), h (B, h_dim), own-pitch mask (B,),
+    B this process's shard of the global batch.
     """
     i, j, p_j, _, h = knn_batch(s, h_all)
     own = s.procs.shard(torch.rand(s.tc.batch_size) < s.tc.p_recon)
