@@ -121,13 +121,13 @@ def processes(device: str):
     kind = torch.device(device).type
     if kind not in ("cpu", "cuda"):
         raise ValueError(f"Distributed training runs on 'cpu' (gloo) or 'cuda' (NCCL), got device {device!r}.")
+    where = torch.device(device)
+    if kind == "cuda":  # this process's GPU, set before NCCL starts so that its collectives run there
+        where = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        torch.cuda.set_device(where)
     owned = not dist.is_initialized()
     if owned:
         dist.init_process_group("nccl" if kind == "cuda" else "gloo")
-    where = torch.device(device)
-    if kind == "cuda":
-        where = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
-        torch.cuda.set_device(where)
     try:
         yield Processes(dist.get_rank(), dist.get_world_size()), where
     finally:
