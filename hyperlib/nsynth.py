@@ -95,7 +95,7 @@ def read_note(path: Path, cfg: AudioConfig) -> np.ndarray:
         raise NSynthError(f"{path} is missing: examples.json lists it.")
     try:
         y, sr = sf.read(path, dtype="float32", always_2d=True)
-    except (sf.LibsndfileError, RuntimeError) as exc:
+    except RuntimeError as exc:  # soundfile's errors (LibsndfileError) are RuntimeErrors
         raise NSynthError(f"{path} cannot be read as audio ({exc}).") from exc
     if y.shape[1] != 1 or sr != SAMPLE_RATE or y.shape[0] != NUM_SAMPLES:
         raise NSynthError(f"{path}: {y.shape[1]} channel(s), {sr} Hz, {y.shape[0]} samples; NSynth's notes are "
