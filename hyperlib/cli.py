@@ -34,9 +34,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pitch", type=int, required=True, help="MIDI pitch 21-108")
     render_args(p)
 
-    p = sub.add_parser("corpus", help="render the soundfont corpus (and random DSP synthesizer patches)")
-    p.add_argument("--fonts", nargs="*", default=TRAIN_FONTS,
-                   help=f"soundfont names (default: the train fonts, {' '.join(TRAIN_FONTS)})")
+    p = sub.add_parser("corpus", help="render the soundfont corpus (and random DSP synthesizer patches), or import NSynth")
+    source = p.add_mutually_exclusive_group()
+    source.add_argument("--fonts", nargs="*", default=TRAIN_FONTS,
+                        help=f"soundfont names (default: the train fonts, {' '.join(TRAIN_FONTS)})")
+    source.add_argument("--nsynth", default=None, metavar="DIR",
+                        help="import an NSynth folder instead (nsynth-train, nsynth-valid or nsynth-test: "
+                             "examples.json beside audio/*.wav); the other options are not used")
     p.add_argument("--synth-patches", type=int, default=0,
                    help="also render this many random DSP synthesizer patches (subtractive, FM, additive, noise)")
     p.add_argument("--seed", type=int, default=0, help="seed of the random patches")
@@ -111,6 +115,9 @@ def _eval_args(sub) -> None:
     p.add_argument("--vocoder", choices=list(VOCODERS), default=DEFAULT_VOCODER,
                    help=f"vocoder of every method's audio (default: {DEFAULT_VOCODER}; the audio table compares all)")
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    p.add_argument("--audio-pairs", type=int, default=None,
+                   help="notes rendered again from the soundfont for the audio distances (default: 96; 0 skips "
+                        "them, as for an NSynth corpus, whose notes cannot be rendered again)")
     p.add_argument("--tiny", action="store_true", help="tiny subsets (smoke test)")
     p.add_argument("--seed", type=int, default=0)
 
@@ -147,17 +154,26 @@ def _run_eval_command(args) -> None:
         from .evaluation import EvalConfig, evaluate
         from .evaluation.config import SPLIT_CORPORA
 
+        from .nsynth import is_nsynth_corpus
+
+        corpus = args.corpus or SPLIT_CORPORA[args.split]
         kw = dict(max_notes=args.max_notes, steps=args.steps, workers=args.workers, threads=args.threads, seed=args.seed,
                   vocoder=args.vocoder)
+        if args.audio_pairs is not None or is_nsynth_corpus(corpus):
+            kw["audio_pairs"] = 0 if args.audio_pairs is None else args.audio_pairs
         cfg = EvalConfig.tiny(**kw) if args.tiny else EvalConfig(**kw)
-        evaluate(args.model, args.corpus or SPLIT_CORPORA[args.split], args.out, cfg, args.split)
+        evaluate(args.model, corpus, args.out, cfg, args.split)
         print(f"wrote {args.out}/results.md")
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        if args.command == "corpus":
+        if args.command == "corpus" and args.nsynth:
+            from .nsynth import import_nsynth
+
+            print(f"{len(import_nsynth(args.nsynth, args.output).notes)} notes written to {args.output}")
+        elif args.command == "corpus":
             from .corpus import render_corpus
 
             programs, pitches, velocities = args.programs, args.pitches, args.velocities or list(TRAIN_VELOCITIES)
@@ -178,7 +194,8 @@ def main(argv: list[str] | None = None) -> int:
                                            ("compile", args.compile or None), ("ckpt_every", args.ckpt_every))
                          if v is not None}
             summary = train_stage(args.stage, args.corpus, args.model, args.device, args.tiny, args.fresh, **overrides)
-            print(summary)
+            if summary:  # under torchrun, the main process's
+                print(summary)
         elif args.command == "bench-train":
             from .training.bench import bench_train, format_table
 

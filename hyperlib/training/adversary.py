@@ -8,6 +8,8 @@ fitted afresh to h) measures, and it cannot be fooled by a head that is merely c
 """
 from __future__ import annotations
 
+from typing import Callable
+
 import torch
 import torch.nn.functional as F
 
@@ -22,10 +24,14 @@ class LinearPitchAdversary:
             few directions; directions whose variance falls below ``ridge`` times the mean are all but
             invisible to the read-out, although a probe fitted afresh may still decode pitch from them.
             The fit is solved in float64 so that ridges down to about 1e-8 stay well conditioned.
+        gather: maps a process's shard of a batch to the global batch (``Processes.gather``), so that under
+            several processes every one queues the same features and fits the same read-out; None: one process.
     """
 
-    def __init__(self, num_pitches: int, queue_size: int = 2048, ridge: float = 1e-3):
+    def __init__(self, num_pitches: int, queue_size: int = 2048, ridge: float = 1e-3,
+                 gather: Callable[[torch.Tensor], torch.Tensor] | None = None):
         self.num_pitches, self.queue_size, self.ridge = num_pitches, queue_size, ridge
+        self.gather = gather or (lambda batch: batch)
         self.h: torch.Tensor | None = None
         self.y: torch.Tensor | None = None
 
@@ -38,13 +44,14 @@ class LinearPitchAdversary:
     def __call__(self, h: torch.Tensor, pitch_index: torch.Tensor) -> tuple[torch.Tensor, float]:
         """Push the batch into the queue, refit the read-out W, return how much of pitch it explains.
 
-        h: (B, h_dim) features with gradient; pitch_index: (B,) long in [0, num_pitches).
+        h: (B, h_dim) features with gradient; pitch_index: (B,) long in [0, num_pitches) (this process's shard;
+        the queue takes the global batch).
         Returns (loss, r2): loss = ||(h - mean) W||^2 / ||Y - mean_Y||^2 on the batch (W and the means
         held fixed, so only h gets a gradient): the fraction of the one-hot pitch's variance that the
         read-out predicts, near 0 when h carries no linear pitch information; r2: the same fraction on
         the whole queue (a float, for the log).
         """
-        self.push(h, pitch_index)
+        self.push(self.gather(h.detach()), self.gather(pitch_index))
         hq, yq = self.h.double(), self.y.double()
         mu_h, mu_y = hq.mean(0), yq.mean(0)
         hq, yq = hq - mu_h, yq - mu_y

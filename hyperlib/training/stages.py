@@ -3,10 +3,12 @@
 Each stage reads the networks of earlier stages from the model folder, trains its own, logs losses to
 ``<model_dir>/_train/<stage>.jsonl``, writes a resumable state to ``<model_dir>/_train/<stage>.pt``
 every ``ckpt_every`` steps, and on completion writes its safetensors and a summary (steps, wall time,
-final losses) into ``config.json["training"][stage]``.
+final losses) into ``config.json["training"][stage]``. Under torchrun every stage runs on several processes
+(``hyperlib.training.distributed``): ``batch_size`` is then the global batch, split across them.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from dataclasses import asdict, replace
@@ -24,6 +26,7 @@ from ..models import refine
 from . import history
 from .adversary import LinearPitchAdversary
 from .data import NoteBank
+from .distributed import Processes, processes
 from .ema import EMA
 
 STAGE_DEFAULTS = {
@@ -37,11 +40,14 @@ TINY = dict(steps=12, batch_size=4, ckpt_every=6, log_every=1, knn_k=4, refine_s
 
 
 class Stage:
-    """Shared machinery of a stage: data, devices, optimizers, resumable state, logging."""
+    """Shared machinery of a stage: data, devices, optimizers, resumable state, logging.
 
-    def __init__(self, name: str, corpus_dir, model_dir, tc: TrainConfig, device: str, fresh: bool,
-                 model_config: ModelConfig | None = None):
-        self.name, self.tc, self.device = name, tc, torch.device(device)
+    ``procs``: this process among the run's (``Processes``); only the main process writes files."""
+
+    def __init__(self, name: str, corpus_dir, model_dir, tc: TrainConfig, device: str | torch.device, fresh: bool,
+                 model_config: ModelConfig | None = None, procs: Processes = Processes()):
+        procs.check_batch(tc.batch_size)
+        self.name, self.tc, self.device, self.procs = name, tc, torch.device(device), procs
         self.model_dir = Path(model_dir)
         self.train_dir = self.model_dir / "_train"
         self.train_dir.mkdir(parents=True, exist_ok=True)
@@ -55,18 +61,23 @@ class Stage:
             model_config = replace(model_config or ModelConfig(), num_instruments=self.bank.num_instruments)
             cfg = {"model": model_config.to_dict(),
                    "audio": asdict(corpus.audio_config)}
-            ckpt.write_config(self.model_dir, cfg)
+            self._write_config(cfg)
         elif name == "features" and cfg["model"]["num_instruments"] != self.bank.num_instruments:
             cfg["model"]["num_instruments"] = self.bank.num_instruments  # a new corpus: f gets a new instrument head
-            ckpt.write_config(self.model_dir, cfg)
+            self._write_config(cfg)
         self.cfg = ModelConfig.from_dict(cfg["model"])
         self.state_path = self.train_dir / f"{name}.pt"
         self.log_path = self.train_dir / f"{name}.jsonl"
-        if fresh:
+        if fresh and procs.main:
             self.state_path.unlink(missing_ok=True)
             self.log_path.unlink(missing_ok=True)
+        procs.barrier()  # the other processes read config.json and the state after the main one wrote them
         self.modules: dict[str, torch.nn.Module] = {}
         self.optims: dict[str, torch.optim.Optimizer] = {}
+
+    def _write_config(self, cfg: dict) -> None:
+        if self.procs.main:
+            ckpt.write_config(self.model_dir, cfg)
 
     def frozen(self, name: str) -> torch.nn.Module:
         """A network of an earlier stage, in eval mode with gradients off."""
@@ -91,7 +102,8 @@ class Stage:
             weights = {k: v for k, v in ckpt.read_weights(self.model_dir, warm_file or name).items()
                        if k in own and own[k].shape == v.shape}
             missing, _ = module.load_state_dict(weights, strict=False)
-            tqdm.write(f"{self.name}: {name} warm-started from {warm.name}; new parameters: {missing or 'none'}")
+            if self.procs.main:
+                tqdm.write(f"{self.name}: {name} warm-started from {warm.name}; new parameters: {missing or 'none'}")
         module = self._layout(module.to(self.device).train().requires_grad_(True))
         self.modules[name] = module
         lr = lr or self.tc.lr
@@ -110,9 +122,13 @@ class Stage:
         cache = self.train_dir / f"h_{key}.pt"
         if cache.is_file():
             h = torch.load(cache, weights_only=True)
-        else:
+        elif self.procs.main:
             h = self.bank.features(f, self.device)
-            torch.save(h, cache)
+            torch.save(h, cache.with_suffix(".tmp"))
+            cache.with_suffix(".tmp").replace(cache)
+        self.procs.barrier()  # the main process computes and caches h, the others read it
+        if not self.procs.main:
+            h = torch.load(cache, weights_only=True)
         self.bank.build_knn(h, self.tc.knn_k)
         return h.to(self.device)
 
@@ -136,19 +152,29 @@ class Stage:
             self.bank.rng.bit_generator.state = json.loads(state["rng"])
             torch.manual_seed(self.tc.seed + start)
         t0 = time.time() - elapsed
-        bar = tqdm(range(start, self.tc.steps), desc=self.name, initial=start, total=self.tc.steps, unit="step")
-        with open(self.log_path, "a") as log:
+        main = self.procs.main
+        bar = tqdm(range(start, self.tc.steps), desc=self.name, initial=start, total=self.tc.steps, unit="step",
+                   disable=not main)
+        with open(self.log_path, "a") if main else contextlib.nullcontext() as log:
             for step in bar:
                 for optim in self.optims.values():
                     for group in optim.param_groups:
                         group["lr"] = group["base_lr"] * self.tc.lr_factor(step)
                 losses = step_fn(step)
                 if (step + 1) % self.tc.log_every == 0:
-                    log.write(json.dumps({"step": step + 1, "time_s": round(time.time() - t0, 2), **losses}) + "\n")
-                    log.flush()
-                    bar.set_postfix({k: f"{v:.3g}" for k, v in losses.items()})
-                if (step + 1) % self.tc.ckpt_every == 0 or step + 1 == self.tc.steps:
+                    losses = self.procs.mean(losses)
+                    if main:
+                        log.write(json.dumps({"step": step + 1, "time_s": round(time.time() - t0, 2), **losses}) + "\n")
+                        log.flush()
+                        bar.set_postfix({k: f"{v:.3g}" for k, v in losses.items()})
+                if main and ((step + 1) % self.tc.ckpt_every == 0 or step + 1 == self.tc.steps):
                     self._save_state(step + 1, time.time() - t0)
+        summary = self._finish(save_names, t0) if main else {}
+        self.procs.barrier()  # every process returns once the files are written
+        return summary
+
+    def _finish(self, save_names: dict[str, str], t0: float) -> dict:
+        """Write the networks, their hashes and the stage summary; return the summary."""
         final = self._final_losses()
         for module_name, file_name in save_names.items():
             ckpt.save_network(self.model_dir, file_name, self.modules[module_name])
@@ -157,6 +183,7 @@ class Stage:
         wall, samples = time.time() - t0, self.tc.steps * self.tc.batch_size
         summary = {"steps": self.tc.steps, "batch_size": self.tc.batch_size, "lr": self.tc.lr,
                    "wall_time_s": round(wall, 1), "device": str(self.device), "torch_threads": torch.get_num_threads(),
+                   "processes": self.procs.world_size,
                    "notes": len(self.bank), "warm_start": self.tc.warm_start, "final_losses": final,
                    "samples": samples,
                    "samples_total": self.before["samples_total"] + samples,
@@ -235,18 +262,20 @@ def train_features(s: Stage) -> dict:
     wrong while pitch stayed linearly decodable from h (probe 29.7% against 20.8% without it).
     """
     f = s.trainable("f")
+    f_train = s.procs.wrap(f)
     mels, pitch, inst = s.bank, s.bank.pitch, s.bank.instrument
-    adversary = LinearPitchAdversary(s.cfg.num_pitches, s.tc.adversary_queue, s.tc.adversary_ridge)
-    with torch.no_grad():  # fill the queue before the first step (also on resume)
+    adversary = LinearPitchAdversary(s.cfg.num_pitches, s.tc.adversary_queue, s.tc.adversary_ridge, s.procs.gather)
+    with torch.no_grad():  # fill the queue before the first step (also on resume; every process alike)
         for _ in range(0, s.tc.adversary_queue, 256):
             i = mels.sample(256)
             adversary.push(f(mels.batch(i, s.device)), (pitch[i] - s.cfg.min_pitch).to(s.device))
 
     def step(_: int) -> dict:
-        i = mels.sample(s.tc.batch_size)
+        i = s.procs.shard(mels.sample(s.tc.batch_size))
         x = mels.batch(i, s.device)
-        x = x + 0.02 * torch.randn_like(x)  # light noise: robustness to vocoded / real inputs
-        h = f(x)
+        noise = torch.randn((s.tc.batch_size, *x.shape[1:]), dtype=x.dtype, device=x.device)
+        x = x + 0.02 * s.procs.shard(noise)  # light noise: robustness to vocoded / real inputs
+        h = f_train(x)
         explained, r2 = adversary(h, (pitch[i] - s.cfg.min_pitch).to(s.device))
         inst_logits = f.instrument_head(h)
         ce_inst = F.cross_entropy(inst_logits, inst[i].to(s.device))
@@ -258,11 +287,13 @@ def train_features(s: Stage) -> dict:
 
 
 def knn_batch(s: Stage, h_all: torch.Tensor):
-    """Instance-conditioning batch: rows i, KNN rows j, their pitches p_j, exact targets (i's instrument at p_j)."""
+    """Instance-conditioning batch: rows i, KNN rows j, their pitches p_j, exact targets (i's instrument at p_j),
+    and h_i; the global batch's pairs, this process's shard of them."""
     i = s.bank.sample(s.tc.batch_size)
     j = s.bank.neighbours(i)
     p_j = s.bank.pitch[j]
     exact = s.bank.exact(i, p_j)
+    i, j, p_j, exact = (s.procs.shard(t) for t in (i, j, p_j, exact))
     return i, j, p_j.to(s.device), exact, h_all[i]
 
 
@@ -287,7 +318,9 @@ def train_generator(s: Stage) -> dict:
     resume_raw = ema and s.tc.warm_start and (s.model_dir / "G_raw.safetensors").is_file()
     G = s.trainable("G", warm_file="G_raw" if resume_raw else "G")
     D = s.trainable("D", lr=s.tc.d_lr)
-    G_forward = torch.compile(G) if s.tc.compile else G
+    G_forward = s.procs.wrap(G)
+    G_forward = torch.compile(G_forward) if s.tc.compile else G_forward  # DDP under compile: graphs split at buckets
+    D_train = s.procs.wrap(D)
     if ema:
         G_ema = EMA(G, s.tc.ema_half_life, rampup=None if resume_raw else 0.05)  # a continued run keeps its average
         if resume_raw:
@@ -296,13 +329,12 @@ def train_generator(s: Stage) -> dict:
 
     def step(n: int) -> dict:
         i, j, p_j, exact, h = knn_batch(s, h_all)
-        z = torch.randn(len(i), s.cfg.z_dim, device=s.device)
+        z = s.procs.shard(torch.randn(s.tc.batch_size, s.cfg.z_dim, device=s.device))
         fake = G_forward(h, z, p_j)
         real = s.bank.batch(j, s.device)
-        d_loss = discriminator_step(s, D, real, fake, p_j, h, n)
-        has = exact >= 0
+        d_loss = discriminator_step(s, D_train, real, fake, p_j, h, n)
         target = s.bank.batch(exact.clamp(min=0), s.device)
-        l1 = ((fake - target).abs().mean(dim=(1, 2, 3)) * has.to(s.device)).sum() / has.sum().clamp(min=1)
+        l1 = s.procs.masked_mean((fake - target).abs().mean(dim=(1, 2, 3)), exact >= 0)
         adv = adversarial_loss(D, fake, p_j, h)
         s.update("G", s.tc.l1_weight * l1 + s.tc.adv_weight * adv)
         if ema:
@@ -315,10 +347,11 @@ def train_generator(s: Stage) -> dict:
 def hyper_batch(s: Stage, h_all: torch.Tensor):
     """Paper sec. 3.2: with probability p_recon the input's own pitch (x' = x), else a KNN neighbour's (x' = x_j).
 
-    Returns rows i, pitch p', real x' (B, 1, F, T), target x (B, 1, F, T), h (B, h_dim), own-pitch mask (B,).
+    Returns rows i, pitch p', real x' (B, 1, F, T), target x (B, 1, F, T), h (B, h_dim), own-pitch mask (B,),
+    B this process's shard of the global batch.
     """
     i, j, p_j, _, h = knn_batch(s, h_all)
-    own = torch.rand(len(i)) < s.tc.p_recon
+    own = s.procs.shard(torch.rand(s.tc.batch_size) < s.tc.p_recon)
     j = torch.where(own, i, j)
     return i, s.bank.pitch[j].to(s.device), s.bank.batch(j, s.device), s.bank.batch(i, s.device), h, own.to(s.device)
 
@@ -344,14 +377,15 @@ def train_hypernet(s: Stage, adversarial: bool) -> dict:
     H = s.trainable("H", ckpt.load_network(s.model_dir, "H_pre", s.cfg, s.device) if adversarial else None,
                     warm_file="H_pre")
     D = s.trainable("D", ckpt.load_network(s.model_dir, "D", s.cfg, s.device), lr=s.tc.d_lr) if adversarial else None
+    H_train, D_train = s.procs.wrap(H), s.procs.wrap(D) if adversarial else None
 
     def step(n: int) -> dict:
         i, p, real, x, h, own = hyper_batch(s, h_all)
-        xs, _ = refine(G, f, H, h, p, s.tc.refine_steps)
+        xs, _ = refine(G, f, H_train, h, p, s.tc.refine_steps)
         x_fine = xs[-1]
         loss, logs = l_pre(s, f, h, x, x_fine, own, h_scale)
         if adversarial:
-            logs["d_loss"] = discriminator_step(s, D, real, x_fine, p, h, n)
+            logs["d_loss"] = discriminator_step(s, D_train, real, x_fine, p, h, n)
             adv = adversarial_loss(D, x_fine, p, h)
             loss = loss + adv
             logs["h_adv"] = adv.item()
@@ -364,10 +398,10 @@ def train_hypernet(s: Stage, adversarial: bool) -> dict:
 def train_encoder(s: Stage) -> dict:
     """E baseline: ||x - G(E(x), p)||^2 + lambda ||z||^2 with G frozen (paper sec. 4.2)."""
     G = s.frozen("G")
-    E = s.trainable("E")
+    E = s.procs.wrap(s.trainable("E"))
 
     def step(_: int) -> dict:
-        i = s.bank.sample(s.tc.batch_size)
+        i = s.procs.shard(s.bank.sample(s.tc.batch_size))
         x = s.bank.batch(i, s.device)
         h, z = E(x)
         recon = (x - G(h, z, s.bank.pitch[i].to(s.device))).square().mean()
@@ -396,12 +430,18 @@ def train_stage(stage: str, corpus_dir, model_dir, device: str = "cpu", tiny: bo
         device: "cpu" or "cuda". tiny: a few steps on small batches (smoke tests).
         model_config: network sizes for a new model folder (default ``ModelConfig()``).
         overrides: TrainConfig fields (steps, batch_size, lr, ...).
+    Under torchrun (``WORLD_SIZE`` > 1) each process runs this with the same arguments: ``batch_size`` is the
+    global batch, split across the processes, and the process group spans the call
+    (``hyperlib.training.distributed``).
     Returns:
-        The stage summary written to config.json (steps, wall time, final losses).
+        The stage summary written to config.json (steps, wall time, final losses); {} in the processes other
+        than the main one.
     Raises:
-        ValueError: unknown stage. FileNotFoundError: an earlier stage's network is missing.
+        ValueError: unknown stage, or a batch size not divisible by the number of processes.
+        FileNotFoundError: an earlier stage's network is missing.
     """
     if stage not in STAGES:
         raise ValueError(f"Unknown stage {stage!r}; stages in order: {', '.join(STAGES)}.")
     tc = replace(STAGE_DEFAULTS[stage], **{**(TINY if tiny else {}), **overrides})
-    return STAGES[stage](Stage(stage, corpus_dir, model_dir, tc, device, fresh, model_config))
+    with processes(device) as (procs, where):
+        return STAGES[stage](Stage(stage, corpus_dir, model_dir, tc, where, fresh, model_config, procs))
