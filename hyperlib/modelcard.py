@@ -105,7 +105,7 @@ def model_card(model_dir: str | Path, data: str, notes: str = "", results: dict 
         s = trained[stage]
         start = "previous weights" if s.get("warm_start") else "H_pre" if stage == "hypernet-adv" else "new"
         samples = s.get("samples_total", s["steps"] * s["batch_size"])
-        threads = s.get("torch_threads")
+        threads = s.get("torch_threads", 0) * s.get("processes", 1)
         cpu_h = f"{s.get('wall_time_total_s', s['wall_time_s']) * threads / 3600:.2f}" if threads and s["device"] == "cpu" else "—"
         stages.append(f"| {stage} | {start} | {s['steps']} | {s['batch_size']} | {s['lr']} | {s['wall_time_s'] / 60:.1f} | "
                       f"{samples:,} | {cpu_h} | {s['device']} | {_fmt_losses(s['final_losses'])} |")
@@ -122,7 +122,7 @@ def model_card(model_dir: str | Path, data: str, notes: str = "", results: dict 
         f"| all | | {total / 2**20:.1f} MiB |", "",
         "## Training (final losses: mean of the last 50 steps)", "",
         "The last run of each stage: its start, steps, batch, learning rate, wall time and final losses; samples "
-        "seen and CPU hours (wall time x torch threads) are summed over the runs that trained the weights, warm "
+        "seen and CPU hours (wall time x torch threads x processes) are summed over the runs that trained the weights, warm "
         "starts included, as far as they were recorded (a warm start from weights whose summary kept no totals "
         "counts only their last run).", "",
         "| stage | started from | steps | batch | lr | wall time (min) | samples (all runs) | CPU hours (all runs) "
