@@ -70,14 +70,20 @@ def browser():
             browser.close()
 
 
+def open_app(browser, url: str):
+    """A desktop-sized page on the served app, once its first tab is up; returns (page, the page errors seen)."""
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(url, wait_until="domcontentloaded")
+    page.locator("#play-button").wait_for(timeout=60_000)
+    return page, errors
+
+
 def test_app_in_chromium(browser, tmp_path):
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     with start_app(tmp_path) as url:
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        errors = []
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
-        page.goto(url, wait_until="domcontentloaded")
-        page.locator("#play-button").wait_for(timeout=60_000)
+        page, errors = open_app(browser, url)
 
         # -- Play a sound: upload, pick E4 by name (the MIDI slider follows), render with the three methods
         page.locator("#play-input input[type='file']").set_input_files(str(PIANO))
@@ -140,11 +146,7 @@ def test_keyboard_in_chromium(browser, tmp_path):
     clicking, record, and check in the page's own log that every note started within 30 ms of its key event."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     with start_app(tmp_path) as url:
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        errors = []
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
-        page.goto(url, wait_until="domcontentloaded")
-        page.locator("#play-button").wait_for(timeout=60_000)
+        page, errors = open_app(browser, url)
         page.get_by_role("tab", name="Keyboard").click()
         page.locator("#kb-render").wait_for(timeout=60_000)
         page.set_viewport_size({"width": 390, "height": 844})  # then play it on a phone-sized screen
