@@ -85,7 +85,7 @@ def test_batch_split():
 
 def test_uneven_batch_is_refused(tiny_corpus, tmp_path):
     from hyperlib.config import TrainConfig
-    from hyperlib.training.stages import Stage
+    from hyperlib.training.stage import Stage
 
     with pytest.raises(ValueError, match="batch size \\(6\\).*processes \\(4\\)"):
         Stage("encoder", tiny_corpus, tmp_path, TrainConfig(batch_size=6), "cpu", False, procs=Processes(0, 4))

@@ -351,7 +351,7 @@ def test_generator_stage_schedule_average_and_summary(with_features, tiny_corpus
 
 def test_adversarial_loss_leaves_the_discriminator_alone(small_cfg):
     from hyperlib.models import Discriminator, Generator
-    from hyperlib.training.stages import adversarial_loss
+    from hyperlib.training.losses import adversarial_loss
 
     G, D = Generator(small_cfg), Discriminator(small_cfg)
     h, p = torch.randn(2, small_cfg.h_dim), torch.tensor([60, 64])

@@ -1,0 +1,51 @@
+"""The GAN losses the stages share: D's logistic loss with lazy R1, G's and H's non-saturating loss, L_pre.
+
+Paper sec. 3.2, eq. 4-6; the logistic losses and R1 (Mescheder et al. 2018) as in StyleGAN2.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from .stage import Stage
+
+
+def r1_penalty(D: torch.nn.Module, real: torch.Tensor, pitch: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+    """R1 = E ||grad_x D(x_real)||^2 (Mescheder et al. 2018)."""
+    real = real.detach().requires_grad_(True)
+    (grad,) = torch.autograd.grad(D(real, pitch, h).sum(), real, create_graph=True)
+    return grad.square().sum(dim=(1, 2, 3)).mean()
+
+
+def discriminator_step(s: Stage, D, real, fake, pitch, h, step: int) -> float:
+    """Non-saturating logistic D loss softplus(D(fake)) + softplus(-D(real)), lazy R1 every r1_every steps.
+
+    Fake and real go through D as one batch (D has no batch statistics, so the scores are the same)."""
+    fake_score, real_score = D(torch.cat([fake.detach(), real]), pitch.repeat(2), h.repeat(2, 1)).chunk(2)
+    loss = F.softplus(fake_score).mean() + F.softplus(-real_score).mean()
+    if step % s.tc.r1_every == 0:
+        loss = loss + s.tc.r1_gamma / 2 * r1_penalty(D, real, pitch, h) * s.tc.r1_every
+    s.update("D", loss)
+    return loss.item()
+
+
+def adversarial_loss(D, fake, pitch, h) -> torch.Tensor:
+    """The generator's non-saturating loss softplus(-D(fake)); D's own weights get no gradient from it."""
+    D.requires_grad_(False)
+    try:
+        return F.softplus(-D(fake, pitch, h)).mean()
+    finally:
+        D.requires_grad_(True)
+
+
+def l_pre(s: Stage, f, h, x, x_fine, own, h_scale: float) -> tuple[torch.Tensor, dict]:
+    """L_pre = l_timbre ||h - f(x_fine)||^2 + l_recon ||x - x_fine||^2, l_recon only where the own pitch is used (eq. 4).
+
+    Both terms are means over their elements; h is divided by ``h_scale`` (the corpus std of h) so that
+    the paper's weights balance the two terms whatever the scale f learned.
+    """
+    timbre = ((h - f(x_fine)) / h_scale).square().mean(dim=1)
+    recon = (x - x_fine).square().mean(dim=(1, 2, 3)) * own
+    loss = (s.tc.timbre_weight * timbre + s.tc.recon_weight * recon).mean()
+    return loss, {"timbre_mse": timbre.mean().item(),
+                  "recon_mse": (recon.sum() / own.sum().clamp(min=1)).item()}
