@@ -145,6 +145,19 @@ def test_frechet_distance():
     assert M.frechet_distance(a, a + 3.0) == pytest.approx(36.0, rel=1e-6)
 
 
+def test_linear_probe_reads_a_linear_label_and_not_noise():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 8, 400)
+    x = rng.normal(size=(400, 16))
+    x[:, :4] += 3.0 * rng.normal(size=(8, 4))[y]  # each label has its own mean in the first four features
+    readable = M.linear_probe(torch.tensor(x[:200]), y[:200], torch.tensor(x[200:]), y[200:])
+    assert readable["test_accuracy"] > 0.8 and readable["chance"] == pytest.approx(1 / 8)
+    noise = M.linear_probe(torch.tensor(x[:200, 4:]), y[:200], torch.tensor(x[200:, 4:]), y[200:])
+    assert noise["test_accuracy"] < 0.3
+    again = M.linear_probe(torch.tensor(x[:200]), y[:200], torch.tensor(x[200:]), y[200:])
+    assert again == readable  # deterministic
+
+
 def test_classic_sampler_resamples():
     cfg = AudioConfig()
     t = np.arange(cfg.num_samples) / cfg.sample_rate

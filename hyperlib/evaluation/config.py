@@ -29,8 +29,9 @@ class EvalConfig:
     real_shifts: semitone offsets from each real recording's estimated pitch. max_recordings: cap on the real
         recordings (the first ones of ``real_recording_files``; None: all).
     cost_notes / cost_warmup: timed pipeline calls per method after warm-up calls.
-    probe_pitch_step / probe_max_notes / probe_steps: probe notes are the pitched validation notes at
-        pitches divisible by the step (capped), split by instrument into halves; logistic-regression steps.
+    probe_pitch_step / probe_max_notes / probe_c: probe notes are the pitched validation notes at
+        pitches divisible by the step (capped), split by instrument into halves; probe_c: the logistic
+        regression's inverse regularization strength (``metrics.linear_probe``).
     steps: hypernetwork refinement steps T (the pipeline's default, REFINE_STEPS). batch_size: notes per network call.
     workers: processes for vocoding and pYIN (1 = in process). threads: torch threads (None: keep).
     griffin_lim_iters: override of Griffin-Lim's iterations (None: the model's own; tests use fewer).
@@ -54,7 +55,7 @@ class EvalConfig:
     cost_warmup: int = 3
     probe_pitch_step: int = 2
     probe_max_notes: int = 4000
-    probe_steps: int = 300
+    probe_c: float = 1.0
     steps: int = REFINE_STEPS
     batch_size: int = 32
     workers: int = 1
@@ -69,7 +70,7 @@ class EvalConfig:
         """A seconds-long run for tests (tiny corpora, tiny models)."""
         base = dict(recon_pitches=tuple(range(MIN_PITCH, MAX_PITCH + 1)), max_notes=8, synth_targets=1, pyin_notes=2,
                     interp_pairs=6, interp_pyin_notes=2, fd_reference_notes=64, real_shifts=(0,), max_recordings=4,
-                    cost_notes=2, cost_warmup=1, probe_max_notes=64, probe_steps=20, steps=1,
+                    cost_notes=2, cost_warmup=1, probe_max_notes=64, steps=1,
                     batch_size=8, griffin_lim_iters=2, audio_pairs=2)
         base.update(kw)
         return cls(**base)

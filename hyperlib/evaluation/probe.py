@@ -32,7 +32,7 @@ def probe(ev: Evaluator) -> dict:
     for name, f in nets.items():
         h = torch.cat([f(ev.mels(rows[s : s + 128])) for s in range(0, len(rows), 128)])
         out[name] = M.linear_probe(h[is_train], ev.pitch[rows][is_train], h[~is_train], ev.pitch[rows][~is_train],
-                                   steps=cfg.probe_steps, seed=cfg.seed)
+                                   c=cfg.probe_c)
     out["f"]["pitch_adversary"] = True
     if "f_noadv" in out:
         out["f_noadv"]["pitch_adversary"] = False
