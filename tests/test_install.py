@@ -21,7 +21,7 @@ import pytest
 from conftest import PIANO, REPO
 from hyperlib.app_bench import serve_app
 
-APP_EXTRA_ONLY = ("gradio", "matplotlib", "fluidsynth", "mido")
+APP_EXTRA_ONLY = ("gradio", "matplotlib", "fluidsynth", "pretty_midi")
 """Modules that ``import hyperlib`` must not load (they belong to the app, training and notebook extras)."""
 INSTALL_TIMEOUT_S = 900
 SPACE_STARTUP_TIMEOUT_S = 400

@@ -96,40 +96,25 @@ def parse_notes(text: str) -> list[Note]:
 
 
 def read_midi(path: str | Path, skip_drums: bool = True) -> list[Note]:
-    """All notes of a MIDI file (every track and channel, tempo changes honoured) via ``mido``.
+    """All notes of a MIDI file (every track and channel, tempo changes honoured) via ``pretty_midi``.
 
-    A note-on with velocity 0 counts as a note-off; a note still held at the end is closed there; channel
-    10 (drums) is skipped unless ``skip_drums`` is False. Raises ValueError for an unreadable file and
-    ModuleNotFoundError when ``mido`` (the ``app`` extra, not a core dependency) is not installed.
+    Start and duration are in seconds. Drum tracks (channel 10) are skipped unless ``skip_drums`` is False; a note
+    with no note-off before the end of the file is not read (pretty_midi drops it). Raises ValueError for an
+    unreadable file and ModuleNotFoundError when ``pretty_midi`` (the ``app`` extra, not a core dependency) is not
+    installed.
     """
     try:
-        import mido
+        import pretty_midi
     except ModuleNotFoundError as exc:
-        raise ModuleNotFoundError("Reading MIDI files needs mido: pip install mido (or hyperlib[app]).") from exc
+        raise ModuleNotFoundError("Reading MIDI files needs pretty_midi: pip install pretty_midi (or hyperlib[app]).") from exc
 
     try:
-        midi = mido.MidiFile(str(path))
+        midi = pretty_midi.PrettyMIDI(str(path))
     except (OSError, EOFError, ValueError, KeyError, IndexError) as exc:
         raise ValueError(f"Could not read {Path(path).name} as a MIDI file: {exc}") from exc
-    now, held, notes = 0.0, {}, []
-    for msg in midi:  # iterating a MidiFile yields messages with delta times in seconds
-        now += msg.time
-        if msg.type not in ("note_on", "note_off") or (skip_drums and msg.channel == 9):
-            continue
-        key = (msg.channel, msg.note)
-        if msg.type == "note_on" and msg.velocity > 0:
-            if key in held:  # re-struck without a note-off: close the previous one
-                start, vel = held.pop(key)
-                notes.append(Note(msg.note, start, max(now - start, 1e-3), vel))
-            held[key] = (now, msg.velocity)
-        elif key in held:
-            start, vel = held.pop(key)
-            if now > start:
-                notes.append(Note(msg.note, start, now - start, vel))
-    for (_, pitch), (start, vel) in held.items():
-        if now > start:
-            notes.append(Note(pitch, start, now - start, vel))
-    return to_notes(notes)
+    return to_notes([Note(n.pitch, n.start, n.end - n.start, n.velocity)
+                     for inst in midi.instruments if not (skip_drums and inst.is_drum)
+                     for n in inst.notes if n.end > n.start])
 
 
 def shape(render: np.ndarray, duration_s: float, sample_rate: int, release_s: float = RELEASE_S) -> np.ndarray:
