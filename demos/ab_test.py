@@ -7,14 +7,14 @@ import random
 import gradio as gr
 
 from app_common import (EXAMPLE_FILES, METHOD_LABELS, PIANO, VOCODER_LABELS, audio_input, audio_output, get_model,
-                        load_note, note_name, pitch_picker, purge_outputs, save_wav, steps_slider, user_errors,
-                        whole_number)
+                        load_note, note_name, pitch_picker, purge_outputs, save_wav, step_progress, steps_slider,
+                        user_errors, whole_number)
 from hyperlib.config import REFINE_STEPS
 
 AB_LABELS = {**METHOD_LABELS, **{name: f"HyperGANStrument, {label}" for name, label in VOCODER_LABELS.items()}}
 """A side of the blind A/B test: a method (with the default vocoder) or a vocoder (with HyperGANStrument)."""
 AB_PAIRS = {"hyper-gan": ("hyper", "gan"), "hyper-encoder": ("hyper", "encoder"), "gan-encoder": ("gan", "encoder"),
-            "vocoders": ("harmonic-noise", "griffin-lim")}
+            "hyper-optimize": ("hyper", "optimize"), "vocoders": ("harmonic-noise", "griffin-lim")}
 """Pairs of the blind A/B test: key -> (side, side), each side a key of AB_LABELS."""
 _rng = random.SystemRandom()  # the A/B test's order; unpredictable, so the test stays blind
 
@@ -60,7 +60,9 @@ def ab_render(path: str | None, pair: str = "hyper-gan", pitch: float = 60, step
         for i, (side, slot) in enumerate(zip(order, "AB")):
             progress((i, 2), desc=f"Rendering {slot}", unit="sounds")
             method, vocoder = (side, None) if side in METHOD_LABELS else ("hyper", side)
-            wavs.append(save_wav(model.synthesize(sound, pitch, method, steps, vocoder), name=f"sound-{slot}"))
+            result = model.synthesize(sound, pitch, method, steps, vocoder,
+                                      progress=step_progress(progress, f"Rendering {slot}", i / 2, (i + 1) / 2))
+            wavs.append(save_wav(result, name=f"sound-{slot}"))
     trial = {"pair": pair, "order": order, "pitch": int(pitch)}
     status = f"Listen to **A** and **B** ({note_name(pitch)}), then vote for the one that sounds better."
     return (*wavs, trial, status, *vote_buttons(True))

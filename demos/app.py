@@ -43,9 +43,10 @@ from hyperlib.render import timed  # noqa: E402
 # the other tabs, and what they share (also imported from here by the tests)
 from ab_test import AB_PAIRS, ab_render, ab_tab, ab_vote, tally_markdown, vote_a  # noqa: E402, F401
 from app_common import (EXAMPLE_FILES, HANDSAW, MAX_UPLOAD_BYTES, MAX_UPLOAD_MB, METHOD_LABELS,  # noqa: E402, F401
-                        NOTE_CHOICES, OUTPUT_DIR, OUTPUT_MAX_AGE_S, PIANO, TRUMPET, VIOLIN, VOCODER_LABELS,
-                        audio_input, audio_output, get_model, load_note, mel_output, note_name, pitch_picker,
-                        purge_outputs, save_mel_plot, save_wav, steps_slider, user_errors, whole_number)
+                        NOTE_CHOICES, OUTPUT_DIR, OUTPUT_MAX_AGE_S, PIANO, PLAY_METHODS, TRUMPET, VIOLIN,
+                        VOCODER_LABELS, audio_input, audio_output, get_model, load_note, mel_output, note_name,
+                        pitch_picker, purge_outputs, save_mel_plot, save_wav, step_progress, steps_slider,
+                        user_errors, whole_number)
 from keyboard_tab import build_keyboard_tab  # noqa: E402
 from sound_design import build_sound_design_tabs  # noqa: E402
 
@@ -69,6 +70,10 @@ into an instrument you can play at any pitch from A0 to C8, with three methods:
 * **GANStrument Enc.**: an encoder *E* inverts the sound into *G*'s inputs (*h*, *z*) in one pass.
 * **HyperGANStrument**: starts from GANStrument's output, then a hypernetwork *H* compares its timbre with
   your sound's and adjusts *G*'s weights, once per refinement step, to bring the two closer.
+
+The Interpolate, Blind A/B test and Keyboard tabs also offer **GAN inversion** by optimization: *G*'s inputs and
+then its weights are fitted to your sound by gradient descent. It comes closest to the input but takes a few
+seconds per sound.
 
 Every note lasts 1.024 s at 16 kHz; only the first note of your sound is used (of a long file, only the first
 {MAX_SECONDS:.0f} s are read; files over {MAX_UPLOAD_MB} MB are refused). The plots are log-mel spectrograms.
@@ -107,7 +112,7 @@ def render_all(path: str | None, pitch: float = 60, steps: float = REFINE_STEPS,
         mode: ``"synthesize"`` (at ``pitch``) or ``"reconstruct"`` (at the input's own pitch, estimated by pYIN).
         vocoder: a name from ``hyperlib.VOCODERS``.
     Returns:
-        (input mel plot, then a WAV path and a mel plot per method in ``METHOD_LABELS`` order, summary markdown).
+        (input mel plot, then a WAV path and a mel plot per method in ``PLAY_METHODS`` order, summary markdown).
     Raises:
         gr.Error: no sound, unusable audio, or an invalid setting.
     """
@@ -125,7 +130,7 @@ def render_all(path: str | None, pitch: float = 60, steps: float = REFINE_STEPS,
                 pitch = model.estimate_pitch(note)
         progress(0.1, desc="Rendering with the three methods")
         shared = {}
-        x, results = model.render_methods(note, pitch, list(METHOD_LABELS), steps, shared, vocoder)
+        x, results = model.render_methods(note, pitch, list(PLAY_METHODS), steps, shared, vocoder)
     timings["inversion (x, f, E)"] = sum(shared.values())
     for result in results:
         timings.update({f"{result.method}: {stage}": ms for stage, ms in result.timings_ms.items()
@@ -161,9 +166,11 @@ def render_mix(path_a: str | None, path_b: str | None, mix: float = 0.5, pitch: 
     sr = model.audio_config.sample_rate
     progress(0, desc="Reading the sounds")
     sounds = [(load_note(model, path, which), sr) for path, which in ((path_a, "first"), (path_b, "second"))]
-    progress(0.2, desc=f"Rendering the mix with {METHOD_LABELS.get(method, method)}")
+    desc = f"Rendering the mix with {METHOD_LABELS.get(method, method)}"
+    progress(0.2, desc=desc)
     with user_errors():
-        result = model.interpolate(sounds, [1 - mix, mix], pitch, method, steps)
+        result = model.interpolate(sounds, [1 - mix, mix], pitch, method, steps,
+                                   progress=step_progress(progress, desc, 0.2, 0.95))
     progress(1.0, desc="Plotting")
     title = f"{METHOD_LABELS.get(method, method)}, mix {mix:.2f}, {librosa.midi_to_note(result.pitch)}"
     return save_wav(result), save_mel_plot(result.mel, title, model.audio_config)
@@ -187,7 +194,8 @@ def play_tab() -> None:
         input_plot = mel_output("Your sound (log-mel)")
     outputs = [input_plot]
     with gr.Row():
-        for method, label in METHOD_LABELS.items():
+        for method in PLAY_METHODS:
+            label = METHOD_LABELS[method]
             with gr.Column():
                 outputs.append(audio_output(label, f"play-{method}"))
                 outputs.append(mel_output(f"{label} (log-mel)"))

@@ -38,8 +38,11 @@ HANDSAW = EXAMPLES_DIR / "handsaw.ogg"
 VIOLIN, TRUMPET = EXAMPLES_DIR / "violin.ogg", EXAMPLES_DIR / "trumpet.ogg"
 EXAMPLE_FILES = [PIANO, HANDSAW, VIOLIN, TRUMPET]
 
-METHOD_LABELS = {"gan": "GANStrument", "encoder": "GANStrument Enc.", "hyper": "HyperGANStrument"}
-"""The methods shown side by side, in display order: hyperlib method name -> paper name."""
+METHOD_LABELS = {"gan": "GANStrument", "encoder": "GANStrument Enc.", "hyper": "HyperGANStrument",
+                 "optimize": "GAN inversion (slower, closest)"}
+"""The methods offered where one is chosen, in display order: hyperlib method name -> label."""
+PLAY_METHODS = ("gan", "encoder", "hyper")
+"""The methods the "Play a sound" tab renders side by side (the quick ones; "optimize" fits G for seconds)."""
 VOCODER_LABELS = {"harmonic-noise": "Harmonic-plus-noise vocoder", "griffin-lim": "Griffin-Lim vocoder"}
 """The vocoders offered (hyperlib.VOCODERS): name -> label."""
 NO_SOUND = "Please upload or record a sound first."
@@ -132,6 +135,11 @@ def user_errors():
         yield
     except (ValueError, FileNotFoundError) as exc:  # AudioError is a ValueError
         raise gr.Error(str(exc), print_exception=False) from exc
+
+
+def step_progress(progress: gr.Progress, desc: str, start: float = 0.0, end: float = 1.0):
+    """A progress(step, total) callback for "optimize" that moves gradio's bar from ``start`` to ``end``."""
+    return lambda step, total: progress(start + (end - start) * step / total, desc=desc)
 
 
 def note_name(pitch: float) -> str:

@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+from contextlib import contextmanager
 
 import torch
+from tqdm import tqdm
 
 from .audio import AudioError, write_wav
 from .config import REFINE_STEPS
@@ -118,6 +120,9 @@ def _eval_args(sub) -> None:
     p.add_argument("--audio-pairs", type=int, default=None,
                    help="notes rendered again from the soundfont for the audio distances (default: 96; 0 skips "
                         "them, as for an NSynth corpus, whose notes cannot be rendered again)")
+    p.add_argument("--optimize-notes", type=int, default=None,
+                   help="notes on which GAN inversion by optimization is scored beside every method (default: 24; "
+                        "0 skips it)")
     p.add_argument("--tiny", action="store_true", help="tiny subsets (smoke test)")
     p.add_argument("--seed", type=int, default=0)
 
@@ -161,9 +166,26 @@ def _run_eval_command(args) -> None:
                   vocoder=args.vocoder)
         if args.audio_pairs is not None or is_nsynth_corpus(corpus):
             kw["audio_pairs"] = 0 if args.audio_pairs is None else args.audio_pairs
+        if args.optimize_notes is not None:
+            kw["optimize_notes"] = args.optimize_notes
         cfg = EvalConfig.tiny(**kw) if args.tiny else EvalConfig(**kw)
         evaluate(args.model, corpus, args.out, cfg, args.split)
         print(f"wrote {args.out}/results.md")
+
+
+@contextmanager
+def optimize_progress(method: str):
+    """A tqdm bar of "optimize"'s steps, fed by the yielded progress(step, total) callback (None for the other
+    methods, which take well under a second)."""
+    if method != "optimize":
+        yield None
+        return
+    with tqdm(desc="GAN inversion by optimization", unit="step") as bar:
+        def update(step: int, total: int) -> None:
+            bar.total = total
+            bar.update(step - bar.n)
+
+        yield update
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -216,12 +238,14 @@ def main(argv: list[str] | None = None) -> int:
             from .sampler import HyperGANStrument
 
             model = HyperGANStrument.from_pretrained(args.model, vocoder=args.vocoder)
-            if args.command == "synth":
-                r = model.synthesize(args.input, args.pitch, args.method, args.steps)
-            elif args.command == "reconstruct":
-                r = model.reconstruct(args.input, args.method, args.steps, args.pitch)
-            else:
-                r = model.interpolate(args.inputs, args.weights, args.pitch, args.method, args.steps)
+            with optimize_progress(args.method) as progress:
+                if args.command == "synth":
+                    r = model.synthesize(args.input, args.pitch, args.method, args.steps, progress=progress)
+                elif args.command == "reconstruct":
+                    r = model.reconstruct(args.input, args.method, args.steps, args.pitch, progress=progress)
+                else:
+                    r = model.interpolate(args.inputs, args.weights, args.pitch, args.method, args.steps,
+                                          progress=progress)
             write_wav(args.output, r.audio, r.sample_rate)
             print(f"wrote {args.output} ({r.method}, MIDI {r.pitch}, {args.vocoder}, {r.timings_ms['total']:.0f} ms)")
     except (AudioError, ValueError, FileNotFoundError, HubError) as exc:

@@ -7,12 +7,15 @@ through ``hyperlib.render``. ``hyperlib.HyperGANStrument`` is this class plus th
     model = HyperGANStrument.from_pretrained()
     r = model.synthesize("piano.wav", pitch=64, method="hyper")
     r.audio, r.sample_rate, r.mel
+
+``method="optimize"`` (GAN inversion by optimization) fits G to each input note for a few seconds before rendering
+(``optimize_budget``); the tasks that run it take ``progress``, called as progress(step, total) after every step.
 """
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, NamedTuple, Sequence
 
 import librosa
 import numpy as np
@@ -22,12 +25,33 @@ from . import checkpoint as ckpt
 from .audio import AudioInput, load_note, pyin_f0
 from .config import MAX_PITCH, REFINE_STEPS, AudioConfig, ModelConfig
 from .hub import resolve
+from .inversion import OptimizeConfig
 from .mel import LogMel
-from .render import INVERTER, Result, invert, render, timed
+from .render import INVERTER, Code, Result, invert, mix, progress_part, render, timed
 from .validation import check_method, check_pitch, check_steps, check_weights
 from .vocoders import DEFAULT_VOCODER, Vocoder, check_vocoder, make_vocoder
 
 UNPITCHED_FALLBACK = 60  # MIDI pitch assumed for a sound with no detectable pitch (e.g. a handsaw)
+Progress = Callable[[int, int], None]
+"""progress(step, total): called after every optimization step of "optimize"."""
+
+
+class Encoded(NamedTuple):
+    """A prepared note and its code (``Pipeline.encode``).
+
+    audio: (num_samples,) float32 note. h: (1, h_dim). z: (1, z_dim) ("encoder", "optimize") or None.
+    deltas: "optimize"'s offsets of G's tuned layers, one (1, C_out, C_in) per layer, or None.
+    """
+
+    audio: np.ndarray
+    h: torch.Tensor
+    z: torch.Tensor | None
+    deltas: list[torch.Tensor] | None = None
+
+    @property
+    def code(self) -> Code:
+        """(h, z, deltas) as a ``render.Code``."""
+        return Code(self.h, self.z, self.deltas)
 
 
 class Pipeline:
@@ -37,7 +61,8 @@ class Pipeline:
     ``hyperlib.VOCODERS`` (default ``DEFAULT_VOCODER``, "harmonic-noise") or any object following the
     ``hyperlib.vocoders.Vocoder`` protocol. All public methods accept a file path or a
     ``(numpy_array, sample_rate)`` pair and raise ``AudioError`` (bad audio) or ``ValueError`` (bad
-    pitch, method, steps, weights or vocoder name).
+    pitch, method, steps, weights or vocoder name). ``optimize_budget``: the step budget of "optimize"
+    (``inversion.OptimizeConfig``; the default fits a note in a few seconds on one CPU thread).
     """
 
     def __init__(self, networks: dict, model_config: ModelConfig, audio_config: AudioConfig,
@@ -50,6 +75,7 @@ class Pipeline:
         self.vocoder_name = vocoder if isinstance(vocoder, str) else type(vocoder).__name__
         self._vocoders = {self.vocoder_name: self.vocoder}
         self.model_dir: Path | None = None  # the folder from_pretrained loaded (faders.safetensors lives there)
+        self.optimize_budget = OptimizeConfig()
 
     @classmethod
     def from_pretrained(cls, name_or_path: str | os.PathLike | None = None, device: str = "cpu",
@@ -117,85 +143,112 @@ class Pipeline:
 
     @torch.no_grad()
     def render_code(self, method: str, h: torch.Tensor, z: torch.Tensor | None, pitch: int, steps: int,
-                    timings: dict | None = None, vocoder: str | None = None) -> Result:
+                    timings: dict | None = None, vocoder: str | None = None,
+                    deltas: list[torch.Tensor] | None = None) -> Result:
         """A note from a timbre code: G (refined by H or H_pre for the hyper methods), then the vocoder.
 
         Args:
             h: (1, h_dim) timbre code (``encode``'s, or an edited or mixed one). z: (1, z_dim) or None.
             pitch: MIDI 21-108. steps: refinement steps T (0-10). timings: milliseconds per stage are added here
                 (and become the Result's ``timings_ms``). vocoder: a name from ``hyperlib.VOCODERS`` (None: the
-                model's).
+                model's). deltas: "optimize"'s offsets of G's tuned layers (``encode``'s), or None.
         Raises:
             ValueError: an unknown method or vocoder, a pitch or steps out of range.
         """
         check_method(method)
         pitch, steps = check_pitch(pitch, self.model_config), check_steps(steps)
         return render(self.nets, self.get_vocoder(vocoder), self.audio_config, method, h, z, pitch, steps,
-                      {} if timings is None else timings)
+                      {} if timings is None else timings, deltas)
 
-    @torch.no_grad()
-    def encode(self, sound: AudioInput, method: str, timings: dict | None = None):
-        """Front end and inversion: -> (audio (num_samples,), h (1, h_dim), z (1, z_dim) or None).
+    def encode(self, sound: AudioInput, method: str, timings: dict | None = None, pitch: int | None = None,
+               progress: Progress | None = None) -> Encoded:
+        """Front end and inversion: -> ``Encoded`` (audio, h, z, deltas); ``audio, h, z, deltas = encode(...)``.
 
-        ``method`` "encoder" inverts with E (h, z); the others use h = f(x) and z = None (zeros). ``timings``, when
-        given, receives milliseconds of "front_end" (decoding and the log-mel) and "f" or "E".
-        Raises AudioError (bad audio) or ValueError (unknown method).
+        ``method`` "encoder" inverts with E (h, z); "optimize" fits (h, z) and G's offsets to the note at its own
+        MIDI ``pitch`` (None: estimated with pYIN) within ``optimize_budget``; the others use h = f(x) and z = None
+        (zeros). ``timings``, when given, receives milliseconds of "front_end" (decoding and the log-mel) and "f",
+        "E" or "pitch_estimate", "f" and "optimize". Raises AudioError (bad audio) or ValueError (unknown method or
+        pitch).
         """
         check_method(method)
         timings = {} if timings is None else timings
         with timed(timings, "front_end"):
             audio = self.load(sound)
-            x = self.mel(audio)
-        return (audio, *invert(self.nets, method, x, timings))
+        return self.encode_note(audio, method, timings, pitch, progress)
+
+    @torch.no_grad()
+    def encode_note(self, note: np.ndarray, method: str, timings: dict | None = None, pitch: int | None = None,
+                    progress: Progress | None = None) -> Encoded:
+        """``encode`` of a prepared note (``load``'s output): its log-mel, then the inversion."""
+        check_method(method)
+        timings = {} if timings is None else timings
+        if pitch is not None:
+            pitch = check_pitch(pitch, self.model_config)
+        with timed(timings, "front_end"):
+            x = self.mel(note)
+        if INVERTER[method] == "f+G" and pitch is None:
+            with timed(timings, "pitch_estimate"):
+                pitch = self.estimate_pitch(note)
+        return Encoded(note, *invert(self.nets, method, x, timings, pitch, self.optimize_budget, progress))
 
     def _mix_and_render(self, sounds: Sequence[AudioInput], alpha, pitch: int | None, method: str, steps: int,
-                        vocoder: str | None) -> Result:
-        """Invert each sound, mix the codes with weights ``alpha`` and render at ``pitch`` (None: the first
-        sound's, estimated)."""
+                        vocoder: str | None, progress: Progress | None, own_pitch: bool = False) -> Result:
+        """Invert each sound, mix the codes with weights ``alpha`` (``render.mix``) and render at ``pitch``.
+
+        own_pitch: ``pitch`` is the one sound's own (reconstruction; None: estimated), at which "optimize" also fits
+        it; otherwise "optimize" fits each sound at its own estimated pitch.
+        """
         timings: dict = {}
-        codes = [self.encode(sound, method, timings) for sound in sounds]
+        with timed(timings, "front_end"):
+            notes = [self.load(sound) for sound in sounds]
         if pitch is None:
             with timed(timings, "pitch_estimate"):
-                pitch = self.estimate_pitch(codes[0][0])
-        h = sum(float(a) * c[1] for a, c in zip(alpha, codes))
-        z = sum(float(a) * c[2] for a, c in zip(alpha, codes)) if method == "encoder" else None
-        result = self.render_code(method, h, z, pitch, steps, timings, vocoder)
+                pitch = self.estimate_pitch(notes[0])
+        codes = [self.encode_note(note, method, timings, pitch if own_pitch else None,
+                                  progress_part(progress, i, len(notes))).code for i, note in enumerate(notes)]
+        code = mix(codes, alpha)
+        result = self.render_code(method, code.h, code.z, pitch, steps, timings, vocoder, code.deltas)
         timings["total"] = sum(timings.values())
         return result
 
     # -- the three tasks ------------------------------------------------------------------------
     def synthesize(self, sound: AudioInput, pitch: int, method: str = "hyper", steps: int = REFINE_STEPS,
-                   vocoder: str | None = None) -> Result:
+                   vocoder: str | None = None, progress: Progress | None = None) -> Result:
         """The input's timbre at MIDI ``pitch`` (21-108) (paper sec. 4.2, synthesis).
 
         ``vocoder``: a name from ``hyperlib.VOCODERS`` for this call (default: ``self.vocoder``), as in every task.
+        ``progress``: progress(step, total) after every optimization step of "optimize" (which fits the input at
+        its own pitch, estimated with pYIN), as in every task.
         """
         check_method(method)
         self.get_vocoder(vocoder)
         pitch, steps = check_pitch(pitch, self.model_config), check_steps(steps)
-        return self._mix_and_render([sound], [1.0], pitch, method, steps, vocoder)
+        return self._mix_and_render([sound], [1.0], pitch, method, steps, vocoder, progress)
 
     def reconstruct(self, sound: AudioInput, method: str = "hyper", steps: int = REFINE_STEPS, pitch: int | None = None,
-                    vocoder: str | None = None) -> Result:
-        """Rebuild the input at its own pitch (estimated with pYIN unless ``pitch`` is given)."""
+                    vocoder: str | None = None, progress: Progress | None = None) -> Result:
+        """Rebuild the input at its own pitch (estimated with pYIN unless ``pitch`` is given; "optimize" fits it
+        there)."""
         check_method(method)
         self.get_vocoder(vocoder)
         steps = check_steps(steps)
         pitch = None if pitch is None else check_pitch(pitch, self.model_config)
-        return self._mix_and_render([sound], [1.0], pitch, method, steps, vocoder)
+        return self._mix_and_render([sound], [1.0], pitch, method, steps, vocoder, progress, own_pitch=True)
 
     def render_methods(self, note: np.ndarray, pitch: int, methods: Sequence[str], steps: int = REFINE_STEPS,
-                       timings: dict | None = None, vocoder: str | None = None) -> tuple[np.ndarray, list[Result]]:
+                       timings: dict | None = None, vocoder: str | None = None,
+                       progress: Progress | None = None) -> tuple[np.ndarray, list[Result]]:
         """One prepared note (``load``'s output) rendered at MIDI ``pitch`` by several methods, inverted once.
 
         The log-mel x is computed once, h = f(x) once for "gan" and the hyper methods, (h, z) = E(x) once for
-        "encoder"; each Result equals ``synthesize`` of the same sound with its method. ``vocoder``: a name from
+        "encoder", the fit of "optimize" once (at the note's own pitch, estimated with pYIN; ``progress`` after
+        every step); each Result equals ``synthesize`` of the same sound with its method. ``vocoder``: a name from
         ``hyperlib.VOCODERS`` (default: the model's).
 
         Returns:
             (x as an (n_mels, frames) array, one Result per method in ``methods`` order). ``timings``, when
-            given, receives the shared stages in ms ("front_end" for x, "f", "E"); each Result's ``timings_ms``
-            holds its own ("G" or "G+H", "vocoder", "total").
+            given, receives the shared stages in ms ("front_end" for x, "f", "E", "pitch_estimate", "optimize");
+            each Result's ``timings_ms`` holds its own ("G" or "G+H", "vocoder", "total").
         Raises:
             ValueError: an unknown method or vocoder, a pitch outside 21-108 or steps outside 0-10.
         """
@@ -206,23 +259,29 @@ class Pipeline:
         timings = {} if timings is None else timings
         with timed(timings, "front_end"):
             x = self.mel(note)
-        codes: dict[str, tuple] = {}  # "E" or "f" -> (h, z)
+        codes: dict[str, Code] = {}  # INVERTER's name -> the code
         results = []
         for method in methods:
             inverter = INVERTER[method]
             if inverter not in codes:
-                codes[inverter] = invert(self.nets, method, x, timings)
-            own: dict = {}
-            results.append(self.render_code(method, *codes[inverter], pitch, steps, own, vocoder))
+                own_pitch = None
+                if inverter == "f+G":
+                    with timed(timings, "pitch_estimate"):
+                        own_pitch = self.estimate_pitch(note)
+                codes[inverter] = invert(self.nets, method, x, timings, own_pitch, self.optimize_budget, progress)
+            code, own = codes[inverter], {}
+            results.append(self.render_code(method, code.h, code.z, pitch, steps, own, vocoder, code.deltas))
             own["total"] = sum(own.values())
         return x[0, 0].cpu().numpy(), results
 
     def interpolate(self, sounds: Sequence[AudioInput], weights: Sequence[float], pitch: int,
-                    method: str = "hyper", steps: int = REFINE_STEPS, vocoder: str | None = None) -> Result:
+                    method: str = "hyper", steps: int = REFINE_STEPS, vocoder: str | None = None,
+                    progress: Progress | None = None) -> Result:
         """Timbre mix h_mix = sum_i alpha_i h_i at MIDI ``pitch`` (paper sec. 4.3); weights are normalized to sum 1.
 
         With ``encoder`` the codes (h, z) from E are mixed; with the hyper methods the refinement
-        targets h_mix.
+        targets h_mix; with "optimize" h, z and G's fitted offsets are mixed with the same weights
+        (sum_i alpha_i Delta_i per tuned layer), each sound fitted at its own pitch (estimated with pYIN).
         """
         check_method(method)
         self.get_vocoder(vocoder)
@@ -230,4 +289,4 @@ class Pipeline:
             raise ValueError("Interpolation needs at least two sounds.")
         alpha = check_weights(weights, len(sounds))
         pitch, steps = check_pitch(pitch, self.model_config), check_steps(steps)
-        return self._mix_and_render(sounds, alpha, pitch, method, steps, vocoder)
+        return self._mix_and_render(sounds, alpha, pitch, method, steps, vocoder, progress)

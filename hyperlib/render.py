@@ -2,14 +2,17 @@
 
 The one place that maps a method (``validation.METHODS``) to its networks (paper sec. 3 and 4):
 
-=============  ============================  ==================================
-method         inversion x -> code           generation code -> log-mel
-=============  ============================  ==================================
-"gan"          h = f(x), z = 0               G(h, 0, p)
-"encoder"      (h, z) = E(x)                 G(h, z, p)
-"hyper-pre"    h = f(x), z = 0               G refined by H_pre (``refine``)
-"hyper"        h = f(x), z = 0               G refined by H (``refine``)
-=============  ============================  ==================================
+=============  =======================================  ==================================
+method         inversion x -> code                      generation code -> log-mel
+=============  =======================================  ==================================
+"gan"          h = f(x), z = 0                          G(h, 0, p)
+"encoder"      (h, z) = E(x)                            G(h, z, p)
+"hyper-pre"    h = f(x), z = 0                          G refined by H_pre (``refine``)
+"hyper"        h = f(x), z = 0                          G refined by H (``refine``)
+"optimize"     from h = f(x), z = 0: (h, z), then G's   G(h, z, p; theta * (1 + Delta))
+               offsets Delta fitted to x at its own
+               pitch by gradient descent (``inversion``)
+=============  =======================================  ==================================
 
 ``nets`` is always the mapping {"f", "G", "E", "H", "H_pre"} -> module of a loaded model (``Pipeline.nets``).
 """
@@ -18,7 +21,7 @@ from __future__ import annotations
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Mapping
+from typing import Callable, Mapping, NamedTuple, Sequence
 
 import numpy as np
 import torch
@@ -26,12 +29,14 @@ from torch import nn
 
 from .audio import peak_normalize
 from .config import AudioConfig
+from .inversion import OptimizeConfig, optimize
 from .models import refine
 from .vocoders import Vocoder
 
-INVERTER = {"gan": "f", "encoder": "E", "hyper": "f", "hyper-pre": "f"}
-"""The network that turns a log-mel into a code for each method: f (h, z = 0) or E ((h, z))."""
-HYPERNETWORK = {"gan": None, "encoder": None, "hyper": "H", "hyper-pre": "H_pre"}
+INVERTER = {"gan": "f", "encoder": "E", "hyper": "f", "hyper-pre": "f", "optimize": "f+G"}
+"""How each method turns a log-mel into a code: f (h, z = 0), E ((h, z)) or f+G (h = f(x), then (h, z) and G's
+offsets fitted by gradient descent, ``inversion.optimize``)."""
+HYPERNETWORK = {"gan": None, "encoder": None, "hyper": "H", "hyper-pre": "H_pre", "optimize": None}
 """The hypernetwork that refines G for each method (None: plain G)."""
 
 
@@ -41,7 +46,8 @@ class Result:
 
     audio: (num_samples,) float32 waveform at ``sample_rate`` Hz (16000). mel: (n_mels, frames)
     normalized log-mel that was vocoded. mel_init: x_init = G(h, 0, p) before refinement (hyper methods).
-    pitch: MIDI pitch rendered. timings_ms: milliseconds per stage (front end, f, E, G, H, vocoder).
+    pitch: MIDI pitch rendered. timings_ms: milliseconds per stage (front end, pitch estimate, f, E, optimize, G,
+    G+H, vocoder, total).
     """
 
     audio: np.ndarray
@@ -61,30 +67,90 @@ def timed(timings: dict, key: str):
     timings[key] = timings.get(key, 0.0) + (time.perf_counter() - t0) * 1000
 
 
-@torch.no_grad()
-def invert(nets: Mapping[str, nn.Module], method: str, x: torch.Tensor, timings: dict | None = None):
-    """Inversion: normalized log-mels x (B, 1, n_mels, frames) -> (h (B, h_dim), z (B, z_dim) or None).
+class Code(NamedTuple):
+    """A batch of timbre codes: what ``invert`` returns and ``generate`` renders.
 
-    "encoder" inverts with E (h, z); every other method uses h = f(x) and z = None (zeros in G).
-    ``timings``, when given, receives the milliseconds of "E" or "f".
+    h: (B, h_dim) timbre codes. z: (B, z_dim) latents ("encoder", "optimize") or None (zeros in G).
+    deltas: G's tuned-layer offsets, one (B, C_out, C_in) per layer of ``Generator.tuned_shapes`` ("optimize"),
+    or None (G's own weights).
+    """
+
+    h: torch.Tensor
+    z: torch.Tensor | None = None
+    deltas: list[torch.Tensor] | None = None
+
+
+def mix(codes: Sequence[Code], weights: Sequence[float]) -> Code:
+    """The weighted sum sum_i w_i code_i of h, z and each offset Delta_l (z or deltas: None unless every code has
+    them). Interpolation mixes codes this way (paper sec. 4.3; for "optimize" the fitted offsets mix like h)."""
+    def weighted(parts) -> torch.Tensor:
+        return sum(float(w) * part for w, part in zip(weights, parts))
+
+    z = None if any(c.z is None for c in codes) else weighted(c.z for c in codes)
+    deltas = None if any(c.deltas is None for c in codes) else [
+        weighted(layer) for layer in zip(*(c.deltas for c in codes))]
+    return Code(weighted(c.h for c in codes), z, deltas)
+
+
+def concat(codes: Sequence[Code]) -> Code:
+    """Codes of B_1, B_2, ... notes -> one Code of sum B_i notes (z or deltas: None unless every code has them)."""
+    z = None if any(c.z is None for c in codes) else torch.cat([c.z for c in codes])
+    deltas = None if any(c.deltas is None for c in codes) else [
+        torch.cat(layer) for layer in zip(*(c.deltas for c in codes))]
+    return Code(torch.cat([c.h for c in codes]), z, deltas)
+
+
+def progress_part(progress: Callable[[int, int], None] | None, i: int, parts: int):
+    """progress(step, total) of the i-th of ``parts`` equally long jobs as progress of the whole (None: None)."""
+    return None if progress is None else (lambda step, total: progress(i * total + step, parts * total))
+
+
+@torch.no_grad()
+def invert(nets: Mapping[str, nn.Module], method: str, x: torch.Tensor, timings: dict | None = None,
+           pitch: torch.Tensor | int | None = None, budget: OptimizeConfig | None = None,
+           progress: Callable[[int, int], None] | None = None) -> Code:
+    """Inversion: normalized log-mels x (B, 1, n_mels, frames) -> ``Code``.
+
+    "encoder" inverts with E (h, z); "gan" and the hyper methods use h = f(x) and z = None (zeros in G);
+    "optimize" starts from h = f(x), z = 0 and fits (h, z), then G's offsets, to each note at its own MIDI
+    ``pitch`` (an int or (B,)) by gradient descent with the step budget ``budget`` (default ``OptimizeConfig()``;
+    ``inversion.optimize``), one note after the other; ``progress(step, total)`` is called after every step.
+    ``timings``, when given, receives the milliseconds of "E" or "f" (and "optimize").
+    Raises ValueError for "optimize" without a pitch.
     """
     name = INVERTER[method]
-    with timed({} if timings is None else timings, name):
-        return nets["E"](x) if name == "E" else (nets["f"](x), None)
+    timings = {} if timings is None else timings
+    if name == "E":
+        with timed(timings, "E"):
+            return Code(*nets["E"](x))
+    if name == "f+G" and pitch is None:
+        raise ValueError("GAN inversion by optimization fits G to the note at its own pitch: give the note's MIDI "
+                         "pitch.")
+    with timed(timings, "f"):
+        h = nets["f"](x)
+    if name == "f":
+        return Code(h)
+    p = torch.as_tensor(pitch, device=x.device).long().reshape(-1).expand(x.shape[0])
+    with timed(timings, "optimize"):
+        fits = [optimize(nets["G"], x[i:i + 1], p[i:i + 1], h[i:i + 1], budget or OptimizeConfig(),
+                         progress_part(progress, i, x.shape[0])) for i in range(x.shape[0])]
+    return concat([Code(fit.h, fit.z, fit.deltas) for fit in fits])
 
 
 @torch.no_grad()
 def generate(nets: Mapping[str, nn.Module], method: str, h: torch.Tensor, z: torch.Tensor | None,
-             pitch: torch.Tensor, steps: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+             pitch: torch.Tensor, steps: int, deltas: list[torch.Tensor] | None = None,
+             ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Generation: codes -> (x, x_init), normalized log-mels (B, 1, n_mels, frames).
 
     h: (B, h_dim) timbre codes (for the hyper methods also the refinement target). z: (B, z_dim) or None (zeros;
-    only "encoder" has one). pitch: (B,) MIDI. steps: refinement steps T of the hyper methods (paper sec. 3.2).
-    x_init is G before refinement for the hyper methods and None for "gan" and "encoder".
+    "encoder" and "optimize" have one). pitch: (B,) MIDI. steps: refinement steps T of the hyper methods (paper
+    sec. 3.2). deltas: "optimize"'s offsets of G's tuned layers, one (B, C_out, C_in) per layer, or None.
+    x_init is G before refinement for the hyper methods and None for the others.
     """
     hypernet = HYPERNETWORK[method]
     if hypernet is None:
-        return nets["G"](h, z, pitch), None
+        return nets["G"](h, z, pitch, deltas), None
     xs, _ = refine(nets["G"], nets["f"], nets[hypernet], h, pitch, steps)
     return xs[-1], xs[0]
 
@@ -99,15 +165,17 @@ def vocode(vocoder: Vocoder, mel: np.ndarray, pitch: float | None, peak_dbfs: fl
 
 @torch.no_grad()
 def render(nets: Mapping[str, nn.Module], vocoder: Vocoder, audio_config: AudioConfig, method: str,
-           h: torch.Tensor, z: torch.Tensor | None, pitch: int, steps: int, timings: dict) -> Result:
+           h: torch.Tensor, z: torch.Tensor | None, pitch: int, steps: int, timings: dict,
+           deltas: list[torch.Tensor] | None = None) -> Result:
     """One note from a code: ``generate`` at MIDI ``pitch``, then ``vocode``; stages timed into ``timings``.
 
-    h: (1, h_dim); z: (1, z_dim) or None. ``timings`` receives "G" (or "G+H") and "vocoder" and becomes the
-    Result's ``timings_ms``. Checks nothing: callers validate method, pitch and steps (``hyperlib.validation``).
+    h: (1, h_dim); z: (1, z_dim) or None; deltas: one (1, C_out, C_in) per tuned layer of G ("optimize") or None.
+    ``timings`` receives "G" (or "G+H") and "vocoder" and becomes the Result's ``timings_ms``. Checks nothing:
+    callers validate method, pitch and steps (``hyperlib.validation``).
     """
     p = torch.tensor([pitch], device=h.device)
     with timed(timings, "G" if HYPERNETWORK[method] is None else "G+H"):
-        mel, mel_init = generate(nets, method, h, z, p, steps)
+        mel, mel_init = generate(nets, method, h, z, p, steps, deltas)
     mel_np = mel[0, 0].cpu().numpy()
     with timed(timings, "vocoder"):
         audio = vocode(vocoder, mel_np, pitch, audio_config.peak_dbfs)
@@ -118,22 +186,27 @@ def render(nets: Mapping[str, nn.Module], vocoder: Vocoder, audio_config: AudioC
 @torch.no_grad()
 def render_mels(nets: Mapping[str, nn.Module], h: np.ndarray | torch.Tensor, pitch: int | np.ndarray,
                 method: str, steps: int, z: np.ndarray | torch.Tensor | None = None, batch_size: int = 16,
-                device: str | torch.device = "cpu") -> np.ndarray:
+                device: str | torch.device = "cpu", deltas: list | None = None) -> np.ndarray:
     """Many codes to log-mels without the vocoder, in batches (``generate``).
 
     Args:
-        h: (B, h_dim) codes. pitch: a MIDI pitch, or (B,) pitches. z: (B, z_dim), used by "encoder" only.
+        h: (B, h_dim) codes. pitch: a MIDI pitch, or (B,) pitches. z: (B, z_dim) or None (zeros; the hyper
+        methods use none). deltas: "optimize"'s offsets, one (B, C_out, C_in) per tuned layer of G, or None.
         steps: refinement steps T of the hyper methods. device: where ``nets`` are.
     Returns:
         (B, n_mels, frames) float32 normalized log-mels (``Result.mel`` for the same codes, up to float rounding
         from batching).
     """
-    h = torch.as_tensor(np.asarray(h, dtype=np.float32)).to(device)
+    def tensor(a):
+        return torch.as_tensor(a, dtype=torch.float32, device=device)
+
+    h, z = tensor(h), None if z is None else tensor(z)
+    deltas = None if deltas is None else [tensor(d) for d in deltas]
     p = torch.as_tensor(np.broadcast_to(np.asarray(pitch), (h.shape[0],)).copy()).long().to(device)
-    zt = None if z is None or method != "encoder" else torch.as_tensor(np.asarray(z, dtype=np.float32)).to(device)
     out = []
     for i in range(0, h.shape[0], batch_size):
         sl = slice(i, i + batch_size)
-        x, _ = generate(nets, method, h[sl], None if zt is None else zt[sl], p[sl], steps)
+        x, _ = generate(nets, method, h[sl], None if z is None else z[sl], p[sl], steps,
+                        None if deltas is None else [d[sl] for d in deltas])
         out.append(x[:, 0].cpu().numpy())
     return np.concatenate(out).astype(np.float32)

@@ -11,9 +11,11 @@ import numpy as np
 
 from .config import MAX_STEPS, ModelConfig
 
-METHODS = ("gan", "encoder", "hyper", "hyper-pre")
+METHODS = ("gan", "encoder", "hyper", "hyper-pre", "optimize")
 """gan: GANStrument, h = f(x). encoder: GANStrument Enc., (h, z) = E(x). hyper: HyperGANStrument
-(H after adversarial fine-tuning). hyper-pre: H after pre-training only (the ablation)."""
+(H after adversarial fine-tuning). hyper-pre: H after pre-training only (the ablation). optimize: GAN inversion by
+optimization: slower, closest to the input (the codes, then G's weight offsets, fitted to the note by gradient
+descent; ``hyperlib.inversion``)."""
 
 
 def whole_number(value, lo: int, hi: int, what: str) -> int:

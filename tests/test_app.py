@@ -61,7 +61,7 @@ def assert_valid_wav(path) -> None:
 
 def audio_outputs(app, outputs) -> dict:
     """The WAV paths in render_all's outputs, keyed by method."""
-    return dict(zip(app.METHOD_LABELS, outputs[1:-1:2]))
+    return dict(zip(app.PLAY_METHODS, outputs[1:-1:2]))
 
 
 # -- (a) the handlers on a real recording -------------------------------------------------------
@@ -77,7 +77,7 @@ def assert_mel_picture(app, path) -> None:
 
 
 def test_render_all_layout(app, piano_outputs):
-    assert len(piano_outputs) == 2 + 2 * len(app.METHOD_LABELS)
+    assert len(piano_outputs) == 2 + 2 * len(app.PLAY_METHODS)
     for image in [piano_outputs[0], *piano_outputs[2:-1:2]]:
         assert_mel_picture(app, image)
     assert "E4" in piano_outputs[-1] and "MIDI 64" in piano_outputs[-1]
@@ -122,6 +122,22 @@ def test_render_mix_audio_is_valid(app):
     path, image = app.render_mix(str(PIANO), str(HANDSAW), 0.5, 69, "hyper", 1.0)  # sliders may send floats
     assert_valid_wav(path)
     assert_mel_picture(app, image)
+
+
+def test_gan_inversion_is_offered_with_progress(app, monkeypatch):
+    from hyperlib.inversion import OptimizeConfig
+
+    monkeypatch.setattr(app.get_model(), "optimize_budget", OptimizeConfig(code_steps=2, weight_steps=2))
+    assert "optimize" in app.METHOD_LABELS and "optimize" not in app.PLAY_METHODS
+    seen = []
+    path, image = app.render_mix(str(PIANO), str(HANDSAW), 0.5, 69, "optimize", 0,
+                                 progress=lambda value, desc=None, **kw: seen.append(value))
+    assert_valid_wav(path)
+    assert_mel_picture(app, image)
+    assert seen[-1] == 1.0 and any(0.2 < v < 1.0 for v in seen if isinstance(v, float))  # moved during the fit
+    wav_a, wav_b, trial, *_ = app.ab_render(str(PIANO), "hyper-optimize", 60, 1)
+    assert sorted(trial["order"]) == ["hyper", "optimize"]
+    assert "GAN inversion" in app.ab_vote("A", trial, {})[2]
 
 
 def test_long_upload_is_cut(app, tmp_path):

@@ -92,6 +92,11 @@ def test_tiny_evaluation_produces_every_row(tiny_results):
         for stage in ("front_end", "vocoder", "total"):
             assert r["cost"]["ms_per_note"][m][stage] > 0
     assert set(r["interpolation"]) == set(MODEL_METHODS)
+    opt = r["optimize"]  # "optimize" beside every method on the same subset, and its cost
+    assert set(opt["methods"]) == set(MODEL_METHODS) | {"optimize"} and opt["notes"] == 2 and opt["pairs"] > 0
+    assert all(_finite(c[k]) for c in opt["methods"].values() for k in ("rec_l1", "rec_timbre_mse", "syn_l1"))
+    assert opt["ms_per_note"] > 0 and opt["budget"]["code_steps"] == 2
+    assert r["cost"]["ms_per_note"]["optimize"]["optimize"] > 0 and r["cost"]["optimize_notes_timed"] == 2
     assert _finite(r["cost"]["hyper_overhead_end_to_end"]) and _finite(r["cost"]["hyper_overhead_generation"])
     for net in ("f", "G", "E", "H", "H_pre", "D", "eval_family", "eval_pitch"):
         assert r["cost"]["parameters"][net] > 0
@@ -109,7 +114,7 @@ def test_tiny_evaluation_produces_every_row(tiny_results):
     md = (out / "results.md").read_text()
     for name in ("GANStrument", "GANStrument Enc.", "HyperGANStrument-Pre", "HyperGANStrument",
                  "Classic sampler", "Oracle", "Synthesis by shift size", "Real recordings", "Cost",
-                 "Disentanglement probe", "Audio distances and vocoders"):
+                 "Disentanglement probe", "Audio distances and vocoders", "GAN inversion by optimization (subset)"):
         assert name in md
 
 

@@ -110,6 +110,27 @@ def test_morph_path_ends_are_the_inputs(model):
     assert linear.path.spread_after == linear.path.spread_before
 
 
+def test_the_tools_take_gan_inversion(model, faders, monkeypatch):
+    """"optimize" codes travel with their offsets: faders, morph, melody and SFZ keys render what synthesize does."""
+    from hyperlib.inversion import OptimizeConfig
+    from hyperlib.sound_design.sfz import render_regions
+
+    monkeypatch.setattr(model, "optimize_budget", OptimizeConfig(code_steps=2, weight_steps=3))
+    alone = model.synthesize(PIANO, 60, "optimize")
+    np.testing.assert_allclose(model.edit(PIANO, {}, 60, "optimize").mel, alone.mel, atol=1e-5)
+    assert np.abs(model.edit(PIANO, {0: 2.0}, 60, "optimize").mel - alone.mel).mean() > 1e-5
+    res = model.morph([PIANO, HANDSAW], steps=3, pitch=60, even=True, method="optimize", iterations=1)
+    cfg = model.model_config
+    width = cfg.h_dim + cfg.z_dim + sum(o * i for o, i in model.nets["G"].tuned_shapes)
+    assert res.path.codes.shape == (3, width)
+    np.testing.assert_allclose(res[0].mel, alone.mel, atol=1e-5)
+    np.testing.assert_allclose(res[-1].mel, model.synthesize(HANDSAW, 60, "optimize").mel, atol=1e-5)
+    audio, _ = model.melody(PIANO, "60:0:0.3,64:0.3:0.3", "optimize")
+    assert np.all(np.isfinite(audio)) and np.abs(audio).max() > 0.01
+    keys = render_regions(model, model.load(PIANO), [(60, 59, 61)], "optimize")
+    np.testing.assert_allclose(keys[60], alone.audio, atol=1e-4)
+
+
 def test_som_evens_a_known_boundary():
     """Model-free: a path whose render jumps near t = 0.6 (a sigmoid) gets even steps from the SOM."""
     from hyperlib.sound_design.morph import _adapt_chain, spread

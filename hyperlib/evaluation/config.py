@@ -4,12 +4,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..config import MAX_PITCH, MIN_PITCH, REFINE_STEPS
+from ..inversion import OptimizeConfig
 from ..vocoders import DEFAULT_VOCODER
 
 MODEL_METHODS = ("gan", "encoder", "hyper-pre", "hyper")
+"""The methods every section scores on every note; "optimize" is scored on a subset (``optimize.py``)."""
 REFERENCES = ("sampler", "oracle")
 ROW_NAMES = {"gan": "GANStrument", "encoder": "GANStrument Enc.", "hyper-pre": "HyperGANStrument-Pre",
-             "hyper": "HyperGANStrument", "sampler": "Classic sampler", "oracle": "Oracle"}
+             "hyper": "HyperGANStrument", "optimize": "GAN inversion (optimization)", "sampler": "Classic sampler",
+             "oracle": "Oracle"}
 SPLIT_CORPORA = {"validation": "data/timgm6mb", "train": "data/fluidr3"}
 
 
@@ -28,7 +31,10 @@ class EvalConfig:
         (pitched, pitch in ``interp_pitches``) whose features are the interpolation FD's reference.
     real_shifts: semitone offsets from each real recording's estimated pitch. max_recordings: cap on the real
         recordings (the first ones of ``real_recording_files``; None: all).
-    cost_notes / cost_warmup: timed pipeline calls per method after warm-up calls.
+    cost_notes / cost_warmup: timed pipeline calls per method after warm-up calls ("optimize": at most
+        ``optimize_notes`` of them).
+    optimize_notes: reconstruction inputs (a seeded subset) on which "optimize" and, beside it, every other method
+        are scored, with the synthesis pairs of those inputs (0 skips the section). optimize_budget: its step budget.
     probe_pitch_step / probe_max_notes / probe_c: probe notes are the pitched validation notes at
         pitches divisible by the step (capped), split by instrument into halves; probe_c: the logistic
         regression's inverse regularization strength (``metrics.linear_probe``).
@@ -63,6 +69,8 @@ class EvalConfig:
     griffin_lim_iters: int | None = None
     vocoder: str = DEFAULT_VOCODER
     audio_pairs: int = 96
+    optimize_notes: int = 24
+    optimize_budget: OptimizeConfig = OptimizeConfig()
     seed: int = 0
 
     @classmethod
@@ -71,6 +79,7 @@ class EvalConfig:
         base = dict(recon_pitches=tuple(range(MIN_PITCH, MAX_PITCH + 1)), max_notes=8, synth_targets=1, pyin_notes=2,
                     interp_pairs=6, interp_pyin_notes=2, fd_reference_notes=64, real_shifts=(0,), max_recordings=4,
                     cost_notes=2, cost_warmup=1, probe_max_notes=64, steps=1,
-                    batch_size=8, griffin_lim_iters=2, audio_pairs=2)
+                    batch_size=8, griffin_lim_iters=2, audio_pairs=2, optimize_notes=2,
+                    optimize_budget=OptimizeConfig(code_steps=2, weight_steps=2))
         base.update(kw)
         return cls(**base)

@@ -26,7 +26,8 @@ class Evaluator:
 
     Build with ``Evaluator.load`` (or directly, in tests); the sections are functions of it (``run.evaluate``).
 
-    model: the pipeline (f, G, E, H, H_pre, LogMel; its vocoder is set to ``cfg.vocoder``).
+    model: the pipeline (f, G, E, H, H_pre, LogMel; its vocoder is set to ``cfg.vocoder``, its
+        ``optimize_budget`` to ``cfg.optimize_budget``).
     clf: the evaluation classifiers.
     corpus: the held-out corpus. model_dir: where ``f_noadv.safetensors`` may be.
     """
@@ -38,6 +39,7 @@ class Evaluator:
         self.acfg = model.audio_config if cfg.griffin_lim_iters is None else replace(
             model.audio_config, griffin_lim_iters=cfg.griffin_lim_iters)
         self.model.vocoder, self.model.vocoder_name = make_vocoder(check_vocoder(cfg.vocoder), self.acfg), cfg.vocoder
+        self.model.optimize_budget = cfg.optimize_budget
         self.sr = self.acfg.sample_rate
         self.pitch = corpus.column("pitch")
         self.inst = corpus.column("instrument_id")
@@ -88,7 +90,7 @@ class Evaluator:
     @torch.no_grad()
     def generate(self, method: str, x: torch.Tensor, pitch: torch.Tensor) -> torch.Tensor:
         """A method's log-mels (B, 1, 128, 128) for inputs x (B, 1, 128, 128) at MIDI ``pitch`` (B,) (``render``)."""
-        h, z = invert(self.model.nets, method, x)
+        h, z, _ = invert(self.model.nets, method, x)
         return generate(self.model.nets, method, h, z, pitch, self.cfg.steps)[0]
 
     def pyin_subset(self, pitches: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:

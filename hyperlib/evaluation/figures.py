@@ -22,7 +22,7 @@ def figure_data(ev: Evaluator, inputs: np.ndarray) -> dict:
     x = ev.mels([r0]).expand(len(pitches), -1, -1, -1)
     p = torch.tensor(pitches)
     nets, steps = ev.model.nets, ev.cfg.steps
-    h, _ = invert(nets, "hyper", x)
+    h = invert(nets, "hyper", x).h
     x_fine, x_init = generate(nets, "hyper", h, None, p, steps)
     fig2 = {"input": x[0, 0].numpy(), "input_pitch": p0, "pitches": pitches,
             "preset": ev.corpus.notes[r0].preset_name,
@@ -32,7 +32,7 @@ def figure_data(ev: Evaluator, inputs: np.ndarray) -> dict:
                      "truth": ev.mels([ev.row_of[(i0, q)] for q in pitches])[:, 0].numpy()}}
     weights = [0.0, 0.25, 0.5, 0.75, 1.0]
     xs = [ev.model.mel(ev.model.load(EXAMPLES_DIR / n)) for n in ("piano_c4.aif", "handsaw.ogg")]
-    (hp, _), (hs, _) = invert(nets, "hyper", xs[0]), invert(nets, "hyper", xs[1])
+    hp, hs = invert(nets, "hyper", xs[0]).h, invert(nets, "hyper", xs[1]).h
     w = torch.tensor(weights)[:, None]
     hm = (1 - w) * hp + w * hs
     fine, init = generate(nets, "hyper", hm, None, torch.full((len(weights),), 69), steps)

@@ -158,9 +158,9 @@ def interpolation(ev: Evaluator, inputs: np.ndarray) -> dict:
         w = torch.from_numpy(alpha[sl]).float()[:, None]
         p = torch.from_numpy(pitches[sl]).long()
         for m in MODEL_METHODS:
-            (ha, za), (hb, zb) = invert(ev.model.nets, m, xa), invert(ev.model.nets, m, xb)
-            z = None if za is None else w * za + (1 - w) * zb
-            y = generate(ev.model.nets, m, w * ha + (1 - w) * hb, z, p, cfg.steps)[0]
+            ca, cb = invert(ev.model.nets, m, xa), invert(ev.model.nets, m, xb)
+            z = None if ca.z is None else w * ca.z + (1 - w) * cb.z
+            y = generate(ev.model.nets, m, w * ca.h + (1 - w) * cb.h, z, p, cfg.steps)[0]
             feat, pred = ev.clf.score(y)
             acc[m]["feat"].append(feat)
             acc[m]["pred"].append(pred)

@@ -85,6 +85,7 @@ def markdown(r: dict) -> str:
     npy = [str(_get(by, "hyper", b, "n_pyin")) for b in buckets]
     lines += ["", f"pYIN N per group: {', '.join(f'{b}: {n}' for b, n in zip(buckets, npy))}.", ""]
 
+    lines += optimize_table(r, names)
     lines += envelope_table(r, names)
     lines += audio_table(r)
 
@@ -113,14 +114,16 @@ def markdown(r: dict) -> str:
     lines += ["## Cost", "", "| Network | Parameters |", "|---|---:|"]
     for k, v in cost.get("parameters", {}).items():
         lines.append(f"| {k} | {v:,} |")
-    stages = ["front_end", "f", "E", "G", "G+H", "vocoder", "total"]
+    stages = ["front_end", "pitch_estimate", "f", "E", "optimize", "G", "G+H", "vocoder", "total"]
     lines += ["", f"Median CPU milliseconds per note over {cost.get('notes_timed')} notes after {cost.get('warmup')} "
               f"warm-up calls (`HyperGANStrument.synthesize`, one note at a time, {cost.get('threads')} torch threads, "
               f"vocoder {_vocoder_label(r)}):", "",
               "| Method | " + " | ".join(stages) + " |", "|---|" + "---:|" * len(stages)]
-    for m in ("gan", "encoder", "hyper-pre", "hyper"):
+    for m in ("gan", "encoder", "hyper-pre", "hyper", "optimize"):
         t = _get(cost, "ms_per_note", m) or {}
         lines.append(f"| {names[m]} | " + " | ".join(_f(t.get(s), 1) for s in stages) + " |")
+    lines += ["", f"{names['optimize']}: over {cost.get('optimize_notes_timed')} notes; it estimates the input's "
+              "pitch (pYIN) to fit G there."]
     lines += ["", f"Hypernetwork overhead (HyperGANStrument / GANStrument - 1): end to end "
               f"{_f(cost.get('hyper_overhead_end_to_end'), pct=True)}, generation stage (G+H vs G) "
               f"{_f(cost.get('hyper_overhead_generation'), pct=True)}.", ""]
@@ -161,6 +164,25 @@ def markdown(r: dict) -> str:
     if r.get("figures"):
         lines += ["## Figures", ""] + [f"![{f}]({f})" for f in r["figures"]] + [""]
     return "\n".join(lines)
+
+
+def optimize_table(r: dict, names: dict) -> list[str]:
+    """GAN inversion by optimization beside every method on its subset (empty when the run has none)."""
+    o = r.get("optimize") or {}
+    if not o:
+        return []
+    b = o["budget"]
+    lines = ["## GAN inversion by optimization (subset)", "",
+             f"Each of {o['notes']} seeded reconstruction inputs fitted at its own pitch ({b['code_steps']} Adam steps "
+             f"on (h, z), then {b['weight_steps']} on G's tuned-layer offsets; median {o['ms_per_note'] / 1000:.1f} s "
+             f"per note), scored with every method on the same notes and on their {o['pairs']} synthesis "
+             "pairs.", "",
+             "| Method | Rec. L1 ↓ | Rec. timbre MSE ↓ | Syn. L1 ↓ | Syn. pitch acc. clf ↑ |",
+             "|---|---:|---:|---:|---:|"]
+    for m, c in o["methods"].items():
+        lines.append(f"| {names[m]} | {_f(c['rec_l1'])} | {_f(c['rec_timbre_mse'], 4)} | {_f(c['syn_l1'])} | "
+                     f"{_f(c['syn_pitch_acc_clf'], pct=True)} |")
+    return lines + [""]
 
 
 def envelope_table(r: dict, names: dict) -> list[str]:

@@ -3,7 +3,8 @@
     python -m hyperlib evaluate --split validation --out results/ [--model checkpoints] [--max-notes N]
 
 Rows: GANStrument ("gan"), GANStrument Enc. ("encoder"), HyperGANStrument-Pre ("hyper-pre"),
-HyperGANStrument ("hyper"), and two references: the classic sampler (the input note's audio played
+HyperGANStrument ("hyper"), GAN inversion by optimization ("optimize", on a subset of the notes: its own
+section) and two references: the classic sampler (the input note's audio played
 faster or slower: resampled by the length ratio 2 ** (-semitones / 12), no time stretching) and the
 oracle (the true render at the asked pitch). The corpus stores only log-mels, so the references' audio
 is the vocoding of the true log-mel (``EvalConfig.vocoder``, the same vocoder as the methods use): the
@@ -11,6 +12,8 @@ sampler resamples the vocoded input note, the oracle is the vocoded true note. F
 references' log-mels are LogMel of that audio; the methods' log-mels are G's output itself.
 
 Sections (each with its own seeded random stream, each a module of this package):
+- GAN inversion by optimization (``optimize``): "optimize" beside every other method on a seeded subset of the
+  reconstruction inputs and their synthesis pairs (fitting a note takes seconds);
 - reconstruction (``pairs``): held-out pitched notes at their own pitch (L1, timbre MSE, pitch accuracy by
   the pitch classifier and by pYIN on the vocoded audio of a subset);
 - synthesis (``pairs``): each input note's timbre at other pitches of its instrument's rendered range, scored
@@ -40,6 +43,7 @@ from .config import MODEL_METHODS, REFERENCES, ROW_NAMES, SPLIT_CORPORA, EvalCon
 from .cost import cost
 from .evaluator import Evaluator
 from .figures import figure_data
+from .optimize import optimize_subset
 from .pairs import interpolation, reconstruction, synthesis
 from .probe import probe
 from .real import real_recordings
@@ -80,7 +84,7 @@ def evaluate(model_dir, corpus_dir, out_dir, cfg: EvalConfig = EvalConfig(), spl
     np.random.seed(cfg.seed)
     ev = Evaluator.load(model_dir, corpus_dir, cfg)
     results: dict = {"split": split, "model_dir": str(model_dir), "corpus": str(corpus_dir),
-                     "config": asdict(cfg), "methods": {m: ROW_NAMES[m] for m in MODEL_METHODS + REFERENCES},
+                     "config": asdict(cfg), "methods": ROW_NAMES,
                      "pyin": {"fmin_midi": M.PYIN_FMIN_MIDI, "fmax_midi": M.PYIN_FMAX_MIDI,
                               "scored_midi": list(M.PYIN_SCORED), "sample_rate": ev.sr, "frame_length": 2048,
                               "seconds": M.PYIN_SECONDS, "resolution_semitones": M.PYIN_RESOLUTION,
@@ -98,6 +102,7 @@ def evaluate(model_dir, corpus_dir, out_dir, cfg: EvalConfig = EvalConfig(), spl
         inputs = ev.select_inputs()
         results["reconstruction"], recon_notes = timed("reconstruction", reconstruction, ev, inputs)
         results["synthesis"], results["synthesis_by_shift"] = timed("synthesis", synthesis, ev, inputs, recon_notes)
+        results["optimize"] = timed("optimize", optimize_subset, ev, inputs)
         results["interpolation"] = timed("interpolation", interpolation, ev, inputs)
         results["audio"] = timed("audio", audio_distances, ev, inputs)
         results["real_recordings"] = timed("real_recordings", real_recordings, ev)
@@ -110,6 +115,7 @@ def evaluate(model_dir, corpus_dir, out_dir, cfg: EvalConfig = EvalConfig(), spl
                         "reconstruction_pyin": results["reconstruction"]["hyper"]["n_pyin"],
                         "synthesis_pairs": results["synthesis"]["hyper"]["n"],
                         "synthesis_pyin": results["synthesis"]["hyper"]["n_pyin"],
+                        "optimize_notes": results["optimize"].get("notes", 0),
                         "interpolation_samples": results["interpolation"]["hyper"]["n"],
                         "interpolation_pyin": results["interpolation"]["hyper"]["n_pyin"],
                         "probe_notes": results["probe"]["f"]["n_train"] + results["probe"]["f"]["n_test"]}

@@ -28,7 +28,9 @@ COMMANDS = ("faders", "edit", "morph", "melody", "export-sfz")
 
 def render_args(p: argparse.ArgumentParser, output_help: str = "output WAV path") -> None:
     """The options of every command that renders notes: method, steps, model, vocoder, output."""
-    p.add_argument("--method", choices=METHODS, default="hyper", help="inversion method (default: hyper)")
+    p.add_argument("--method", choices=METHODS, default="hyper",
+                   help="inversion method (default: hyper; optimize: GAN inversion by optimization, a few seconds "
+                        "per input)")
     p.add_argument("--steps", type=int, default=REFINE_STEPS,
                    help=f"hypernetwork refinement steps T (default: {REFINE_STEPS})")
     p.add_argument("--model", default=None, help=MODEL_HELP)

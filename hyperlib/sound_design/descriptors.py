@@ -30,7 +30,7 @@ def corpus_codes(model: "Pipeline", mels: np.ndarray, batch_size: int = 64) -> n
     out = []
     for i in range(0, len(mels), batch_size):
         x = torch.from_numpy(np.asarray(mels[i:i + batch_size], dtype=np.float32)).to(model.device)[:, None]
-        out.append(invert(model.nets, "gan", x)[0].cpu().numpy())
+        out.append(invert(model.nets, "gan", x).h.cpu().numpy())
     return np.concatenate(out).astype(np.float32)
 
 

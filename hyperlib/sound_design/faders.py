@@ -149,7 +149,8 @@ def edit(model: "Pipeline", sound, faders: Mapping[int, float], pitch: int | Non
          method: str = "hyper", steps: int = REFINE_STEPS, fader_set: Faders | None = None) -> Result:
     """Move a sound's timbre code along the fader directions and render it at ``pitch``.
 
-    h' = h + sum_k g_k std_k V_k, with h = f(x) (or E's h for "encoder", whose z is kept). For the
+    h' = h + sum_k g_k std_k V_k, with h = f(x) (or E's h for "encoder", whose z is kept; "optimize"'s fitted h,
+    whose z and offsets are kept). For the
     hyper methods the hypernetwork refines G towards the *edited* h' (it is both G's input and H's
     target). All-zero faders give exactly ``model.synthesize(sound, pitch, method, steps)``.
 
@@ -168,13 +169,17 @@ def edit(model: "Pipeline", sound, faders: Mapping[int, float], pitch: int | Non
     fader_set = fader_set or model_faders(model)
     offset = fader_set.offset(faders)
     timings: dict = {}
-    note, h, z = model.encode(sound, method, timings)
-    if pitch is None:
+    with timed(timings, "front_end"):
+        note = model.load(sound)
+    own = None
+    if pitch is None:  # the input's own pitch: rendered there, and where "optimize" fits it
         with timed(timings, "pitch_estimate"):
-            pitch = model.estimate_pitch(note)
+            pitch = own = model.estimate_pitch(note)
+    code = model.encode_note(note, method, timings, own)
+    h = code.h
     if np.any(offset != 0):
         h = h + torch.from_numpy(offset).to(h.device)[None]
-    result = model.render_code(method, h, z, pitch, steps, timings)
+    result = model.render_code(method, h, code.z, pitch, steps, timings, deltas=code.deltas)
     timings["total"] = sum(timings.values())
     return result
 

@@ -42,8 +42,8 @@ LOOP_CROSSFADE_S = 0.06
 @dataclass(frozen=True)
 class KeyRange:
     """What to render: MIDI keys ``low``-``high`` (21-108), every ``every``-th key sampled (1-24), by
-    ``method`` ("gan", "encoder", "hyper", "hyper-pre") with ``steps`` refinement steps (0-10) and
-    ``vocoder`` (a name from ``hyperlib.VOCODERS``)."""
+    ``method`` (one of ``hyperlib.METHODS``; "optimize" fits the note for seconds first) with ``steps``
+    refinement steps (0-10) and ``vocoder`` (a name from ``hyperlib.VOCODERS``)."""
 
     low: int = 36
     high: int = 84

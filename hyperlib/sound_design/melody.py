@@ -209,7 +209,8 @@ def render_melody(model: "Pipeline", sound, notes, method: str = "hyper", steps:
         notes = to_notes(notes)
     pitches = sorted({check_pitch(n.pitch, model.model_config) for n in notes})
     timings: dict = {}
-    _, h, z = model.encode(sound, method, timings)
-    renders = {p: model.render_code(method, h, z, p, steps, timings).audio for p in pitches}
+    code = model.encode(sound, method, timings)
+    renders = {p: model.render_code(method, code.h, code.z, p, steps, timings, deltas=code.deltas).audio
+               for p in pitches}
     sr = model.audio_config.sample_rate
     return mix(renders, notes, sr, float(release_s), model.audio_config.peak_dbfs), sr

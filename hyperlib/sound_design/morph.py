@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Callable, Sequence
 import numpy as np
 import torch
 
-from ..render import Result, render_mels, timed
+from ..render import Code, Result, render_mels, timed
 from ..validation import check_method, check_pitch, check_steps, whole_number
 from .descriptors import mel_l1
 
@@ -48,12 +48,13 @@ RULES = ("equal", "paper")
 class MorphPath:
     """A morph path and its step-size statistics.
 
-    codes: (K, C) node codes for a chain or (K, K, C) for a mesh; C = h_dim, or h_dim + z_dim for the
-    "encoder" method (h then z). positions: (K,) fraction t of the way from the first input to the second
-    (chain), or (K, K, 2) bilinear coordinates (mesh). distances_before / distances_after: neighbour
-    log-mel L1 distances (mean absolute difference of normalized log-mels) of the linear and the adapted
-    path: (K - 1,) for a chain, (2 K (K - 1),) horizontal then vertical for a mesh. spread_before /
-    spread_after: their coefficients of variation. history: the spread at each SOM iteration.
+    codes: (K, C) node codes for a chain or (K, K, C) for a mesh (``flat_code``): C = h_dim, h_dim + z_dim for
+    the "encoder" method (h then z), or h, z and G's flattened offsets for "optimize" (which mix like h).
+    positions: (K,) fraction t of the way from the first input to the second (chain), or (K, K, 2) bilinear
+    coordinates (mesh). distances_before / distances_after: neighbour log-mel L1 distances (mean absolute
+    difference of normalized log-mels) of the linear and the adapted path: (K - 1,) for a chain, (2 K (K - 1),)
+    horizontal then vertical for a mesh. spread_before / spread_after: their coefficients of variation. history:
+    the spread at each SOM iteration.
     """
 
     codes: np.ndarray
@@ -91,15 +92,29 @@ def spread(distances: np.ndarray) -> float:
     return float(d.std() / m) if m > 0 else 0.0
 
 
+def flat_code(code: Code) -> np.ndarray:
+    """A one-note code -> (C,) float32: h, then z and each offset Delta_l flattened, where the code has them."""
+    parts = [code.h] + ([] if code.z is None else [code.z]) + [d.flatten(1) for d in code.deltas or []]
+    return torch.cat(parts, dim=1)[0].cpu().numpy()
+
+
+def split_code(model: "Pipeline", codes: np.ndarray) -> Code:
+    """``flat_code``'s (N, C) rows -> a ``Code`` of N codes on the model's device."""
+    cfg, t = model.model_config, torch.as_tensor(codes, dtype=torch.float32, device=model.device)
+    h, z, rest = t[:, :cfg.h_dim], t[:, cfg.h_dim:cfg.h_dim + cfg.z_dim], t[:, cfg.h_dim + cfg.z_dim:]
+    if rest.shape[1] == 0:
+        return Code(h, z if z.shape[1] else None)
+    shapes = model.nets["G"].tuned_shapes
+    return Code(h, z, [d.reshape(len(t), o, i) for d, (o, i) in zip(rest.split([o * i for o, i in shapes], 1), shapes)])
+
+
 def _renderer(model: "Pipeline", pitch: int, method: str, steps: int) -> Callable[[np.ndarray], np.ndarray]:
-    """codes (N, C) -> log-mels (N, n_mels, frames), splitting [h, z] for the encoder method."""
-    h_dim = model.model_config.h_dim
+    """codes (N, C) -> log-mels (N, n_mels, frames), split by ``split_code``."""
 
     def render(codes: np.ndarray) -> np.ndarray:
-        if method == "encoder":
-            return render_mels(model.nets, codes[:, :h_dim], pitch, method, steps, z=codes[:, h_dim:],
-                               device=model.device)
-        return render_mels(model.nets, codes, pitch, method, steps, device=model.device)
+        code = split_code(model, codes)
+        return render_mels(model.nets, code.h, pitch, method, steps, z=code.z, device=model.device,
+                           deltas=code.deltas)
 
     return render
 
@@ -202,7 +217,7 @@ def chain(model: "Pipeline", start: np.ndarray, end: np.ndarray, nodes: int = 9,
     """An even (``path="som"``) or straight (``"linear"``) chain of ``nodes`` codes from ``start`` to ``end``.
 
     Args:
-        start, end: (C,) codes of the two timbres (h, or [h, z] for "encoder"); they are the pinned ends.
+        start, end: (C,) codes of the two timbres (``flat_code``); they are the pinned ends.
         nodes: K >= 2 nodes including the ends.
         pitch, method, steps: how nodes are rendered while adapting (MIDI, method, refinement steps T).
         iterations: SOM iterations (each renders the K nodes once); lr: the initial SOM learning rate (0-1].
@@ -289,8 +304,7 @@ def morph(model: "Pipeline", sounds: Sequence, steps: int = 9, pitch: int = 60, 
     timings: dict = {}
     codes = []
     for s in sounds:
-        _, h, z = model.encode(s, method, timings)
-        codes.append(h[0].cpu().numpy() if z is None else np.concatenate([h[0].cpu().numpy(), z[0].cpu().numpy()]))
+        codes.append(flat_code(model.encode(s, method, timings).code))
     kind = "som" if even else "linear"
     with timed(timings, "morph_path"):
         if len(codes) == 2:
@@ -305,11 +319,9 @@ def morph(model: "Pipeline", sounds: Sequence, steps: int = 9, pitch: int = 60, 
 
 def _render_codes(model: "Pipeline", code: np.ndarray, pitch: int, method: str, steps: int) -> Result:
     """One node code (C,) -> Result, through the same renderer as ``interpolate``."""
-    h_dim = model.model_config.h_dim
-    h = torch.from_numpy(np.ascontiguousarray(code[:h_dim]))[None].to(model.device)
-    z = torch.from_numpy(np.ascontiguousarray(code[h_dim:]))[None].to(model.device) if method == "encoder" else None
+    h, z, deltas = split_code(model, code[None])
     timings: dict = {}
-    r = model.render_code(method, h, z, pitch, steps, timings)
+    r = model.render_code(method, h, z, pitch, steps, timings, deltas=deltas)
     timings["total"] = sum(timings.values())
     return r
 

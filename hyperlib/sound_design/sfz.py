@@ -19,7 +19,6 @@ import numpy as np
 
 from ..audio import write_wav
 from ..config import REFINE_STEPS
-from ..render import invert
 from ..validation import check_method, check_pitch, check_steps
 
 if TYPE_CHECKING:
@@ -78,10 +77,10 @@ def render_regions(model: "Pipeline", note: np.ndarray, regions: list[tuple[int,
     steps = check_steps(steps)
     model.get_vocoder(vocoder)
     timings: dict = {}
-    h, z = invert(model.nets, method, model.mel(note), timings)
+    code = model.encode_note(note, method, timings)
     renders = {}
     for i, (centre, _, _) in enumerate(regions):
-        renders[centre] = model.render_code(method, h, z, centre, steps, timings, vocoder).audio
+        renders[centre] = model.render_code(method, code.h, code.z, centre, steps, timings, vocoder, code.deltas).audio
         if progress:
             progress(i + 1, len(regions))
     return renders
