@@ -74,6 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="generator: half-life in samples of G's weight average, 0 for none (default: 10000)")
     p.add_argument("--compile", action="store_true", help="compile G's forward with torch.compile (long runs)")
     p.add_argument("--ckpt-every", type=int, default=None, help="steps between resumable states (default: 200)")
+    p.add_argument("--seed", type=int, default=None,
+                   help="seed of the batches and noise (default: 0; give another to continue a run on new batches)")
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
 
     p = sub.add_parser("bench-train", help="training throughput (samples/s) of every stage's step")
@@ -213,7 +215,8 @@ def main(argv: list[str] | None = None) -> int:
             overrides = {k: v for k, v in (("steps", args.steps), ("batch_size", args.batch_size), ("lr", args.lr),
                                            ("warm_start", args.warm_start or None), ("lr_schedule", args.lr_schedule),
                                            ("warmup_steps", args.warmup_steps), ("ema_half_life", args.ema_half_life),
-                                           ("compile", args.compile or None), ("ckpt_every", args.ckpt_every))
+                                           ("compile", args.compile or None), ("ckpt_every", args.ckpt_every),
+                                           ("seed", args.seed))
                          if v is not None}
             summary = train_stage(args.stage, args.corpus, args.model, args.device, args.tiny, args.fresh, **overrides)
             if summary:  # under torchrun, the main process's
