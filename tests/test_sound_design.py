@@ -96,7 +96,7 @@ def test_edit_rejects_bad_faders_and_names_missing_file(model, faders, tmp_path)
 def test_morph_path_ends_are_the_inputs(model):
     h_a = model.encode(PIANO, "hyper")[1][0].numpy()
     h_b = model.encode(HANDSAW, "hyper")[1][0].numpy()
-    res = model.morph([PIANO, HANDSAW], steps=5, pitch=60, even=True, refine_steps=1, iterations=3)
+    res = model.morph([PIANO, HANDSAW], nodes=5, pitch=60, even=True, refine_steps=1, iterations=3)
     p = res.path
     assert len(res) == 5 and p.codes.shape == (5, h_a.shape[0])
     np.testing.assert_array_equal(p.codes[0], h_a)
@@ -105,7 +105,7 @@ def test_morph_path_ends_are_the_inputs(model):
     assert np.isfinite(p.spread_before) and np.isfinite(p.spread_after)
     assert p.spread_after <= p.spread_before + 1e-12  # the best iterate (the linear start included) is kept
     assert all(r.audio.shape == (16384,) and np.all(np.isfinite(r.audio)) for r in res)
-    linear = model.morph([PIANO, HANDSAW], steps=5, pitch=60, even=False, refine_steps=1)
+    linear = model.morph([PIANO, HANDSAW], nodes=5, pitch=60, even=False, refine_steps=1)
     np.testing.assert_allclose(linear.path.positions, np.linspace(0, 1, 5), atol=1e-6)
     assert linear.path.spread_after == linear.path.spread_before
 
@@ -119,7 +119,7 @@ def test_the_tools_take_gan_inversion(model, faders, monkeypatch):
     alone = model.synthesize(PIANO, 60, "optimize")
     np.testing.assert_allclose(model.edit(PIANO, {}, 60, "optimize").mel, alone.mel, atol=1e-5)
     assert np.abs(model.edit(PIANO, {0: 2.0}, 60, "optimize").mel - alone.mel).mean() > 1e-5
-    res = model.morph([PIANO, HANDSAW], steps=3, pitch=60, even=True, method="optimize", iterations=1)
+    res = model.morph([PIANO, HANDSAW], nodes=3, pitch=60, even=True, method="optimize", iterations=1)
     cfg = model.model_config
     width = cfg.h_dim + cfg.z_dim + sum(o * i for o, i in model.nets["G"].tuned_shapes)
     assert res.path.codes.shape == (3, width)
@@ -145,7 +145,7 @@ def test_som_evens_a_known_boundary():
 
 
 def test_morph_mesh_pins_the_corners(model):
-    res = model.morph([PIANO, HANDSAW, VIOLIN, TRUMPET], steps=3, pitch=60, refine_steps=0, iterations=2)
+    res = model.morph([PIANO, HANDSAW, VIOLIN, TRUMPET], nodes=3, pitch=60, refine_steps=0, iterations=2)
     assert len(res) == 3 and all(len(row) == 3 for row in res)
     corners = [model.encode(s, "hyper")[1][0].numpy() for s in (PIANO, HANDSAW, VIOLIN, TRUMPET)]
     for (r, c), h in zip(((0, 0), (0, 2), (2, 0), (2, 2)), corners):

@@ -279,15 +279,15 @@ def mesh(model: "Pipeline", corners: Sequence[np.ndarray], nodes: int = 5, pitch
     return MorphPath(codes, positions, first, best, len(history) - 1, history)
 
 
-def morph(model: "Pipeline", sounds: Sequence, steps: int = 9, pitch: int = 60, even: bool = True,
+def morph(model: "Pipeline", sounds: Sequence, nodes: int = 9, pitch: int = 60, even: bool = True,
           method: str = "hyper", refine_steps: int = 3, iterations: int = 8, lr: float | None = None,
           rule: str = "equal") -> MorphResults:
-    """Render a morph between two sounds (a chain of ``steps`` notes) or four sounds (a steps x steps mesh).
+    """Render a morph between two sounds (a chain of ``nodes`` notes) or four sounds (a nodes x nodes mesh).
 
     Args:
         sounds: 2 or 4 audio inputs (paths or (array, sample_rate) pairs); for four, the mesh corners are
             top-left, top-right, bottom-left, bottom-right.
-        steps: K nodes per side, ends included (2-33).
+        nodes: K nodes per side, ends included (2-33).
         pitch: MIDI 21-108. even: adapt the path with the SOM (True) or keep it linear (False).
         method, refine_steps: how every node is rendered (as in ``interpolate``).
         iterations, lr: SOM iterations (each renders every node once) and learning rate (default 0.8 for
@@ -298,7 +298,7 @@ def morph(model: "Pipeline", sounds: Sequence, steps: int = 9, pitch: int = 60, 
     """
     check_method(method)
     refine_steps, pitch = check_steps(refine_steps), check_pitch(pitch, model.model_config)
-    steps = whole_number(steps, 2, 33, "Morph steps")
+    nodes = whole_number(nodes, 2, 33, "Morph nodes")
     if len(sounds) not in (2, 4):
         raise ValueError(f"A morph takes 2 sounds (a path) or 4 sounds (a mesh), got {len(sounds)}.")
     timings: dict = {}
@@ -308,9 +308,9 @@ def morph(model: "Pipeline", sounds: Sequence, steps: int = 9, pitch: int = 60, 
     kind = "som" if even else "linear"
     with timed(timings, "morph_path"):
         if len(codes) == 2:
-            p = chain(model, codes[0], codes[1], steps, pitch, method, refine_steps, kind, iterations, lr or 0.8)
+            p = chain(model, codes[0], codes[1], nodes, pitch, method, refine_steps, kind, iterations, lr or 0.8)
         else:
-            p = mesh(model, codes, steps, pitch, method, refine_steps, kind, iterations, lr or 0.5, rule)
+            p = mesh(model, codes, nodes, pitch, method, refine_steps, kind, iterations, lr or 0.5, rule)
     out = MorphResults(_render_codes(model, c, pitch, method, refine_steps) for c in p.codes) if p.codes.ndim == 2 \
         else MorphResults([_render_codes(model, c, pitch, method, refine_steps) for c in row] for row in p.codes)
     out.path = p

@@ -42,14 +42,14 @@ class SoundDesign:
         """
         return edit(self, sound, faders, pitch, method, steps, self.faders or self.load_faders())
 
-    def morph(self, sounds: Sequence[AudioInput], steps: int = 9, pitch: int = 60, even: bool = True,
+    def morph(self, sounds: Sequence[AudioInput], nodes: int = 9, pitch: int = 60, even: bool = True,
               method: str = "hyper", refine_steps: int = REFINE_STEPS, iterations: int = 8):
-        """A morph of ``steps`` notes between 2 sounds (or a steps x steps mesh between 4), SOM-evened.
+        """A morph of ``nodes`` notes between 2 sounds (or a nodes x nodes mesh between 4), SOM-evened.
 
         See ``hyperlib.sound_design.morph.morph``; returns a list of Results with ``.path`` (step-size spread
         before/after).
         """
-        return morph(self, sounds, steps, pitch, even, method, refine_steps, iterations)
+        return morph(self, sounds, nodes, pitch, even, method, refine_steps, iterations)
 
     def melody(self, sound: AudioInput, notes, method: str = "hyper", steps: int = REFINE_STEPS,
                release_s: float = 0.15) -> tuple[np.ndarray, int]:
