@@ -6,6 +6,7 @@ import math
 from pathlib import Path
 
 
+from .config import ROW_NAMES
 from .metrics import FINE_HOP, FINE_N_FFT, SHIFT_BUCKETS
 
 ROWS = ("gan", "encoder", "hyper-pre", "hyper", "sampler", "oracle")
@@ -36,7 +37,7 @@ def _pitches(p: list) -> str:
 
 def markdown(r: dict) -> str:
     """The report as markdown. ``r``: the results dict of ``evaluate`` (NaN or None shown as —)."""
-    names, sz, cfg = r["methods"], r["sizes"], r["config"]
+    names, sz, cfg = {**ROW_NAMES, **r["methods"]}, r["sizes"], r["config"]  # results of older runs lack new rows
     pyin = r["pyin"]
     lines = [f"# Evaluation: {r['split']} split", "",
              f"Model `{r['model_dir']}`, held-out corpus `{r['corpus']}`; {sz['input_notes']} input notes "
