@@ -14,7 +14,8 @@ from hyperlib.config import REFINE_STEPS
 AB_LABELS = {**METHOD_LABELS, **{name: f"HyperGANStrument, {label}" for name, label in VOCODER_LABELS.items()}}
 """A side of the blind A/B test: a method (with the default vocoder) or a vocoder (with HyperGANStrument)."""
 AB_PAIRS = {"hyper-gan": ("hyper", "gan"), "hyper-encoder": ("hyper", "encoder"), "gan-encoder": ("gan", "encoder"),
-            "hyper-optimize": ("hyper", "optimize"), "vocoders": ("harmonic-noise", "griffin-lim")}
+            "hyper-optimize": ("hyper", "optimize"), "vocoders": ("harmonic-noise", "griffin-lim"),
+            "vocoders-ddsp": ("ddsp", "harmonic-noise")}
 """Pairs of the blind A/B test: key -> (side, side), each side a key of AB_LABELS."""
 _rng = random.SystemRandom()  # the A/B test's order; unpredictable, so the test stays blind
 

@@ -43,7 +43,8 @@ METHOD_LABELS = {"gan": "GANStrument", "encoder": "GANStrument Enc.", "hyper": "
 """The methods offered where one is chosen, in display order: hyperlib method name -> label."""
 PLAY_METHODS = ("gan", "encoder", "hyper")
 """The methods the "Play a sound" tab renders side by side (the quick ones; "optimize" fits G for seconds)."""
-VOCODER_LABELS = {"harmonic-noise": "Harmonic-plus-noise vocoder", "griffin-lim": "Griffin-Lim vocoder"}
+VOCODER_LABELS = {"ddsp": "Learned DDSP vocoder", "harmonic-noise": "Harmonic-plus-noise vocoder",
+                  "griffin-lim": "Griffin-Lim vocoder"}
 """The vocoders offered (hyperlib.VOCODERS): name -> label."""
 NO_SOUND = "Please upload or record a sound first."
 MAX_UPLOAD_MB = 100

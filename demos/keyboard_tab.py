@@ -38,7 +38,7 @@ OUTPUT_DIR = Path(tempfile.gettempdir()) / "hyperlib-keyboard"
 KEEP_OUTPUTS_S = 3600
 METHODS = {"hyper": "HyperGANStrument", "gan": "GANStrument", "encoder": "GANStrument Enc.",
            "optimize": "GAN inversion (slower, closest)"}
-VOCODERS = {"harmonic-noise": "Harmonic-plus-noise", "griffin-lim": "Griffin-Lim"}
+VOCODERS = {"ddsp": "Learned DDSP", "harmonic-noise": "Harmonic-plus-noise", "griffin-lim": "Griffin-Lim"}
 DEFAULT_KEYS = KeyRange()
 """The default range: MIDI 36-84 (C2-C6), every third key sampled, HyperGANStrument, the default vocoder."""
 

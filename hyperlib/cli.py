@@ -85,6 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, default=6, help="timed steps per stage, after 2 warm-up steps (default: 6)")
     p.add_argument("--threads", type=int, default=1, help="torch threads (default: 1)")
     p.add_argument("--compile", action="store_true", help="compile G's forward (compilation falls in the warm-up)")
+    _vocoder_args(sub)
     _eval_args(sub)
     p = sub.add_parser("bench-app", help="latency benchmark of the served app (demos/app.py)")
     p.add_argument("--clients", type=int, default=4, help="clients at once in the concurrent run (default: 4)")
@@ -94,6 +95,37 @@ def build_parser() -> argparse.ArgumentParser:
     _hub_args(sub)
     add_sound_design_args(sub)  # faders, edit, morph, melody, export-sfz
     return parser
+
+
+def _vocoder_args(sub) -> None:
+    """The ``vocoder-pairs`` and ``train-vocoder`` subcommands (the learned "ddsp" vocoder)."""
+    p = sub.add_parser("vocoder-pairs", help="true notes' audio and the model's mels of them, to train the ddsp vocoder")
+    p.add_argument("--corpus", required=True, help="corpus folder of the training fonts (from `corpus`)")
+    p.add_argument("--model", default="checkpoints", help="model folder whose mels the vocoder learns (default: checkpoints)")
+    p.add_argument("--notes", type=int, default=8000, help="pairs to make (default: 8000)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("-o", "--output", required=True, help=".npz file to write")
+
+    p = sub.add_parser("train-vocoder", help="train the ddsp vocoder on pairs from `vocoder-pairs` (resumable)")
+    p.add_argument("--pairs", required=True, help=".npz file from `vocoder-pairs`")
+    p.add_argument("--out", required=True, help="folder of the run's state, log and weights (ddsp.safetensors)")
+    p.add_argument("--steps", type=int, default=None, help="total steps (default: 4000)")
+    p.add_argument("--fresh", action="store_true", help="ignore a saved training state and start over")
+    p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+
+
+def _run_vocoder_command(args) -> None:
+    if args.command == "vocoder-pairs":
+        from .training.vocoder_data import build_pairs
+
+        pairs = build_pairs(args.corpus, args.model, args.notes, seed=args.seed)
+        pairs.save(args.output)
+        print(f"{len(pairs.pitch)} pairs written to {args.output}")
+    else:
+        from .training.vocoder import VocoderTrainConfig, train_vocoder
+
+        tc = VocoderTrainConfig() if args.steps is None else VocoderTrainConfig(steps=args.steps)
+        print(f"wrote {train_vocoder(args.pairs, args.out, tc, args.fresh, args.threads)}")
 
 
 def _eval_args(sub) -> None:
@@ -227,6 +259,8 @@ def main(argv: list[str] | None = None) -> int:
             torch.set_num_threads(args.threads)
             overrides = {"compile": True} if args.compile else {}
             print(format_table(bench_train(args.model, args.corpus, args.stages, args.steps, **overrides)))
+        elif args.command in ("vocoder-pairs", "train-vocoder"):
+            _run_vocoder_command(args)
         elif args.command in ("train-eval", "evaluate"):
             _run_eval_command(args)
         elif args.command == "bench-app":

@@ -58,7 +58,7 @@ class Pipeline:
     """HyperGANStrument (paper sec. 3) with the GANStrument and GANStrument Enc. baselines.
 
     Holds f, G, E, H and H_pre in eval mode on ``device`` and a vocoder: a name from
-    ``hyperlib.VOCODERS`` (default ``DEFAULT_VOCODER``, "harmonic-noise") or any object following the
+    ``hyperlib.VOCODERS`` (default ``DEFAULT_VOCODER``, "ddsp") or any object following the
     ``hyperlib.vocoders.Vocoder`` protocol. All public methods accept a file path or a
     ``(numpy_array, sample_rate)`` pair and raise ``AudioError`` (bad audio) or ``ValueError`` (bad
     pitch, method, steps, weights or vocoder name). ``optimize_budget``: the step budget of "optimize"

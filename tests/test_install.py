@@ -103,6 +103,7 @@ def test_wheel_in_a_fresh_venv_loads_a_model_folder_and_renders(tmp_path):
     (wheel,) = (tmp_path / "dist").glob("hyperlib-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     assert "hyperlib/hub.py" in names and "hyperlib/pipeline.py" in names
+    assert "hyperlib/vocoders/ddsp.safetensors" in names  # the learned vocoder's weights ship with the code
     assert not [n for n in names if n.startswith(("checkpoints/", "tests/", "demos/", "examples/"))]
 
     python = fresh_venv(tmp_path / "venv", str(wheel))

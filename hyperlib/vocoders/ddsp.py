@@ -1,0 +1,250 @@
+"""Learned harmonic-plus-noise vocoder: a small network predicts DDSP's controls from the mel and the pitch.
+
+DDSP (Engel, Hantrakul, Gu & Roberts, ICLR 2020) renders a note as additive harmonics of its f0 plus filtered
+noise, with both sets of controls predicted by a decoder network and trained through the differentiable
+synthesizers with a multi-resolution spectral loss. ``HarmonicNoiseVocoder`` reads those controls off the mel by
+a fixed fit; here ``DDSPDecoder`` predicts them:
+
+- **Input.** The normalized log-mel (n_mels, frames), the mel read at each harmonic's frequency k f0 (linear
+  interpolation over the bands' centre frequencies; -1, silence, above ``f_max``) and the MIDI pitch.
+- **Network.** A 1-D convolution over frames, then ConvNeXt blocks (depthwise convolution, layer norm,
+  pointwise MLP, layer scale; as Vocos, Siuzdenko 2023, uses them on mel frames).
+- **Controls.** Per frame the natural-log amplitude of each of ``harmonics`` unit sinusoids and the log gain
+  of each of ``noise_bands`` triangular noise bands on the mel scale. Both are predicted as corrections to
+  what the mel says at that frequency (the mel magnitude there over a unit sinusoid's or unit noise's mel
+  response), so that an untrained decoder already plays the mel's spectral envelope.
+- **Synthesis.** Sinusoids at the harmonics below ``f_max`` with fixed seeded start phases, amplitudes
+  linearly interpolated from frames to samples; white noise shaped frame by frame in a short STFT (DDSP's
+  time-varying filter). Everything is differentiable, so the decoder is trained on audio
+  (``hyperlib.training.vocoder``) with the mels the model itself makes as input.
+
+``DDSPVocoder`` is the ``Vocoder`` around a trained decoder; its weights ship in the package
+(``ddsp.safetensors`` beside this module) with the training's record in their metadata.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import librosa
+import numpy as np
+import torch
+import torch.nn.functional as F
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from ..config import AudioConfig
+from ..mel import denormalize_log, mel_filterbank
+
+WEIGHTS = Path(__file__).with_name("ddsp.safetensors")
+"""The trained decoder shipped with the package."""
+
+
+@dataclass(frozen=True)
+class DDSPConfig:
+    """Shape of ``DDSPDecoder``.
+
+    harmonics: sinusoids at most (only those below ``f_max`` sound). noise_bands: triangular bands on the mel
+    scale from 0 Hz to Nyquist. channels, blocks, kernel: width, depth and depthwise kernel (frames) of the
+    network. noise_n_fft: STFT size of the noise filter (samples; hop a quarter of it). seed: seed of the
+    harmonics' start phases and, at inference, of the noise.
+    """
+
+    harmonics: int = 100
+    noise_bands: int = 64
+    channels: int = 128
+    blocks: int = 6
+    kernel: int = 7
+    noise_n_fft: int = 256
+    seed: int = 0
+
+
+class ConvNeXtBlock(nn.Module):
+    """x + scale * MLP(LayerNorm(depthwise_conv(x))) on (B, C, T) frames."""
+
+    def __init__(self, channels: int, kernel: int):
+        super().__init__()
+        self.dwconv = nn.Conv1d(channels, channels, kernel, padding=kernel // 2, groups=channels)
+        self.norm = nn.LayerNorm(channels)
+        self.mlp = nn.Sequential(nn.Linear(channels, 3 * channels), nn.GELU(), nn.Linear(3 * channels, channels))
+        self.scale = nn.Parameter(torch.full((channels,), 0.1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.mlp(self.norm(self.dwconv(x).transpose(1, 2)))
+        return x + (self.scale * y).transpose(1, 2)
+
+
+class DDSPDecoder(nn.Module):
+    """(normalized log-mel (B, n_mels, T), MIDI pitch (B,)) -> controls -> audio (B, num_samples) (module docstring).
+
+    ``controls(mel, pitch)`` gives (harmonic amplitudes (B, harmonics, T), noise gains (B, noise_bands, T)),
+    linear; ``synthesize(amplitudes, gains, pitch, noise)`` renders them with ``noise`` (B, num_samples) white
+    noise; ``forward(mel, pitch, noise)`` does both.
+    """
+
+    def __init__(self, audio: AudioConfig, cfg: DDSPConfig = DDSPConfig()):
+        super().__init__()
+        self.audio, self.cfg = audio, cfg
+        sr, n_fft = audio.sample_rate, audio.n_fft
+        band_hz = librosa.mel_frequencies(audio.n_mels + 2, fmin=audio.f_min, fmax=audio.f_max)[1:-1]
+        # fractional band index of every whole Hz up to Nyquist (what "the mel read at a frequency" interpolates)
+        self.register_buffer("band_of_hz", torch.tensor(np.interp(np.arange(sr // 2 + 1), band_hz,
+                                                                  np.arange(audio.n_mels)), dtype=torch.float32))
+        fb = mel_filterbank(audio)
+        window = np.hanning(audio.win_length + 1)[:-1]  # periodic Hann, as torch.stft's
+        bin_hz = np.fft.rfftfreq(n_fft, 1 / sr)
+        # mel response of a unit sinusoid at each band's centre, and of unit-variance white noise in each band
+        kernel = np.abs(np.fft.fft(window, 64 * n_fft))
+        offset = np.abs(bin_hz[:, None] - band_hz[None, :]) * n_fft / sr  # (bins, n_mels) in bins
+        sine = (fb * (0.5 * kernel[np.minimum(np.round(offset * 64).astype(int), 32 * n_fft)]).T).sum(1)
+        noise = np.sqrt(np.pi) / 2 * np.linalg.norm(window) * fb.sum(1)
+        self.register_buffer("log_sine_response", torch.tensor(np.log(sine + 1e-12), dtype=torch.float32))
+        self.register_buffer("log_noise_response", torch.tensor(np.log(noise + 1e-12), dtype=torch.float32))
+        edges = librosa.mel_frequencies(cfg.noise_bands + 2, fmin=0.0, fmax=sr / 2)
+        self.register_buffer("noise_centre_hz", torch.tensor(edges[1:-1], dtype=torch.float32))
+        noise_bin_hz = np.fft.rfftfreq(cfg.noise_n_fft, 1 / sr)
+        lo, mid, hi = edges[:-2], edges[1:-1], edges[2:]
+        tri = np.maximum(0, np.minimum((noise_bin_hz[:, None] - lo) / (mid - lo), (hi - noise_bin_hz[:, None]) / (hi - mid)))
+        self.register_buffer("noise_filter", torch.tensor(tri, dtype=torch.float32))  # (noise bins, noise_bands)
+        self.register_buffer("noise_window", torch.hann_window(cfg.noise_n_fft), persistent=False)
+        rng = np.random.default_rng(cfg.seed)
+        self.register_buffer("phase0", torch.tensor(rng.uniform(0, 2 * np.pi, cfg.harmonics), dtype=torch.float32))
+
+        c = cfg.channels
+        self.inp = nn.Conv1d(audio.n_mels + cfg.harmonics + 1, c, cfg.kernel, padding=cfg.kernel // 2)
+        self.blocks = nn.Sequential(*[ConvNeXtBlock(c, cfg.kernel) for _ in range(cfg.blocks)])
+        self.norm = nn.LayerNorm(c)
+        self.head = nn.Linear(c, cfg.harmonics + cfg.noise_bands)
+        nn.init.zeros_(self.head.weight)
+        with torch.no_grad():  # start from the mel's own envelope, the noise 20 dB under it
+            self.head.bias.zero_()
+            self.head.bias[cfg.harmonics:] = -np.log(10.0)
+
+    def harmonic_hz(self, pitch: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B,) MIDI pitch -> (frequencies (B, harmonics) Hz, audible (B, harmonics) bool: below ``f_max``)."""
+        f0 = 440.0 * 2.0 ** ((pitch.float() - 69.0) / 12.0)
+        hz = f0[:, None] * torch.arange(1, self.cfg.harmonics + 1, device=f0.device)
+        return hz, hz < min(self.audio.f_max, self.audio.sample_rate / 2) * 0.99
+
+    def read(self, values: torch.Tensor, hz: torch.Tensor) -> torch.Tensor:
+        """Per-band values (B, n_mels, T) read at frequencies (B, P) Hz by interpolation over bands: (B, P, T)."""
+        idx = self.band_of_hz[hz.round().long().clamp(0, self.band_of_hz.numel() - 1)]
+        lo = idx.floor().long().clamp(0, values.shape[1] - 2)
+        frac = (idx - lo)[..., None]
+        take = lambda i: values.gather(1, i[..., None].expand(-1, -1, values.shape[2]))  # noqa: E731
+        return take(lo) * (1 - frac) + take(lo + 1) * frac
+
+    def controls(self, mel: torch.Tensor, pitch: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        hz, audible = self.harmonic_hz(pitch)
+        at_harmonics = torch.where(audible[..., None], self.read(mel, hz), torch.full_like(hz[..., None], -1.0))
+        pitch_row = ((pitch.float() - 64.0) / 24.0)[:, None, None].expand(-1, 1, mel.shape[2])
+        x = self.blocks(self.inp(torch.cat([mel, at_harmonics, pitch_row], 1)))
+        out = self.head(self.norm(x.transpose(1, 2))).transpose(1, 2)  # (B, harmonics + noise_bands, T)
+        log_mel = denormalize_log(mel, self.audio)
+        base_h = self.read(log_mel - self.log_sine_response[:, None], hz)
+        centres = self.noise_centre_hz.clamp(max=self.audio.f_max).expand(mel.shape[0], -1)
+        base_n = self.read(log_mel - self.log_noise_response[:, None], centres)
+        k = self.cfg.harmonics
+        amplitudes = torch.exp((base_h + out[:, :k]).clamp(-30.0, 8.0)) * audible[..., None]
+        gains = torch.exp((base_n + out[:, k:]).clamp(-30.0, 8.0))
+        return amplitudes, gains
+
+    def synthesize(self, amplitudes: torch.Tensor, gains: torch.Tensor, pitch: torch.Tensor,
+                   noise: torch.Tensor) -> torch.Tensor:
+        a, n_fft = self.audio, self.cfg.noise_n_fft
+        hz, audible = self.harmonic_hz(pitch)
+        harmonic = torch.stack([self._harmonics(amplitudes[i, :k], hz[i, :k])
+                                for i, k in enumerate(audible.sum(1).tolist())])
+        spec = torch.stft(noise, n_fft, n_fft // 4, window=self.noise_window, return_complex=True)
+        shape = self.noise_filter @ upsample_frames(gains, a.hop_length // (n_fft // 4), spec.shape[-1])
+        filtered = torch.istft(spec * shape, n_fft, n_fft // 4, window=self.noise_window, length=a.num_samples)
+        return harmonic + filtered
+
+    def _harmonics(self, amplitudes: torch.Tensor, hz: torch.Tensor) -> torch.Tensor:
+        """Sum of sinusoids at ``hz`` (K,) Hz with frame amplitudes (K, T) -> (num_samples,).
+
+        Amplitudes are interpolated linearly between frames (held after the last), computed segment by segment
+        between frames as two products with the fixed sinusoids, never as a (K, num_samples) amplitude array.
+        """
+        a = self.audio
+        frames, hop = amplitudes.shape[1], a.hop_length
+        if hz.numel() == 0:
+            return amplitudes.new_zeros(a.num_samples)
+        with torch.no_grad():
+            t = torch.arange(frames * hop, device=hz.device, dtype=torch.float32)
+            sines = torch.sin(2 * np.pi * hz[:, None] / a.sample_rate * t + self.phase0[:hz.numel(), None])
+            sines = sines.reshape(-1, frames, hop).transpose(0, 1)  # (T, K, hop)
+            ramp = torch.arange(hop, device=hz.device, dtype=torch.float32) / hop
+        ends = torch.stack([amplitudes, torch.cat([amplitudes[:, 1:], amplitudes[:, -1:]], 1)])  # (2, K, T)
+        parts = torch.bmm(ends.permute(2, 0, 1), sines)  # (T, 2, hop): from each frame's and the next's amplitude
+        y = (parts[:, 0] * (1 - ramp) + parts[:, 1] * ramp).reshape(-1)
+        return F.pad(y, (0, a.num_samples - y.numel()))[: a.num_samples]
+
+    def forward(self, mel: torch.Tensor, pitch: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+        return self.synthesize(*self.controls(mel, pitch), pitch, noise)
+
+
+def upsample_frames(frames: torch.Tensor, factor: int, length: int) -> torch.Tensor:
+    """(B, C, T) values at steps 0, factor, 2 factor, ... -> (B, C, length) by linear interpolation, held at the end."""
+    t = frames.shape[-1]
+    inner = F.interpolate(frames, size=(t - 1) * factor + 1, mode="linear", align_corners=True)
+    if inner.shape[-1] >= length:
+        return inner[..., :length]
+    return torch.cat([inner, inner[..., -1:].expand(-1, -1, length - inner.shape[-1])], -1)
+
+
+def save_decoder(decoder: DDSPDecoder, path: str | Path, record: dict) -> None:
+    """Write the decoder's weights with its configs and ``record`` (how it was trained) in the metadata."""
+    meta = {"ddsp": json.dumps(asdict(decoder.cfg)), "audio": json.dumps(asdict(decoder.audio)),
+            "record": json.dumps(record)}
+    save_file({k: v.contiguous() for k, v in decoder.state_dict().items()}, str(path), metadata=meta)
+
+
+def load_decoder(path: str | Path = WEIGHTS) -> tuple[DDSPDecoder, dict]:
+    """(decoder in eval mode, training record) from a file of ``save_decoder``. Raises FileNotFoundError."""
+    from safetensors import safe_open
+
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"{path} is missing: train the decoder with `python -m hyperlib train-vocoder`.")
+    with safe_open(str(path), "pt") as fh:
+        meta = fh.metadata()
+    decoder = DDSPDecoder(AudioConfig(**json.loads(meta["audio"])), DDSPConfig(**json.loads(meta["ddsp"])))
+    decoder.load_state_dict(load_file(str(path)))
+    return decoder.eval(), json.loads(meta["record"])
+
+
+class DDSPVocoder:
+    """Normalized log-mel -> audio through the trained ``DDSPDecoder`` (module docstring).
+
+    ``vocoder(mel, pitch)``: mel (n_mels, num_frames) normalized log-mel; pitch the MIDI pitch the mel was
+    rendered at, or ``None`` to estimate it from the mel (``HarmonicNoiseVocoder.estimate_pitch``). Returns
+    (num_samples,) float32 audio at ``cfg.sample_rate`` Hz; deterministic. Raises ValueError for a mel of the
+    wrong shape, a non-finite pitch, or an ``AudioConfig`` other than the decoder's; FileNotFoundError when
+    the weights are missing.
+    """
+
+    def __init__(self, cfg: AudioConfig, weights: str | Path = WEIGHTS):
+        self.cfg = cfg
+        self.decoder, self.record = load_decoder(weights)
+        if self.decoder.audio != cfg:
+            raise ValueError(f"The DDSP decoder in {weights} was trained for {self.decoder.audio}, not {cfg}.")
+        self._pitch_estimator = None
+
+    @torch.no_grad()
+    def __call__(self, mel: np.ndarray, pitch: float | None = None) -> np.ndarray:
+        c = self.cfg
+        mel = np.asarray(mel, dtype=np.float32)
+        if mel.shape != (c.n_mels, c.num_frames):
+            raise ValueError(f"Expected a log-mel of shape ({c.n_mels}, {c.num_frames}), got {mel.shape}.")
+        if pitch is None:
+            if self._pitch_estimator is None:
+                from .harmonic_noise import HarmonicNoiseVocoder
+
+                self._pitch_estimator = HarmonicNoiseVocoder(c)
+            pitch = self._pitch_estimator.estimate_pitch(mel)
+        if not np.isfinite(pitch):
+            raise ValueError(f"Pitch must be a finite MIDI number or None, got {pitch!r}.")
+        noise = torch.randn(1, c.num_samples, generator=torch.Generator().manual_seed(self.decoder.cfg.seed))
+        audio = self.decoder(torch.from_numpy(mel)[None], torch.tensor([float(pitch)]), noise)
+        return audio[0].numpy().astype(np.float32)
