@@ -99,9 +99,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _vocoder_args(sub) -> None:
     """The ``vocoder-pairs`` and ``train-vocoder`` subcommands (the learned "ddsp" vocoder)."""
-    p = sub.add_parser("vocoder-pairs", help="true notes' audio and the model's mels of them, to train the ddsp vocoder")
+    p = sub.add_parser("vocoder-pairs", help="true notes' audio and the model's mels of them (ddsp vocoder's data)")
     p.add_argument("--corpus", required=True, help="corpus folder of the training fonts (from `corpus`)")
-    p.add_argument("--model", default="checkpoints", help="model folder whose mels the vocoder learns (default: checkpoints)")
+    p.add_argument("--model", default="checkpoints",
+                   help="model folder whose mels the vocoder learns (default: checkpoints)")
     p.add_argument("--notes", type=int, default=8000, help="pairs to make (default: 8000)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("-o", "--output", required=True, help=".npz file to write")

@@ -75,6 +75,7 @@ def test_pairs_hold_the_true_audio_and_the_models_mels(pairs_file, tiny_corpus):
     assert 20 <= n <= 24 and pairs.audio.shape == (n, NUM_SAMPLES) and pairs.mels.shape[:2] == (len(MEL_SOURCES), n)
     true_mel = LogMel(CFG)(torch.from_numpy(pairs.audio[:4]))[:, 0].numpy()
     np.testing.assert_allclose(pairs.mels[0, :4].astype(np.float32), true_mel, atol=2e-3)  # float16
+    assert set(pairs.model_hashes) == {"f.safetensors", "G.safetensors", "H.safetensors"}
     same = pairs.source_rows == pairs.target_rows
     assert 0 < same.sum() < n  # reconstruction and synthesis pairs
     for k in (1, 2):  # the model's mels differ from the truth, and from each other
@@ -98,6 +99,7 @@ def test_training_lowers_the_loss_resumes_and_ships_a_vocoder(pairs_file, tmp_pa
     assert np.mean(losses[-6:]) < np.mean(losses[:6])
     decoder, record = load_decoder(weights)
     assert record["steps"] == 24 and record["samples"] == 96 and decoder.cfg == SMALL
+    assert record["model_hashes"] == VocoderPairs.load(pairs_file).model_hashes
 
     vocoder = DDSPVocoder(CFG, weights)
     mel = VocoderPairs.load(pairs_file).mels[1, 0].astype(np.float32)
@@ -111,5 +113,17 @@ def test_training_lowers_the_loss_resumes_and_ships_a_vocoder(pairs_file, tmp_pa
         vocoder(mel, float("nan"))
     with pytest.raises(ValueError, match="trained for"):
         DDSPVocoder(replace(CFG, sample_rate=22050), weights)
+    assert DDSPVocoder(replace(CFG, griffin_lim_iters=2), weights)(mel, 60).shape == y.shape  # not a mel setting
     with pytest.raises(FileNotFoundError, match="train-vocoder"):
         DDSPVocoder(CFG, tmp_path / "none.safetensors")
+
+
+def test_the_shipped_decoder_learned_the_mels_of_the_bundled_checkpoint():
+    """The decoder is trained on the model's own mels: retrain it (README) when f, G or H change."""
+    from hyperlib.checkpoint import recorded_hashes
+    from hyperlib.hub import bundled
+
+    _, record = load_decoder()
+    hashes = recorded_hashes(bundled())
+    assert record["model_hashes"] and all(hashes[name] == sha for name, sha in record["model_hashes"].items())
+    assert record["steps"] > 0 and record["samples"] == record["steps"] * record["config"]["batch_size"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import asdict, dataclass, field
+from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -162,7 +163,8 @@ def train_vocoder(pairs_path: str | Path, out_dir: str | Path, tc: VocoderTrainC
     bar.close()
     weights = out / "ddsp.safetensors"
     final = json.loads(log_path.read_text().strip().splitlines()[-1]).get("val", {})
-    save_decoder(decoder, weights, {"steps": step, "samples": step * tc.batch_size, "seconds": round(seconds, 1),
+    save_decoder(decoder, weights, {"date": date.today().isoformat(), "model_hashes": pairs.model_hashes,
+                                    "steps": step, "samples": step * tc.batch_size, "seconds": round(seconds, 1),
                                     "threads": torch.get_num_threads(), "pairs": len(pairs.pitch),
                                     "heldout_pairs": tc.holdout, "config": {**asdict(tc), "ddsp": asdict(tc.ddsp)},
                                     "heldout_val": final})

@@ -9,6 +9,7 @@ others: synthesis).
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -18,7 +19,7 @@ import torch
 from tqdm import tqdm
 
 from ..audio import prepare_note
-from ..checkpoint import configs, load_network
+from ..checkpoint import configs, load_network, recorded_hashes
 from ..config import REFINE_STEPS
 from ..corpus import TRAIN_FONTS, FontRenderer, load_corpus
 from ..mel import LogMel
@@ -26,6 +27,8 @@ from ..render import generate, invert
 
 MEL_SOURCES = ("true", "hyper", "gan")
 """Which mel each pair holds: the target's own, and those of two of the model's methods (``hyperlib.render``)."""
+NETWORKS = ("f", "G", "H")
+"""The networks whose outputs the pairs hold."""
 
 
 @dataclass
@@ -34,7 +37,8 @@ class VocoderPairs:
 
     audio: (N, num_samples) float32 true notes (the front end's ``prepare_note``). mels: (len(MEL_SOURCES), N,
     n_mels, frames) float16 normalized log-mels in ``MEL_SOURCES`` order. pitch: (N,) MIDI pitch of each target.
-    rows: (N,) target and (N,) source rows of the corpus.
+    rows: (N,) target and (N,) source rows of the corpus. model_hashes: sha256 of the weights files of the
+    networks that made the mels ({file name: sha256}, from the model folder's ``hashes.json``; empty without one).
     """
 
     audio: np.ndarray
@@ -42,11 +46,12 @@ class VocoderPairs:
     pitch: np.ndarray
     target_rows: np.ndarray
     source_rows: np.ndarray
+    model_hashes: dict
 
     def save(self, path: str | Path) -> None:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         np.savez(path, audio=self.audio, mels=self.mels, pitch=self.pitch, target_rows=self.target_rows,
-                 source_rows=self.source_rows)
+                 source_rows=self.source_rows, model_hashes=json.dumps(self.model_hashes))
 
     @classmethod
     def load(cls, path: str | Path) -> "VocoderPairs":
@@ -54,7 +59,8 @@ class VocoderPairs:
         if not Path(path).is_file():
             raise FileNotFoundError(f"{path} is missing: make it with `python -m hyperlib vocoder-pairs`.")
         with np.load(path) as d:
-            return cls(d["audio"], d["mels"], d["pitch"], d["target_rows"], d["source_rows"])
+            return cls(d["audio"], d["mels"], d["pitch"], d["target_rows"], d["source_rows"],
+                       json.loads(str(d["model_hashes"])))
 
 
 @torch.no_grad()
@@ -67,7 +73,7 @@ def build_pairs(corpus_dir: str | Path, model_dir: str | Path, notes: int = 8000
     """
     corpus = load_corpus(corpus_dir)
     model_cfg, audio_cfg = configs(model_dir)
-    nets = {name: load_network(model_dir, name, model_cfg) for name in ("f", "G", "H")}
+    nets = {name: load_network(model_dir, name, model_cfg) for name in NETWORKS}
     rng = np.random.default_rng(seed)
     font, inst, vel, pitch = (corpus.column(c) for c in ("soundfont", "instrument_id", "velocity", "pitch"))
     train = np.flatnonzero(np.isin(font, list(fonts)))
@@ -105,4 +111,6 @@ def build_pairs(corpus_dir: str | Path, model_dir: str | Path, notes: int = 8000
             h, z, _ = invert(nets, method, x)
             mels[k, b:b + batch_size] = generate(nets, method, h, z, p[b:b + batch_size],
                                                  REFINE_STEPS)[0][:, 0].numpy().astype(np.float16)
-    return VocoderPairs(audio, mels, pitch[targets], targets, sources)
+    hashes = recorded_hashes(model_dir) or {}
+    files = [f"{n}.safetensors" for n in NETWORKS]
+    return VocoderPairs(audio, mels, pitch[targets], targets, sources, {f: hashes[f] for f in files if f in hashes})

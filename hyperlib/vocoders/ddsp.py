@@ -39,6 +39,9 @@ from ..mel import denormalize_log, mel_filterbank
 
 WEIGHTS = Path(__file__).with_name("ddsp.safetensors")
 """The trained decoder shipped with the package."""
+SIGNAL_FIELDS = ("sample_rate", "num_samples", "n_fft", "win_length", "hop_length", "n_mels", "num_frames", "f_min",
+                 "f_max", "mel_floor", "log_min", "log_max")
+"""The ``AudioConfig`` fields that define the mel and the audio a decoder was trained on (its config must match them)."""
 
 
 @dataclass(frozen=True)
@@ -105,7 +108,8 @@ class DDSPDecoder(nn.Module):
         self.register_buffer("noise_centre_hz", torch.tensor(edges[1:-1], dtype=torch.float32))
         noise_bin_hz = np.fft.rfftfreq(cfg.noise_n_fft, 1 / sr)
         lo, mid, hi = edges[:-2], edges[1:-1], edges[2:]
-        tri = np.maximum(0, np.minimum((noise_bin_hz[:, None] - lo) / (mid - lo), (hi - noise_bin_hz[:, None]) / (hi - mid)))
+        hz = noise_bin_hz[:, None]
+        tri = np.maximum(0, np.minimum((hz - lo) / (mid - lo), (hi - hz) / (hi - mid)))
         self.register_buffer("noise_filter", torch.tensor(tri, dtype=torch.float32))  # (noise bins, noise_bands)
         self.register_buffer("noise_window", torch.hann_window(cfg.noise_n_fft), persistent=False)
         rng = np.random.default_rng(cfg.seed)
@@ -220,15 +224,16 @@ class DDSPVocoder:
     ``vocoder(mel, pitch)``: mel (n_mels, num_frames) normalized log-mel; pitch the MIDI pitch the mel was
     rendered at, or ``None`` to estimate it from the mel (``HarmonicNoiseVocoder.estimate_pitch``). Returns
     (num_samples,) float32 audio at ``cfg.sample_rate`` Hz; deterministic. Raises ValueError for a mel of the
-    wrong shape, a non-finite pitch, or an ``AudioConfig`` other than the decoder's; FileNotFoundError when
-    the weights are missing.
+    wrong shape, a non-finite pitch, or an ``AudioConfig`` whose ``SIGNAL_FIELDS`` differ from the decoder's;
+    FileNotFoundError when the weights are missing.
     """
 
     def __init__(self, cfg: AudioConfig, weights: str | Path = WEIGHTS):
         self.cfg = cfg
         self.decoder, self.record = load_decoder(weights)
-        if self.decoder.audio != cfg:
-            raise ValueError(f"The DDSP decoder in {weights} was trained for {self.decoder.audio}, not {cfg}.")
+        trained = {f: getattr(self.decoder.audio, f) for f in SIGNAL_FIELDS}
+        if trained != {f: getattr(cfg, f) for f in SIGNAL_FIELDS}:
+            raise ValueError(f"The DDSP decoder in {weights} was trained for {trained}, not {cfg}.")
         self._pitch_estimator = None
 
     @torch.no_grad()
