@@ -109,6 +109,10 @@ def test_tiny_evaluation_produces_every_row(tiny_results):
     for key, row in audio["rows"].items():
         assert set(row) == {"rec_mel", "rec_fine", "syn_mel", "syn_fine"} and all(v > 0 for v in row.values()), key
     assert all(audio["ms_per_note"][v] > 0 for v in VOCODERS)
+    real = r["real_recordings"]["audio"]  # HyperGANStrument's reconstruction of each recording, every vocoder
+    assert set(real["rows"]) == set(VOCODERS) and all(len(f) == len(r["real_recordings"]["recordings"]) > 0
+                                                       for f in real["by_file"].values())
+    assert all(0 < d < 10 for row in real["rows"].values() for d in row.values())
     saved = json.loads((out / "results.json").read_text())
     assert saved["sizes"]["input_notes"] == r["sizes"]["input_notes"] > 0
     md = (out / "results.md").read_text()

@@ -11,7 +11,7 @@ from tqdm import tqdm
 from ..audio import prepare_note
 from ..corpus import FontRenderer
 from ..mel import mel_filterbank
-from ..vocoders import VOCODERS, make_vocoder
+from ..vocoders import VOCODERS
 from . import metrics as M
 from .config import MODEL_METHODS
 from .evaluator import Evaluator
@@ -40,8 +40,7 @@ def audio_distances(ev: Evaluator, inputs: np.ndarray) -> dict:
         if y is not None:
             truth[r] = prepare_note(y, ev.acfg)
     renderer.close()
-    vocoders = {name: ev.model.vocoder if name == cfg.vocoder else make_vocoder(name, ev.acfg)
-                for name in VOCODERS}
+    vocoders = {name: ev.vocoder(name) for name in VOCODERS}
     basis = mel_filterbank(ev.acfg)
     rows: dict[str, dict[str, list]] = {}
     ms: dict[str, list] = {name: [] for name in vocoders}

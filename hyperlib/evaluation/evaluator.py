@@ -14,7 +14,7 @@ import torch
 from ..corpus import Corpus, load_corpus
 from ..pipeline import Pipeline
 from ..render import generate, invert
-from ..vocoders import check_vocoder, make_vocoder
+from ..vocoders import Vocoder, check_vocoder, make_vocoder
 from . import metrics as M
 from .classifiers import EvalClassifiers, load_eval_classifiers
 from .config import EvalConfig
@@ -47,6 +47,7 @@ class Evaluator:
         self.row_of = {(int(i), int(p)): r for r, (i, p) in enumerate(zip(self.inst, self.pitch)) if self.pitched[r]}
         self.timing: dict[str, float] = {}
         self._vocoded: dict[int, np.ndarray] = {}
+        self._vocoders: dict[str, Vocoder] = {}
         self.jobs = JobPool(self.acfg, cfg.vocoder, cfg.workers)
 
     @classmethod
@@ -78,6 +79,12 @@ class Evaluator:
     def close(self) -> None:
         """Shut down the worker processes, if any."""
         self.jobs.close()
+
+    def vocoder(self, name: str) -> Vocoder:
+        """The vocoder called ``name`` (``hyperlib.VOCODERS``; the model's own for ``cfg.vocoder``), built once."""
+        if name not in self._vocoders:
+            self._vocoders[name] = self.model.vocoder if name == self.cfg.vocoder else make_vocoder(name, self.acfg)
+        return self._vocoders[name]
 
     def vocoded_truth(self, rows) -> dict[int, np.ndarray]:
         """The vocoder's audio of the true log-mel of each corpus row, at its pitch (cached): the references' source."""

@@ -1,12 +1,15 @@
-"""Real recordings (``examples/``, ``recordings/``): reconstruction timbre error and the pitch of other notes."""
+"""Real recordings (``examples/``, ``recordings/``): reconstruction timbre error, the pitch of other notes, and the
+audio distance of HyperGANStrument's reconstruction to the recording through every vocoder."""
 from __future__ import annotations
 
 import numpy as np
 import torch
 from tqdm import tqdm
 
+from ..mel import mel_filterbank
 from ..pipeline import UNPITCHED_FALLBACK
 from ..render import vocode
+from ..vocoders import VOCODERS
 from . import metrics as M
 from .config import MODEL_METHODS, REFERENCES
 from .evaluator import Evaluator
@@ -21,6 +24,8 @@ def real_recordings(ev: Evaluator) -> dict:
     Each recording's pitch is estimated with pYIN (``HyperGANStrument.estimate_pitch``); the targets
     are that pitch plus ``real_shifts``. The sampler resamples the real audio; the oracle exists only
     at the input's own pitch (the input through the vocoder), so it has a timbre MSE and no pitch score.
+    "audio": HyperGANStrument's reconstruction vocoded by each of ``VOCODERS`` against the recording
+    (``metrics.audio_distances``, mel and fine resolution), mean over recordings and per recording.
     """
     mc = ev.model.model_config
     lo, hi = mc.min_pitch, mc.min_pitch + mc.num_pitches - 1
@@ -30,6 +35,8 @@ def real_recordings(ev: Evaluator) -> dict:
     timbre = {m: {} for m in MODEL_METHODS + REFERENCES}
     pyin_items = {m: [] for m in pyin_methods}
     pyin_pitch: list[int] = []
+    audio_dist: dict[str, dict[str, dict]] = {name: {} for name in VOCODERS}
+    basis = mel_filterbank(ev.acfg)
     files = real_recording_files()[: ev.cfg.max_recordings]
     for path, pitched in tqdm(files, desc="real recordings", unit="file"):
         name = path.name
@@ -46,6 +53,9 @@ def real_recordings(ev: Evaluator) -> dict:
         oracle = ev.logmel([vocode(ev.model.vocoder, x[0, 0].numpy(), p0, ev.acfg.peak_dbfs)])
         timbre["oracle"][name] = float(((ev.clf.score(oracle)[0][0] - x_feat) ** 2).mean())
         i0 = targets.index(p0)
+        for vocoder, by_file in audio_dist.items():
+            y = vocode(ev.vocoder(vocoder), outs["hyper"][i0, 0].numpy(), p0, ev.acfg.peak_dbfs)
+            by_file[name] = M.audio_distances(y, audio, ev.acfg, basis)
         scored = [j for j, t in enumerate(targets) if pitched and M.pyin_range_ok(t)]
         pyin_pitch += [targets[j] for j in scored]
         for m, y in outs.items():
@@ -69,4 +79,7 @@ def real_recordings(ev: Evaluator) -> dict:
                     "n_clf": len(clf_hits),
                     "timbre_mse_recon": float(np.mean(list(timbre[m].values()))),
                     "timbre_mse_by_file": timbre[m]}
-    return {"recordings": recs, "methods": table}
+    audio_rows = {v: {k: float(np.mean([d[k] for d in by_file.values()])) for k in ("mel", "fine")}
+                  for v, by_file in audio_dist.items()}
+    return {"recordings": recs, "methods": table,
+            "audio": {"method": "hyper", "rows": audio_rows, "by_file": audio_dist}}

@@ -110,6 +110,7 @@ def markdown(r: dict) -> str:
         lines.append(f"| {k} | {pitch} | "
                      + " | ".join(_f(_get(rr, "methods", m, "timbre_mse_by_file", k), 4) for m in ROWS) + " |")
     lines.append("")
+    lines += real_audio_table(rr)
 
     cost = r.get("cost", {})
     lines += ["## Cost", "", "| Network | Parameters |", "|---|---:|"]
@@ -207,6 +208,22 @@ def _vocoder_label(r: dict) -> str:
     name = v.get("name", "griffin-lim")
     iters = v.get("griffin_lim_iterations", v.get("iterations"))
     return f"{name}, {iters} iterations" if name == "griffin-lim" else name
+
+
+def real_audio_table(rr: dict) -> list[str]:
+    """HyperGANStrument's reconstruction of each real recording through every vocoder, against the recording."""
+    a = rr.get("audio")
+    if not a:
+        return []
+    vocoders = list(a["rows"])
+    lines = ["HyperGANStrument's reconstruction (T as above) through each vocoder against the recording itself: the "
+             "audio distances of the next section (mel / fine resolution). Mean over recordings, then per recording:",
+             "", "| Recording | " + " | ".join(vocoders) + " |", "|---|" + "---:|" * len(vocoders),
+             "| mean | " + " | ".join(f"{a['rows'][v]['mel']:.3f} / {a['rows'][v]['fine']:.3f}" for v in vocoders) + " |"]
+    for k in a["by_file"][vocoders[0]]:
+        lines.append(f"| {k} | " + " | ".join(f"{a['by_file'][v][k]['mel']:.3f} / {a['by_file'][v][k]['fine']:.3f}"
+                                             for v in vocoders) + " |")
+    return lines + [""]
 
 
 def audio_table(r: dict) -> list[str]:
