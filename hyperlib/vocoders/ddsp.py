@@ -31,11 +31,13 @@ import librosa
 import numpy as np
 import torch
 import torch.nn.functional as F
-from safetensors.torch import load_file, save_file
+from safetensors import safe_open
+from safetensors.torch import save_file
 from torch import nn
 
 from ..config import AudioConfig
 from ..mel import denormalize_log, mel_filterbank
+from .pitch import check_input
 
 WEIGHTS = Path(__file__).with_name("ddsp.safetensors")
 """The trained decoder shipped with the package."""
@@ -207,14 +209,12 @@ def save_decoder(decoder: DDSPDecoder, path: str | Path, record: dict) -> None:
 
 def load_decoder(path: str | Path = WEIGHTS) -> tuple[DDSPDecoder, dict]:
     """(decoder in eval mode, training record) from a file of ``save_decoder``. Raises FileNotFoundError."""
-    from safetensors import safe_open
-
     if not Path(path).is_file():
         raise FileNotFoundError(f"{path} is missing: train the decoder with `python -m hyperlib train-vocoder`.")
     with safe_open(str(path), "pt") as fh:
-        meta = fh.metadata()
+        meta, state = fh.metadata(), {k: fh.get_tensor(k) for k in fh.keys()}
     decoder = DDSPDecoder(AudioConfig(**json.loads(meta["audio"])), DDSPConfig(**json.loads(meta["ddsp"])))
-    decoder.load_state_dict(load_file(str(path)))
+    decoder.load_state_dict(state)
     return decoder.eval(), json.loads(meta["record"])
 
 
@@ -222,7 +222,7 @@ class DDSPVocoder:
     """Normalized log-mel -> audio through the trained ``DDSPDecoder`` (module docstring).
 
     ``vocoder(mel, pitch)``: mel (n_mels, num_frames) normalized log-mel; pitch the MIDI pitch the mel was
-    rendered at, or ``None`` to estimate it from the mel (``HarmonicNoiseVocoder.estimate_pitch``). Returns
+    rendered at, or ``None`` to estimate it from the mel (``pitch.estimate_pitch``). Returns
     (num_samples,) float32 audio at ``cfg.sample_rate`` Hz; deterministic. Raises ValueError for a mel of the
     wrong shape, a non-finite pitch, or an ``AudioConfig`` whose ``SIGNAL_FIELDS`` differ from the decoder's;
     FileNotFoundError when the weights are missing.
@@ -234,22 +234,10 @@ class DDSPVocoder:
         trained = {f: getattr(self.decoder.audio, f) for f in SIGNAL_FIELDS}
         if trained != {f: getattr(cfg, f) for f in SIGNAL_FIELDS}:
             raise ValueError(f"The DDSP decoder in {weights} was trained for {trained}, not {cfg}.")
-        self._pitch_estimator = None
 
     @torch.no_grad()
     def __call__(self, mel: np.ndarray, pitch: float | None = None) -> np.ndarray:
-        c = self.cfg
-        mel = np.asarray(mel, dtype=np.float32)
-        if mel.shape != (c.n_mels, c.num_frames):
-            raise ValueError(f"Expected a log-mel of shape ({c.n_mels}, {c.num_frames}), got {mel.shape}.")
-        if pitch is None:
-            if self._pitch_estimator is None:
-                from .harmonic_noise import HarmonicNoiseVocoder
-
-                self._pitch_estimator = HarmonicNoiseVocoder(c)
-            pitch = self._pitch_estimator.estimate_pitch(mel)
-        if not np.isfinite(pitch):
-            raise ValueError(f"Pitch must be a finite MIDI number or None, got {pitch!r}.")
-        noise = torch.randn(1, c.num_samples, generator=torch.Generator().manual_seed(self.decoder.cfg.seed))
-        audio = self.decoder(torch.from_numpy(mel)[None], torch.tensor([float(pitch)]), noise)
+        mel, pitch = check_input(mel, pitch, self.cfg)
+        noise = torch.randn(1, self.cfg.num_samples, generator=torch.Generator().manual_seed(self.decoder.cfg.seed))
+        audio = self.decoder(torch.from_numpy(mel)[None], torch.tensor([pitch]), noise)
         return audio[0].numpy().astype(np.float32)

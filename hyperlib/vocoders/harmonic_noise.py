@@ -36,6 +36,7 @@ from scipy import sparse
 
 from ..config import AudioConfig
 from ..mel import mel_filterbank, mel_magnitude
+from .pitch import PITCH_SEARCH_MIDI, check_input, estimate_pitch
 
 
 KERNEL_HALF_WIDTH = 4.0
@@ -63,7 +64,7 @@ class HarmonicNoiseConfig:
     consistency_passes: int = 3
     voicing_nats: tuple = (0.25, 0.75)
     noise_n_fft: int = 256
-    pitch_search_midi: tuple = (21.0, 108.0, 0.1)
+    pitch_search_midi: tuple = PITCH_SEARCH_MIDI
     seed: int = 0
 
 
@@ -153,36 +154,13 @@ class HarmonicNoiseVocoder:
         return np.clip((contrast - lo) / (hi - lo), 0.0, 1.0).astype(np.float32)
 
     def estimate_pitch(self, mel: np.ndarray) -> float:
-        """MIDI pitch of a normalized log-mel (n_mels, frames) by subharmonic summation (Hermes 1988).
-
-        The energy-weighted mean log-magnitude of each band, minus its running mean over 7 bands, is
-        read at the multiples of every candidate f0 (``pitch_search_midi``) with weights 0.84^(k-1);
-        the best candidate wins. Returns a MIDI pitch (float).
-        """
-        mag = mel_magnitude(mel, self.cfg).astype(np.float64)
-        weight = mag.sum(0) / max(float(mag.sum()), 1e-20)
-        log_spec = (np.log(mag + 1e-9) * weight).sum(1)
-        peaks = log_spec - np.convolve(np.pad(log_spec, 3, mode="edge"), np.ones(7) / 7, mode="valid")
-        lo, hi, step = self.hn.pitch_search_midi
-        midi = np.arange(lo, hi + step / 2, step)
-        f0 = librosa.midi_to_hz(midi)
-        k = np.arange(1, 21)
-        hz = f0[:, None] * k[None, :]
-        inside = hz <= self.band_hz[-1]
-        score = (np.where(inside, np.maximum(np.interp(hz, self.band_hz, peaks), 0.0), 0.0) * 0.84 ** (k - 1.0)).sum(1)
-        return float(midi[int(np.argmax(score))])
+        """MIDI pitch of a normalized log-mel (n_mels, frames) over ``pitch_search_midi`` (``pitch.estimate_pitch``)."""
+        return estimate_pitch(mel, self.cfg, self.hn.pitch_search_midi)
 
     # -- synthesis --------------------------------------------------------------------------------
     def __call__(self, mel: np.ndarray, pitch: float | None = None) -> np.ndarray:
-        c = self.cfg
-        mel = np.asarray(mel, dtype=np.float32)
-        if mel.shape != (c.n_mels, c.num_frames):
-            raise ValueError(f"Expected a log-mel of shape ({c.n_mels}, {c.num_frames}), got {mel.shape}.")
-        if pitch is None:
-            pitch = self.estimate_pitch(mel)
-        if not np.isfinite(pitch):
-            raise ValueError(f"Pitch must be a finite MIDI number or None, got {pitch!r}.")
-        target = mel_magnitude(mel, c)
+        mel, pitch = check_input(mel, pitch, self.cfg, self.hn.pitch_search_midi)
+        target = mel_magnitude(mel, self.cfg)
         amplitudes, gains, hz = self.decompose(target, float(librosa.midi_to_hz(pitch)))
         rng = np.random.default_rng(self.hn.seed)
         audio = self._harmonics(amplitudes, hz, rng) + self._noise(gains, rng)
