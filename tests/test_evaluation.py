@@ -118,7 +118,8 @@ def test_tiny_evaluation_produces_every_row(tiny_results):
     md = (out / "results.md").read_text()
     for name in ("GANStrument", "GANStrument Enc.", "HyperGANStrument-Pre", "HyperGANStrument",
                  "Classic sampler", "Oracle", "Synthesis by shift size", "Real recordings", "Cost",
-                 "Disentanglement probe", "Audio distances and vocoders", "GAN inversion by optimization (subset)"):
+                 "Disentanglement probe", "Audio distances and vocoders", "GAN inversion by optimization (subset)",
+                 "| Vocoder | mel ↓ | fine ↓ | closest (mel / fine) |"):
         assert name in md
 
 

@@ -211,18 +211,21 @@ def _vocoder_label(r: dict) -> str:
 
 
 def real_audio_table(rr: dict) -> list[str]:
-    """HyperGANStrument's reconstruction of each real recording through every vocoder, against the recording."""
+    """HyperGANStrument's reconstruction of the real recordings through every vocoder, against the recordings:
+    the mean distances and on how many recordings each vocoder is the closest (per recording: results.json)."""
     a = rr.get("audio")
     if not a:
         return []
-    vocoders = list(a["rows"])
-    lines = ["HyperGANStrument's reconstruction (T as above) through each vocoder against the recording itself: the "
-             "audio distances of the next section (mel / fine resolution). Mean over recordings, then per recording:",
-             "", "| Recording | " + " | ".join(vocoders) + " |", "|---|" + "---:|" * len(vocoders),
-             "| mean | " + " | ".join(f"{a['rows'][v]['mel']:.3f} / {a['rows'][v]['fine']:.3f}" for v in vocoders) + " |"]
-    for k in a["by_file"][vocoders[0]]:
-        lines.append(f"| {k} | " + " | ".join(f"{a['by_file'][v][k]['mel']:.3f} / {a['by_file'][v][k]['fine']:.3f}"
-                                             for v in vocoders) + " |")
+    vocoders, files = list(a["rows"]), list(a["by_file"][next(iter(a["rows"]))])
+
+    def closest(v: str, k: str) -> int:
+        return sum(a["by_file"][v][f][k] <= min(a["by_file"][u][f][k] for u in vocoders) for f in files)
+
+    lines = ["HyperGANStrument's reconstruction (T as above) through each vocoder against the recording itself, by the "
+             "audio distances of the next section (per recording in results.json):", "",
+             "| Vocoder | mel ↓ | fine ↓ | closest (mel / fine) |", "|---|---:|---:|---:|"]
+    lines += [f"| {v} | {a['rows'][v]['mel']:.3f} | {a['rows'][v]['fine']:.3f} | {closest(v, 'mel')} / "
+              f"{closest(v, 'fine')} of {len(files)} |" for v in vocoders]
     return lines + [""]
 
 

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from ..config import AudioConfig
+from ..config import AudioConfig, TrainConfig
 from ..mel import mel_filterbank
 from ..vocoders.ddsp import DDSPConfig, DDSPDecoder, save_decoder
 from .vocoder_data import MEL_SOURCES, VocoderPairs
@@ -34,9 +34,9 @@ resolutions, the mel STFT without the filterbank, and a short one for attacks.""
 class VocoderTrainConfig:
     """Settings of ``train_vocoder``.
 
-    sources: probability of each mel of ``MEL_SOURCES`` as a step's input. lr: AdamW's peak learning rate
-    (linear warm-up over ``warmup_steps``, then cosine decay to a tenth at ``steps``). holdout: pairs kept out of
-    training, ``val_pairs`` of them scored (HyperGANStrument's mel) at every checkpoint.
+    sources: probability of each mel of ``MEL_SOURCES`` as a step's input. lr: AdamW's peak learning rate (linear
+    warm-up over ``warmup_steps``, then cosine decay to a tenth at ``steps``, as ``TrainConfig.lr_factor``). holdout:
+    pairs kept out of training, ``val_pairs`` of them scored (HyperGANStrument's mel) at every checkpoint.
     """
 
     steps: int = 4000
@@ -114,11 +114,10 @@ def train_vocoder(pairs_path: str | Path, out_dir: str | Path, tc: VocoderTrainC
         mels = torch.from_numpy(pairs.mels[kinds, rows].astype(np.float32))
         return mels, torch.from_numpy(pairs.pitch[rows]).float(), torch.from_numpy(pairs.audio[rows])
 
+    schedule = TrainConfig(steps=tc.steps, lr_schedule="cosine", warmup_steps=tc.warmup_steps, lr_final_mult=0.1)
+
     def lr_at(s: int) -> float:
-        if s < tc.warmup_steps:
-            return tc.lr * (s + 1) / tc.warmup_steps
-        frac = min(1.0, (s - tc.warmup_steps) / max(1, tc.steps - tc.warmup_steps))
-        return tc.lr * (0.1 + 0.9 * 0.5 * (1 + np.cos(np.pi * frac)))
+        return tc.lr * schedule.lr_factor(s)
 
     @torch.no_grad()
     def validate() -> dict:

@@ -53,5 +53,5 @@ def make_vocoder(name: str, cfg: AudioConfig) -> Vocoder:
     return VOCODERS[check_vocoder(name)](cfg)
 
 
-__all__ = ["DDSPConfig", "DDSPVocoder", "DEFAULT_VOCODER", "GriffinLimVocoder", "HarmonicNoiseConfig", "HarmonicNoiseVocoder", "VOCODERS",
-           "Vocoder", "check_vocoder", "make_vocoder"]
+__all__ = ["DDSPConfig", "DDSPVocoder", "DEFAULT_VOCODER", "GriffinLimVocoder", "HarmonicNoiseConfig",
+           "HarmonicNoiseVocoder", "VOCODERS", "Vocoder", "check_vocoder", "make_vocoder"]

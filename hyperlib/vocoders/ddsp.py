@@ -43,7 +43,7 @@ WEIGHTS = Path(__file__).with_name("ddsp.safetensors")
 """The trained decoder shipped with the package."""
 SIGNAL_FIELDS = ("sample_rate", "num_samples", "n_fft", "win_length", "hop_length", "n_mels", "num_frames", "f_min",
                  "f_max", "mel_floor", "log_min", "log_max")
-"""The ``AudioConfig`` fields that define the mel and the audio a decoder was trained on (its config must match them)."""
+"""The ``AudioConfig`` fields that define the mel and audio a decoder was trained on (a config must match them)."""
 
 
 @dataclass(frozen=True)
