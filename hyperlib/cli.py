@@ -111,6 +111,10 @@ def _vocoder_args(sub) -> None:
     p.add_argument("--pairs", required=True, help=".npz file from `vocoder-pairs`")
     p.add_argument("--out", required=True, help="folder of the run's state, log and weights (ddsp.safetensors)")
     p.add_argument("--steps", type=int, default=None, help="total steps (default: 4000)")
+    p.add_argument("--lr", type=float, default=None, help="peak learning rate (default: 1e-3)")
+    p.add_argument("--init", default=None, help="a trained decoder (.safetensors) to start from (default: none)")
+    p.add_argument("--consistency-passes", type=int, default=None,
+                   help="gated mel-consistency passes of the decoder (default: 3; 0 trains without the gate)")
     p.add_argument("--fresh", action="store_true", help="ignore a saved training state and start over")
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
 
@@ -125,8 +129,13 @@ def _run_vocoder_command(args) -> None:
     else:
         from .training.vocoder import VocoderTrainConfig, train_vocoder
 
-        tc = VocoderTrainConfig() if args.steps is None else VocoderTrainConfig(steps=args.steps)
-        print(f"wrote {train_vocoder(args.pairs, args.out, tc, args.fresh, args.threads)}")
+        from .vocoders.ddsp import DDSPConfig
+
+        given = {k: v for k, v in (("steps", args.steps), ("lr", args.lr)) if v is not None}
+        if args.consistency_passes is not None:
+            given["ddsp"] = DDSPConfig(consistency_passes=args.consistency_passes)
+        tc = VocoderTrainConfig(**given)
+        print(f"wrote {train_vocoder(args.pairs, args.out, tc, args.fresh, args.threads, args.init)}")
 
 
 def _eval_args(sub) -> None:

@@ -116,8 +116,9 @@ def model_card(model_dir: str | Path, data: str, notes: str = "", results: dict 
         "## Data", "", data, "",
         f"Representation: {audio_cfg.sample_rate} Hz mono, {audio_cfg.num_samples} samples per note, log-mel "
         f"{audio_cfg.n_mels} x {audio_cfg.num_frames} (n_fft {audio_cfg.n_fft}, hop {audio_cfg.hop_length}, "
-        f"{audio_cfg.f_min:g}-{audio_cfg.f_max:g} Hz), vocoded by hyperlib's harmonic-plus-noise vocoder at the "
-        f"rendered pitch (Griffin-Lim, {audio_cfg.griffin_lim_iters} iterations, on request).",
+        f"{audio_cfg.f_min:g}-{audio_cfg.f_max:g} Hz), vocoded at the rendered pitch by hyperlib's `ddsp` vocoder, a "
+        "small harmonic-plus-noise decoder trained on this checkpoint's own mels (the harmonic-plus-noise vocoder "
+        f"fitted to the mel, or Griffin-Lim with {audio_cfg.griffin_lim_iters} iterations, on request).",
         "", "## Networks", "", "| network | parameters | file |", "|---|---|---|", *rows,
         f"| all | | {total / 2**20:.1f} MiB |", "",
         "## Training (final losses: mean of the last 50 steps)", "",
@@ -130,9 +131,10 @@ def model_card(model_dir: str | Path, data: str, notes: str = "", results: dict 
         "|---|---|---|---|---|---|---|---|---|---|",
         *stages, "", *curves, *[f"- **{k}**: {v}" for k, v in STAGE_TEXT.items()], "", notes, "",
         "## Limitations", "",
-        "Short CPU training (hours, where the paper trained for days on GPUs), small networks and a vocoder "
-        "without learned parameters: the sound is rough. Timbres far from General MIDI soundfonts (noisy "
-        "sounds) are reproduced loosely. Measured quality: `docs/results/results.md`.", "",
+        "Short CPU training (hours, where the paper trained for days on GPUs), small networks and a small vocoder "
+        "trained on CPU: the sound is rough. The `ddsp` vocoder is tuned to this checkpoint's G: retrain it when G "
+        "or H change. Timbres far from General MIDI soundfonts (noisy sounds) are reproduced loosely. Measured "
+        "quality: `docs/results/results.md`.", "",
     ])
 
 

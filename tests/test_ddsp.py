@@ -8,6 +8,7 @@ import librosa
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 from conftest import NUM_SAMPLES, SAMPLE_RATE
 from hyperlib import AudioConfig
@@ -15,7 +16,8 @@ from hyperlib.evaluation.metrics import FINE_HOP, FINE_N_FFT, log_spectral_l1
 from hyperlib.mel import LogMel, mel_filterbank
 from hyperlib.training.vocoder import VocoderTrainConfig, spectral_loss, train_vocoder
 from hyperlib.training.vocoder_data import MEL_SOURCES, VocoderPairs, build_pairs
-from hyperlib.vocoders.ddsp import DDSPConfig, DDSPDecoder, DDSPVocoder, load_decoder, upsample_frames
+from hyperlib.vocoders.ddsp import (DDSPConfig, DDSPDecoder, DDSPVocoder, ProvenanceHead, load_decoder,
+                                   upsample_frames)
 
 CFG = AudioConfig()
 SMALL = DDSPConfig(channels=16, blocks=1)
@@ -45,6 +47,53 @@ def test_an_untrained_decoder_plays_the_mel_at_the_asked_pitch():
     peak_hz = np.argmax(spectrum) * SAMPLE_RATE / (SAMPLE_RATE // 2)
     assert abs(peak_hz - f0) < 3
     assert log_spectral_l1(y, tone, CFG.n_fft, CFG.hop_length, mel_filterbank(CFG)) < 0.6
+
+
+def test_the_consistency_gate_moves_the_output_mel_towards_the_input_mel():
+    """Gate 0 leaves the synthesized audio as it is; gate 1 brings its mel to the input mel."""
+    decoder = DDSPDecoder(CFG, SMALL)
+    rng = np.random.default_rng(0)
+    audio = torch.from_numpy((rng.standard_normal((1, NUM_SAMPLES)) * 0.1).astype(np.float32))
+    t = np.arange(NUM_SAMPLES) / SAMPLE_RATE
+    target = LogMel(CFG)(torch.from_numpy((0.3 * np.sin(2 * np.pi * 440 * t) * np.exp(-3 * t)).astype(np.float32))
+                         [None])[:, 0]
+    shape = (1, CFG.n_mels, CFG.num_frames)
+    with torch.no_grad():
+        kept = decoder.match_mel(audio, target, torch.zeros(shape))
+        np.testing.assert_allclose(kept.numpy(), audio.numpy(), atol=1e-5)
+        distance = lambda y: float((LogMel(CFG)(y)[:, 0] - target).abs().mean())  # noqa: E731
+        half = decoder.match_mel(audio, target, torch.full(shape, 0.5))
+        matched = decoder.match_mel(audio, target, torch.ones(shape))
+    assert distance(matched) < distance(half) < distance(audio)
+    assert distance(matched) < 0.5 * distance(audio)
+    controls = decoder.controls(target, torch.tensor([69.0]))
+    assert controls.gate.shape == shape and controls.true_logit.shape == (1,)
+    initial = 1 / (1 + np.exp(-SMALL.gate_bias)) * 0.5  # provenance undecided
+    assert np.allclose(controls.gate.detach().numpy(), initial)
+    plain = DDSPDecoder(CFG, replace(SMALL, consistency_passes=0))
+    assert not hasattr(plain, "gate") and plain.controls(target, torch.tensor([69.0])).gate is None
+
+
+def test_the_provenance_head_learns_to_tell_a_smoothed_mel_from_a_rough_one():
+    """G's mels change less from frame to frame than true ones; the head learns that cue from a few batches."""
+    torch.manual_seed(0)
+    head = ProvenanceHead(CFG.n_mels)
+    opt = torch.optim.Adam(head.parameters(), lr=3e-3)
+
+    def draw(n):
+        rough = torch.randn(n, CFG.n_mels, 1) * 0.3 + torch.randn(n, CFG.n_mels, CFG.num_frames) * 0.02
+        smooth = F.avg_pool1d(rough, 9, 1, 4, count_include_pad=False)  # the same notes, smoothed over frames
+        return torch.cat([rough, smooth]), torch.cat([torch.ones(n), torch.zeros(n)])
+
+    for _ in range(60):
+        mel, is_true = draw(16)
+        loss = F.binary_cross_entropy_with_logits(head(mel), is_true)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    mel, is_true = draw(64)
+    with torch.no_grad():
+        assert ((head(mel) > 0).float() == is_true).float().mean() > 0.95
 
 
 def test_spectral_loss_is_the_evaluation_distance_in_torch():
@@ -97,6 +146,8 @@ def test_training_lowers_the_loss_resumes_and_ships_a_vocoder(pairs_file, tmp_pa
     assert [r["step"] for r in log] == list(range(1, 25))
     losses = [r["loss"] for r in log]
     assert np.mean(losses[-6:]) < np.mean(losses[:6])
+    assert set(log[-1]["val"]) == {"hyper", "true"}  # both mels scored, and which one is true told apart
+    assert all(0 <= log[-1]["val"][m]["provenance_accuracy"] <= 1 for m in ("hyper", "true"))
     decoder, record = load_decoder(weights)
     assert record["steps"] == 24 and record["samples"] == 96 and decoder.cfg == SMALL
     assert record["model_hashes"] == VocoderPairs.load(pairs_file).model_hashes
@@ -116,6 +167,21 @@ def test_training_lowers_the_loss_resumes_and_ships_a_vocoder(pairs_file, tmp_pa
     assert DDSPVocoder(replace(CFG, griffin_lim_iters=2), weights)(mel, 60).shape == y.shape  # not a mel setting
     with pytest.raises(FileNotFoundError, match="train-vocoder"):
         DDSPVocoder(CFG, tmp_path / "none.safetensors")
+
+
+def test_a_run_starts_from_a_trained_decoder_and_adds_the_gate(pairs_file, tmp_path):
+    tc = VocoderTrainConfig(steps=4, batch_size=2, warmup_steps=1, holdout=4, val_pairs=2, ckpt_every=4,
+                            ddsp=replace(SMALL, consistency_passes=0))
+    plain = train_vocoder(pairs_file, tmp_path / "plain", tc, threads=1)
+    gated = train_vocoder(pairs_file, tmp_path / "gated", replace(tc, lr=1e-12, ddsp=SMALL), threads=1, init=plain)
+    before, after = load_decoder(plain)[0], load_decoder(gated)
+    assert torch.allclose(before.head.weight, after[0].head.weight, atol=1e-6)  # (a learning rate of nothing)
+    assert after[1]["init"]["steps"] == 4 and after[1]["samples_total"] == 16
+    with pytest.raises(ValueError, match="another shape"):
+        train_vocoder(pairs_file, tmp_path / "wide", replace(tc, ddsp=replace(SMALL, channels=8)), threads=1,
+                      init=plain)
+    with pytest.raises(FileNotFoundError, match="missing"):
+        train_vocoder(pairs_file, tmp_path / "none", tc, threads=1, init=tmp_path / "none.safetensors")
 
 
 def test_the_shipped_decoder_learned_the_mels_of_the_bundled_checkpoint():

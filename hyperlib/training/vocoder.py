@@ -2,9 +2,12 @@
 
 Each step draws ``batch_size`` pairs and, for each, one of its mels (``VocoderTrainConfig.sources``: the true
 mel or one the model made); the decoder renders it through its synthesizers and the loss compares the audio with
-the true note (``spectral_loss``). The state is saved to ``<out>/state.pt`` every ``ckpt_every`` steps and a run
-resumes from it; ``<out>/log.jsonl`` holds the losses and, at every checkpoint, the distances on held-out
-pairs; ``<out>/ddsp.safetensors`` is written at the end with the run's record.
+the true note (``spectral_loss``), plus ``provenance_weight`` times the binary cross-entropy of the decoder's
+provenance head, which learns which of the mels are true. The state is saved to ``<out>/state.pt`` every
+``ckpt_every`` steps and a run resumes from it; ``<out>/log.jsonl`` holds the losses and, at every checkpoint,
+the distances on held-out pairs; ``<out>/ddsp.safetensors`` is written at the end with the run's record. A run
+can start from a trained decoder (``init``): after G changes, or to add the consistency gate to a decoder
+trained without it.
 """
 from __future__ import annotations
 
@@ -16,11 +19,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from tqdm import tqdm
 
 from ..config import AudioConfig, TrainConfig
 from ..mel import mel_filterbank
-from ..vocoders.ddsp import DDSPConfig, DDSPDecoder, save_decoder
+from ..vocoders.ddsp import DDSPConfig, DDSPDecoder, read_decoder_file, save_decoder
 from .vocoder_data import MEL_SOURCES, VocoderPairs
 
 FLOOR_DB = 80.0
@@ -35,8 +39,10 @@ class VocoderTrainConfig:
     """Settings of ``train_vocoder``.
 
     sources: probability of each mel of ``MEL_SOURCES`` as a step's input. lr: AdamW's peak learning rate (linear
-    warm-up over ``warmup_steps``, then cosine decay to a tenth at ``steps``, as ``TrainConfig.lr_factor``). holdout:
-    pairs kept out of training, ``val_pairs`` of them scored (HyperGANStrument's mel) at every checkpoint.
+    warm-up over ``warmup_steps``, then cosine decay to a tenth at ``steps``, as ``TrainConfig.lr_factor``).
+    provenance_weight: weight of the provenance head's cross-entropy (with consistency passes). holdout: pairs kept
+    out of training, ``val_pairs`` of them scored at every checkpoint, from HyperGANStrument's mel and from the true
+    mel, with the provenance head's accuracy on both.
     """
 
     steps: int = 4000
@@ -44,6 +50,7 @@ class VocoderTrainConfig:
     lr: float = 1e-3
     warmup_steps: int = 100
     sources: dict = field(default_factory=lambda: {"true": 0.3, "hyper": 0.5, "gan": 0.2})
+    provenance_weight: float = 1.0
     holdout: int = 256
     val_pairs: int = 64
     ckpt_every: int = 200
@@ -75,10 +82,13 @@ def spectral_loss(audio: torch.Tensor, reference: torch.Tensor, mel_basis: torch
 
 
 def train_vocoder(pairs_path: str | Path, out_dir: str | Path, tc: VocoderTrainConfig = VocoderTrainConfig(),
-                  fresh: bool = False, threads: int | None = None) -> Path:
+                  fresh: bool = False, threads: int | None = None, init: str | Path | None = None) -> Path:
     """Train (or resume) the DDSP decoder on ``pairs_path``; returns the path of the weights written at the end.
 
-    Raises FileNotFoundError for a missing pairs file, ValueError for ``sources`` naming a mel the pairs lack.
+    init: a decoder file (``save_decoder``) whose weights a new run starts from; the gate and provenance heads, when
+    that decoder has none, start from their initialization. Its record is kept in the new one, and the samples add up.
+    Raises FileNotFoundError for a missing pairs or init file, ValueError for ``sources`` naming a mel the pairs
+    lack or an ``init`` decoder of another shape.
     """
     if threads:
         torch.set_num_threads(threads)
@@ -97,6 +107,9 @@ def train_vocoder(pairs_path: str | Path, out_dir: str | Path, tc: VocoderTrainC
     held, train = order[:tc.holdout], order[tc.holdout:]
     torch.manual_seed(tc.seed)
     decoder = DDSPDecoder(audio_cfg, tc.ddsp)
+    start = None
+    if init is not None:
+        start = _load_init(decoder, init)
     opt = torch.optim.AdamW(decoder.parameters(), lr=tc.lr, weight_decay=0.0)
     step, seconds = 0, 0.0
     if state_path.is_file():
@@ -119,16 +132,29 @@ def train_vocoder(pairs_path: str | Path, out_dir: str | Path, tc: VocoderTrainC
     def lr_at(s: int) -> float:
         return tc.lr * schedule.lr_factor(s)
 
+    def loss_of(mel, pitch, ref, noise, is_true, per_resolution=False):
+        controls = decoder.controls(mel, pitch)
+        loss = spectral_loss(decoder.render(controls, mel, pitch, noise), ref, basis, per_resolution)
+        if controls.true_logit is None:
+            return loss, None
+        if not per_resolution:
+            loss = loss + tc.provenance_weight * F.binary_cross_entropy_with_logits(controls.true_logit, is_true)
+        return loss, controls.true_logit
+
     @torch.no_grad()
     def validate() -> dict:
         decoder.eval()
-        rows = held[:tc.val_pairs]
-        mel, pitch, ref = batch(rows, np.full(len(rows), MEL_SOURCES.index("hyper")))
-        gen = torch.Generator().manual_seed(tc.seed)
-        y = decoder(mel, pitch, torch.randn(ref.shape, generator=gen))
-        terms = spectral_loss(y, ref, basis, per_resolution=True)
+        rows, val = held[:tc.val_pairs], {}
+        for source in ("hyper", "true"):
+            mel, pitch, ref = batch(rows, np.full(len(rows), MEL_SOURCES.index(source)))
+            gen = torch.Generator().manual_seed(tc.seed)
+            is_true = torch.full((len(rows),), float(source == "true"))
+            terms, logit = loss_of(mel, pitch, ref, torch.randn(ref.shape, generator=gen), is_true, True)
+            val[source] = {k: float(v.mean()) for k, v in terms.items()}
+            if logit is not None:
+                val[source]["provenance_accuracy"] = float(((logit > 0).float() == is_true).float().mean())
         decoder.train()
-        return {k: float(v.mean()) for k, v in terms.items()}
+        return val
 
     def save_state() -> None:
         torch.save({"decoder": decoder.state_dict(), "opt": opt.state_dict(), "step": step, "seconds": seconds,
@@ -144,7 +170,8 @@ def train_vocoder(pairs_path: str | Path, out_dir: str | Path, tc: VocoderTrainC
             rows = rng.choice(train, tc.batch_size)
             kinds = np.array(source_index)[rng.choice(len(names), tc.batch_size, p=probs / probs.sum())]
             mel, pitch, ref = batch(rows, kinds)
-            loss = spectral_loss(decoder(mel, pitch, torch.randn(ref.shape)), ref, basis)
+            is_true = torch.from_numpy(kinds == MEL_SOURCES.index("true")).float()
+            loss = loss_of(mel, pitch, ref, torch.randn(ref.shape), is_true)[0]
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(decoder.parameters(), 1.0)
@@ -162,9 +189,25 @@ def train_vocoder(pairs_path: str | Path, out_dir: str | Path, tc: VocoderTrainC
     bar.close()
     weights = out / "ddsp.safetensors"
     final = json.loads(log_path.read_text().strip().splitlines()[-1]).get("val", {})
-    save_decoder(decoder, weights, {"date": date.today().isoformat(), "model_hashes": pairs.model_hashes,
-                                    "steps": step, "samples": step * tc.batch_size, "seconds": round(seconds, 1),
-                                    "threads": torch.get_num_threads(), "pairs": len(pairs.pitch),
-                                    "heldout_pairs": tc.holdout, "config": {**asdict(tc), "ddsp": asdict(tc.ddsp)},
-                                    "heldout_val": final})
+    record = {"date": date.today().isoformat(), "model_hashes": pairs.model_hashes, "steps": step,
+              "samples": step * tc.batch_size, "seconds": round(seconds, 1), "threads": torch.get_num_threads(),
+              "pairs": len(pairs.pitch), "heldout_pairs": tc.holdout,
+              "config": {**asdict(tc), "ddsp": asdict(tc.ddsp)}, "heldout_val": final}
+    if start is not None:
+        record["init"] = start
+        record["samples_total"] = record["samples"] + start.get("samples_total", start["samples"])
+    save_decoder(decoder, weights, record)
     return weights
+
+
+def _load_init(decoder: DDSPDecoder, path: str | Path) -> dict:
+    """Copy the weights of the decoder file ``path`` into ``decoder``; returns that file's training record."""
+    state, meta = read_decoder_file(path)
+    own = decoder.state_dict()
+    missing = set(own) - set(state)
+    if (set(state) - set(own) or any(not k.startswith(("gate.", "provenance.")) for k in missing)
+            or any(state[k].shape != own[k].shape for k in state)):
+        raise ValueError(f"The decoder in {path} has another shape ({json.loads(meta['ddsp'])}) than the one "
+                         f"to train ({asdict(decoder.cfg)}).")
+    decoder.load_state_dict(state, strict=False)
+    return json.loads(meta["record"])
