@@ -34,10 +34,10 @@ VOCODERS = {
     "griffin-lim": GriffinLimVocoder,
 }
 """Vocoder names -> classes built from an ``AudioConfig``. ddsp: additive harmonics at the note's pitch plus
-filtered noise, their controls predicted by a small network trained on the model's own mels (``ddsp.py``; the
-default, closest to the true notes for every method in the evaluation). harmonic-noise: the same synthesizers with
-their controls fitted to the mel, made consistent with it (closest on true mels). griffin-lim: phase retrieval on
-the mel's pseudo-inverse (``AudioConfig.griffin_lim_iters``)."""
+filtered noise, their controls predicted by a small network trained on the model's own mels and on true ones, with
+gated mel-consistency passes that open on true mels (``ddsp.py``; the default, closest to the true notes for every
+method in the evaluation). harmonic-noise: the same synthesizers with their controls fitted to the mel, made
+consistent with it. griffin-lim: phase retrieval on the mel's pseudo-inverse (``AudioConfig.griffin_lim_iters``)."""
 DEFAULT_VOCODER = "ddsp"
 
 
