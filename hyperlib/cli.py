@@ -128,7 +128,6 @@ def _run_vocoder_command(args) -> None:
         print(f"{len(pairs.pitch)} pairs written to {args.output}")
     else:
         from .training.vocoder import VocoderTrainConfig, train_vocoder
-
         from .vocoders.ddsp import DDSPConfig
 
         given = {k: v for k, v in (("steps", args.steps), ("lr", args.lr)) if v is not None}

@@ -132,14 +132,10 @@ def train_vocoder(pairs_path: str | Path, out_dir: str | Path, tc: VocoderTrainC
     def lr_at(s: int) -> float:
         return tc.lr * schedule.lr_factor(s)
 
-    def loss_of(mel, pitch, ref, noise, is_true, per_resolution=False):
+    def render(mel, pitch, noise):
+        """(audio (B, num_samples), provenance logit (B,) or None)."""
         controls = decoder.controls(mel, pitch)
-        loss = spectral_loss(decoder.render(controls, mel, pitch, noise), ref, basis, per_resolution)
-        if controls.true_logit is None:
-            return loss, None
-        if not per_resolution:
-            loss = loss + tc.provenance_weight * F.binary_cross_entropy_with_logits(controls.true_logit, is_true)
-        return loss, controls.true_logit
+        return decoder.render(controls, mel, pitch, noise), controls.true_logit
 
     @torch.no_grad()
     def validate() -> dict:
@@ -148,11 +144,10 @@ def train_vocoder(pairs_path: str | Path, out_dir: str | Path, tc: VocoderTrainC
         for source in ("hyper", "true"):
             mel, pitch, ref = batch(rows, np.full(len(rows), MEL_SOURCES.index(source)))
             gen = torch.Generator().manual_seed(tc.seed)
-            is_true = torch.full((len(rows),), float(source == "true"))
-            terms, logit = loss_of(mel, pitch, ref, torch.randn(ref.shape, generator=gen), is_true, True)
-            val[source] = {k: float(v.mean()) for k, v in terms.items()}
+            y, logit = render(mel, pitch, torch.randn(ref.shape, generator=gen))
+            val[source] = {k: float(v.mean()) for k, v in spectral_loss(y, ref, basis, per_resolution=True).items()}
             if logit is not None:
-                val[source]["provenance_accuracy"] = float(((logit > 0).float() == is_true).float().mean())
+                val[source]["provenance_accuracy"] = float(((logit > 0) == (source == "true")).float().mean())
         decoder.train()
         return val
 
@@ -170,8 +165,11 @@ def train_vocoder(pairs_path: str | Path, out_dir: str | Path, tc: VocoderTrainC
             rows = rng.choice(train, tc.batch_size)
             kinds = np.array(source_index)[rng.choice(len(names), tc.batch_size, p=probs / probs.sum())]
             mel, pitch, ref = batch(rows, kinds)
-            is_true = torch.from_numpy(kinds == MEL_SOURCES.index("true")).float()
-            loss = loss_of(mel, pitch, ref, torch.randn(ref.shape), is_true)[0]
+            y, logit = render(mel, pitch, torch.randn(ref.shape))
+            loss = spectral_loss(y, ref, basis)
+            if logit is not None:
+                is_true = torch.from_numpy(kinds == MEL_SOURCES.index("true")).float()
+                loss = loss + tc.provenance_weight * F.binary_cross_entropy_with_logits(logit, is_true)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(decoder.parameters(), 1.0)

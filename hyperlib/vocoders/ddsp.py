@@ -66,9 +66,8 @@ class DDSPConfig:
     harmonics: sinusoids at most (only those below ``f_max`` sound). noise_bands: triangular bands on the mel
     scale from 0 Hz to Nyquist. channels, blocks, kernel: width, depth and depthwise kernel (frames) of the
     network. noise_n_fft: STFT size of the noise filter (samples; hop a quarter of it). consistency_passes: gated
-    mel-consistency passes after synthesis (0: none, and no gate). gate_bias: the initial logit of the gate's
-    per-band value (0: a half, times the provenance head's initial half). seed: seed of the harmonics' start
-    phases and, at inference, of the noise.
+    mel-consistency passes after synthesis (0: none, and no gate). seed: seed of the harmonics' start phases and,
+    at inference, of the noise.
     """
 
     harmonics: int = 100
@@ -78,7 +77,6 @@ class DDSPConfig:
     kernel: int = 7
     noise_n_fft: int = 256
     consistency_passes: int = 3
-    gate_bias: float = 0.0
     seed: int = 0
 
 
@@ -187,8 +185,8 @@ class DDSPDecoder(nn.Module):
             self.head.bias[cfg.harmonics:] = -np.log(10.0)
         if cfg.consistency_passes:
             self.gate = nn.Linear(c, audio.n_mels)
-            nn.init.zeros_(self.gate.weight)
-            nn.init.constant_(self.gate.bias, cfg.gate_bias)
+            nn.init.zeros_(self.gate.weight)  # a gate of a half times the provenance head's initial half
+            nn.init.zeros_(self.gate.bias)
             self.provenance = ProvenanceHead(audio.n_mels)
 
     def harmonic_hz(self, pitch: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
