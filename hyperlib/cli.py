@@ -77,6 +77,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=None,
                    help="seed of the batches and noise (default: 0; give another to continue a run on new batches)")
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    p.add_argument("--recon-known-pitch", action="store_true",
+                   help="H stages: the reconstruction loss at every pitch whose true note the corpus holds, "
+                        "not only the input's own")
+    p.add_argument("--envelope-weight", type=float, default=None,
+                   help="H stages: weight per dB of the loudness-over-time error (default: 0)")
 
     p = sub.add_parser("bench-train", help="training throughput (samples/s) of every stage's step")
     p.add_argument("--corpus", default=None, help="corpus folder (default: a tiny one rendered from TimGM6mb)")
@@ -257,7 +262,8 @@ def main(argv: list[str] | None = None) -> int:
                                            ("warm_start", args.warm_start or None), ("lr_schedule", args.lr_schedule),
                                            ("warmup_steps", args.warmup_steps), ("ema_half_life", args.ema_half_life),
                                            ("compile", args.compile or None), ("ckpt_every", args.ckpt_every),
-                                           ("seed", args.seed))
+                                           ("seed", args.seed), ("recon_known_pitch", args.recon_known_pitch or None),
+                                           ("envelope_weight", args.envelope_weight))
                          if v is not None}
             summary = train_stage(args.stage, args.corpus, args.model, args.device, args.tiny, args.fresh, **overrides)
             if summary:  # under torchrun, the main process's

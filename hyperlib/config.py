@@ -141,6 +141,8 @@ class TrainConfig:
     timbre_weight: float = 1.0
     recon_weight: float = 100.0
     refine_steps: int = 2
+    recon_known_pitch: bool = False  # l_recon also where the corpus holds the input's true note at the asked pitch
+    envelope_weight: float = 0.0  # per dB of mean |level error| over frames, where the true note is known
     # encoder stage
     z_weight: float = 0.01
 

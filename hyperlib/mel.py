@@ -42,6 +42,21 @@ def denormalize_log(x, cfg: AudioConfig):
     return (x + 1) / 2 * (cfg.log_max - cfg.log_min) + cfg.log_min
 
 
+LEVEL_FLOOR_DB = 80.0
+"""Frame levels are floored this many dB below the note's loudest frame (silence counts as -80 dB)."""
+
+
+def frame_levels_db(mel: torch.Tensor, cfg: AudioConfig) -> torch.Tensor:
+    """Per-frame level in dB relative to the note's loudest frame, floored at -``LEVEL_FLOOR_DB``.
+
+    mel: (B, 1, n_mels, frames) normalized log-mels. The level of a frame is 10 log10 of the mean over mel
+    bands of the squared mel magnitude. Returns (B, frames), 0 dB at each note's peak frame.
+    """
+    log_mag = denormalize_log(mel[:, 0].double(), cfg)  # natural log of the mel magnitude
+    level = 10 * torch.log10(torch.exp(2 * log_mag).mean(dim=1))
+    return (level - level.amax(dim=1, keepdim=True)).clamp(min=-LEVEL_FLOOR_DB).float()
+
+
 def mel_filterbank(cfg: AudioConfig) -> np.ndarray:
     """librosa's Slaney mel filterbank of the config: (n_mels, n_fft // 2 + 1) float32."""
     return librosa.filters.mel(sr=cfg.sample_rate, n_fft=cfg.n_fft, n_mels=cfg.n_mels, fmin=cfg.f_min,

@@ -372,3 +372,42 @@ def test_bench_train_reads_the_stage_log(trained, tiny_corpus):
         bench_train(model_dir, tiny_corpus, ["nope"])
     with pytest.raises(ValueError, match="at least 1"):
         bench_train(model_dir, tiny_corpus, ["encoder"], steps=0)
+
+
+def test_l_pre_counts_reconstruction_and_envelope_only_where_the_true_note_is_known():
+    """The envelope term sees a note that stops decaying; rows whose target is unknown add only the timbre term."""
+    from types import SimpleNamespace
+
+    from hyperlib.config import TrainConfig
+    from hyperlib.training.losses import l_pre
+
+    frames = torch.arange(128, dtype=torch.float32)
+    truth = (0.3 - 0.006 * frames).expand(2, 1, 128, 128).clone()  # fades by about 0.65 dB per frame
+    held = truth.clone()
+    held[..., 40:] = truth[..., 40:41]  # rings on after frame 40
+    f = torch.nn.Flatten()  # a stand-in feature extractor: h must equal the flattened mel
+    h = f(held).detach()
+    x_fine = held.clone().requires_grad_(True)
+    stage = lambda **tc: SimpleNamespace(tc=TrainConfig(**tc), audio=AudioConfig())  # noqa: E731
+    paper, logs = l_pre(stage(), f, h, truth, x_fine, torch.tensor([1.0, 0.0]), h_scale=1.0)
+    with_env, env_logs = l_pre(stage(envelope_weight=0.1), f, h, truth, x_fine, torch.tensor([1.0, 0.0]), 1.0)
+    assert "level_db" not in logs and env_logs["level_db"] > 10
+    assert with_env.item() == pytest.approx(paper.item() + 0.1 * env_logs["level_db"] / 2, rel=1e-5)
+    unknown, _ = l_pre(stage(envelope_weight=0.1), f, h, truth, x_fine, torch.zeros(2), 1.0)
+    assert unknown.item() == pytest.approx(0.0, abs=1e-9)  # timbre matches, nothing else counts
+    (grad,) = torch.autograd.grad(with_env, x_fine)
+    assert grad[0].abs().sum() > 0 and grad[1].abs().sum() == 0
+
+
+def test_hypernet_stage_reconstructs_at_known_pitches(trained, tiny_corpus, small_cfg, tmp_path):
+    """With recon_known_pitch and no own-pitch draws, the true notes at the neighbours' pitches still train H."""
+    model_dir, _ = trained
+    for p in model_dir.glob("*.safetensors"):
+        shutil.copy(p, tmp_path / p.name)
+    ckpt.write_config(tmp_path, ckpt.read_config(model_dir))
+    train("hypernet-pre", tiny_corpus, tmp_path, small_cfg, steps=6, batch_size=8, p_recon=0.0,
+          recon_known_pitch=True, envelope_weight=0.1)
+    log = read_log(tmp_path, "hypernet-pre")
+    assert all(r["recon_mse"] > 0 and r["level_db"] > 0 for r in log)
+    options = ckpt.read_config(tmp_path)["training"]["hypernet-pre"]["options"]
+    assert options["recon_known_pitch"] is True and options["envelope_weight"] == 0.1

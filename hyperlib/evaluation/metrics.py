@@ -12,7 +12,7 @@ from scipy import linalg
 
 from ..audio import peak_normalize, pyin_f0
 from ..config import AudioConfig
-from ..mel import denormalize_log
+from ..mel import frame_levels_db
 
 # -- external pitch estimator ---------------------------------------------------------------------
 PYIN_FMIN_MIDI, PYIN_FMAX_MIDI = 24, 108
@@ -117,21 +117,8 @@ def resample_shift(audio: np.ndarray, semitones: float, cfg: AudioConfig) -> np.
 
 
 # -- what the ear hears: colour and loudness over time --------------------------------------------------
-LEVEL_FLOOR_DB = 80.0
-"""Frame levels are floored this many dB below the note's loudest frame (silence counts as -80 dB)."""
 DECAY_TIMES_S = (0.5, 0.8)
 """Times (seconds from the note's start) at which the decay of the level is compared."""
-
-
-def frame_levels_db(mel: torch.Tensor, cfg: AudioConfig) -> torch.Tensor:
-    """Per-frame level in dB relative to the note's loudest frame, floored at -``LEVEL_FLOOR_DB``.
-
-    mel: (B, 1, n_mels, frames) normalized log-mels. The level of a frame is 10 log10 of the mean over mel
-    bands of the squared mel magnitude. Returns (B, frames), 0 dB at each note's peak frame.
-    """
-    log_mag = denormalize_log(mel[:, 0].double(), cfg)  # natural log of the mel magnitude
-    level = 10 * torch.log10(torch.exp(2 * log_mag).mean(dim=1))
-    return (level - level.amax(dim=1, keepdim=True)).clamp(min=-LEVEL_FLOOR_DB).float()
 
 
 def envelope_errors(mel: torch.Tensor, truth: torch.Tensor, cfg: AudioConfig) -> dict[str, np.ndarray]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from ..mel import frame_levels_db
 from .stage import Stage
 
 
@@ -38,14 +39,23 @@ def adversarial_loss(D, fake, pitch, h) -> torch.Tensor:
         D.requires_grad_(True)
 
 
-def l_pre(s: Stage, f, h, x, x_fine, own, h_scale: float) -> tuple[torch.Tensor, dict]:
-    """L_pre = l_timbre ||h - f(x_fine)||^2 + l_recon ||x - x_fine||^2, l_recon only where the own pitch is used (eq. 4).
+def l_pre(s: Stage, f, h, x, x_fine, known, h_scale: float) -> tuple[torch.Tensor, dict]:
+    """L_pre = l_timbre ||h - f(x_fine)||^2 + l_recon ||x - x_fine||^2 (eq. 4) [+ l_env |level(x_fine) - level(x)|].
 
-    Both terms are means over their elements; h is divided by ``h_scale`` (the corpus std of h) so that
-    the paper's weights balance the two terms whatever the scale f learned.
+    x, x_fine: (B, 1, F, T) target and refined log-mels; h: (B, h_dim). ``known`` (B,) is 1 where the target
+    x is the true note at x_fine's pitch (the input itself at its own pitch), 0 where it is not known: the
+    reconstruction and envelope terms count only there. The envelope term is the mean absolute difference
+    of ``frame_levels_db`` over frames (dB), weighted ``tc.envelope_weight`` (0: the paper's L_pre). The
+    timbre and reconstruction terms are means over their elements; h is divided by ``h_scale`` (the
+    corpus std of h) so that the paper's weights balance the two terms whatever the scale f learned.
     """
     timbre = ((h - f(x_fine)) / h_scale).square().mean(dim=1)
-    recon = (x - x_fine).square().mean(dim=(1, 2, 3)) * own
-    loss = (s.tc.timbre_weight * timbre + s.tc.recon_weight * recon).mean()
-    return loss, {"timbre_mse": timbre.mean().item(),
-                  "recon_mse": (recon.sum() / own.sum().clamp(min=1)).item()}
+    recon = (x - x_fine).square().mean(dim=(1, 2, 3)) * known
+    loss = s.tc.timbre_weight * timbre + s.tc.recon_weight * recon
+    n_known = known.sum().clamp(min=1)
+    logs = {"timbre_mse": timbre.mean().item(), "recon_mse": (recon.sum() / n_known).item()}
+    if s.tc.envelope_weight > 0:
+        level_error = (frame_levels_db(x_fine, s.audio) - frame_levels_db(x, s.audio)).abs().mean(dim=1) * known
+        loss = loss + s.tc.envelope_weight * level_error
+        logs["level_db"] = (level_error.sum() / n_known).item()
+    return loss.mean(), logs

@@ -118,17 +118,27 @@ def train_generator(s: Stage) -> dict:
 def hyper_batch(s: Stage, h_all: torch.Tensor):
     """Paper sec. 3.2: with probability p_recon the input's own pitch (x' = x), else a KNN neighbour's (x' = x_j).
 
-    Returns rows i, pitch p', real x' (B, 1, F, T), target x (B, 1, F, T), h (B, h_dim), own-pitch mask (B,),
-    B this process's shard of the global batch.
+    Returns rows i, pitch p', real x' (B, 1, F, T), h (B, h_dim), the target: the input's instrument at p'
+    (B, 1, F, T), and where that target is known (B,): at the own pitch (eq. 4), or with
+    ``tc.recon_known_pitch`` wherever the corpus rendered the input's instrument at p'. B is this
+    process's shard of the global batch.
     """
-    i, j, p_j, _, h = knn_batch(s, h_all)
+    i, j, p_j, exact, h = knn_batch(s, h_all)
     own = s.procs.shard(torch.rand(s.tc.batch_size) < s.tc.p_recon)
     j = torch.where(own, i, j)
-    return i, s.bank.pitch[j].to(s.device), s.bank.batch(j, s.device), s.bank.batch(i, s.device), h, own.to(s.device)
+    target = torch.where(own, i, exact)  # exact: -1 where the corpus lacks the note
+    known = target >= 0 if s.tc.recon_known_pitch else own
+    x = s.bank.batch(target.clamp(min=0), s.device)
+    return i, s.bank.pitch[j].to(s.device), s.bank.batch(j, s.device), h, x, known.float().to(s.device)
 
 
 def train_hypernet(s: Stage, adversarial: bool) -> dict:
-    """H pre-training with L_pre (eq. 3-4) or adversarial fine-tuning with D (eq. 5-6); G and f frozen."""
+    """H pre-training with L_pre (eq. 3-4) or adversarial fine-tuning with D (eq. 5-6); G and f frozen.
+
+    ``tc.recon_known_pitch`` and ``tc.envelope_weight`` extend L_pre beyond the paper (``hyper_batch``,
+    ``losses.l_pre``): the reconstruction term at every pitch whose true note the corpus holds, and a
+    loss on the loudness over time.
+    """
     f, G = s.frozen("f"), s.frozen("G")
     h_all = s.features_and_knn(f)
     h_scale = h_all.std().item()
@@ -138,10 +148,10 @@ def train_hypernet(s: Stage, adversarial: bool) -> dict:
     H_train, D_train = s.procs.wrap(H), s.procs.wrap(D) if adversarial else None
 
     def step(n: int) -> dict:
-        i, p, real, x, h, own = hyper_batch(s, h_all)
+        i, p, real, h, x, known = hyper_batch(s, h_all)
         xs, _ = refine(G, f, H_train, h, p, s.tc.refine_steps)
         x_fine = xs[-1]
-        loss, logs = l_pre(s, f, h, x, x_fine, own, h_scale)
+        loss, logs = l_pre(s, f, h, x, x_fine, known, h_scale)
         if adversarial:
             logs["d_loss"] = discriminator_step(s, D_train, real, x_fine, p, h, n)
             adv = adversarial_loss(D, x_fine, p, h)
