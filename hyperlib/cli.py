@@ -77,11 +77,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=None,
                    help="seed of the batches and noise (default: 0; give another to continue a run on new batches)")
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
-    p.add_argument("--recon-known-pitch", action="store_true",
+    p.add_argument("--recon-known-pitch", action=argparse.BooleanOptionalAction, default=None,
                    help="H stages: the reconstruction loss at every pitch whose true note the corpus holds, "
-                        "not only the input's own")
+                        "not only the input's own (default: on; --no-recon-known-pitch for the paper's L_pre)")
     p.add_argument("--envelope-weight", type=float, default=None,
-                   help="H stages: weight per dB of the loudness-over-time error (default: 0)")
+                   help="H stages: weight per dB of the loudness-over-time error (default: 0.1; 0 for the paper's)")
 
     p = sub.add_parser("bench-train", help="training throughput (samples/s) of every stage's step")
     p.add_argument("--corpus", default=None, help="corpus folder (default: a tiny one rendered from TimGM6mb)")
@@ -262,7 +262,7 @@ def main(argv: list[str] | None = None) -> int:
                                            ("warm_start", args.warm_start or None), ("lr_schedule", args.lr_schedule),
                                            ("warmup_steps", args.warmup_steps), ("ema_half_life", args.ema_half_life),
                                            ("compile", args.compile or None), ("ckpt_every", args.ckpt_every),
-                                           ("seed", args.seed), ("recon_known_pitch", args.recon_known_pitch or None),
+                                           ("seed", args.seed), ("recon_known_pitch", args.recon_known_pitch),
                                            ("envelope_weight", args.envelope_weight))
                          if v is not None}
             summary = train_stage(args.stage, args.corpus, args.model, args.device, args.tiny, args.fresh, **overrides)

@@ -79,6 +79,15 @@ STAGE_TEXT = {
 }
 
 
+def _stage_text(stage: str, summary: dict) -> str:
+    """``STAGE_TEXT[stage]`` with the options of the H stages' L_pre that go beyond the paper, where used."""
+    options = summary.get("options", {})
+    extra = (["l_recon also at every other pitch whose true note the corpus holds"] if options.get("recon_known_pitch")
+             else []) + ([f"+ {options['envelope_weight']:g} x the per-frame level error in dB"]
+                         if options.get("envelope_weight") else [])
+    return "; ".join([STAGE_TEXT[stage], *extra])
+
+
 def _fmt_losses(losses: dict) -> str:
     return ", ".join(f"{k} {v:.4g}" for k, v in losses.items())
 
@@ -103,8 +112,9 @@ def model_card(model_dir: str | Path, data: str, notes: str = "", results: dict 
     curves = [f"![Loss curves]({LOSS_CURVES})", ""] if (model_dir / LOSS_CURVES).is_file() else []
     for stage in [k for k in STAGE_TEXT if k in trained]:
         s = trained[stage]
-        start = "previous weights" if s.get("warm_start") else "H_pre" if stage == "hypernet-adv" else "new"
         samples = s.get("samples_total", s["steps"] * s["batch_size"])
+        continued = s.get("warm_start") or samples > s.get("samples", samples)  # warm-started, or continuing an earlier run
+        start = "previous weights" if continued else "H_pre" if stage == "hypernet-adv" else "new"
         threads = s.get("torch_threads", 0) * s.get("processes", 1)
         cpu_h = f"{s.get('wall_time_total_s', s['wall_time_s']) * threads / 3600:.2f}" if threads and s["device"] == "cpu" else "—"
         stages.append(f"| {stage} | {start} | {s['steps']} | {s['batch_size']} | {s['lr']} | {s['wall_time_s'] / 60:.1f} | "
@@ -129,7 +139,7 @@ def model_card(model_dir: str | Path, data: str, notes: str = "", results: dict 
         "| stage | started from | steps | batch | lr | wall time (min) | samples (all runs) | CPU hours (all runs) "
         "| device | final losses |",
         "|---|---|---|---|---|---|---|---|---|---|",
-        *stages, "", *curves, *[f"- **{k}**: {v}" for k, v in STAGE_TEXT.items()], "", notes, "",
+        *stages, "", *curves, *[f"- **{k}**: {_stage_text(k, trained.get(k, {}))}" for k in STAGE_TEXT], "", notes, "",
         "## Limitations", "",
         "Short CPU training (hours, where the paper trained for days on GPUs), small networks and a small vocoder "
         "trained on CPU: the sound is rough. The `ddsp` vocoder is tuned to this checkpoint's G: retrain it when G "

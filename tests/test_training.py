@@ -411,3 +411,22 @@ def test_hypernet_stage_reconstructs_at_known_pitches(trained, tiny_corpus, smal
     assert all(r["recon_mse"] > 0 and r["level_db"] > 0 for r in log)
     options = ckpt.read_config(tmp_path)["training"]["hypernet-pre"]["options"]
     assert options["recon_known_pitch"] is True and options["envelope_weight"] == 0.1
+    card = write_model_card(tmp_path, "A tiny test corpus.").read_text()
+    assert "l_recon also at every other pitch" in card and "+ 0.1 x the per-frame level error in dB" in card
+
+
+def test_cli_trains_h_with_the_papers_l_pre_on_request(trained, tiny_corpus, tmp_path):
+    """The H stages extend L_pre by default; --no-recon-known-pitch --envelope-weight 0 restores the paper's."""
+    from hyperlib.cli import main
+
+    model_dir, _ = trained
+    for p in model_dir.glob("*.safetensors"):
+        shutil.copy(p, tmp_path / p.name)
+    ckpt.write_config(tmp_path, ckpt.read_config(model_dir))
+    options = lambda: ckpt.read_config(tmp_path)["training"]["hypernet-pre"]["options"]  # noqa: E731
+    args = ["train", "hypernet-pre", "--corpus", str(tiny_corpus), "--model", str(tmp_path), "--tiny", "--steps", "2"]
+    assert main(args) == 0
+    assert options()["recon_known_pitch"] is True and options()["envelope_weight"] == 0.1
+    assert main([*args, "--fresh", "--no-recon-known-pitch", "--envelope-weight", "0"]) == 0
+    assert options()["recon_known_pitch"] is False and options()["envelope_weight"] == 0
+    assert "level_db" not in read_log(tmp_path, "hypernet-pre")[-1]
