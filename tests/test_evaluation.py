@@ -85,6 +85,7 @@ def test_tiny_evaluation_produces_every_row(tiny_results):
             assert (c["n"] == 0) == (not _finite(c["l1"])), (m, b)
         real = r["real_recordings"]["methods"][m]
         assert _finite(real["timbre_mse_recon"])
+        assert real["timbre_mse_recon_median"] == pytest.approx(np.median(list(real["timbre_mse_by_file"].values())))
         if m != "oracle":  # the oracle exists only at the recording's own pitch (documented NaN)
             assert _finite(real["pitch_acc_pyin"]) and _finite(real["pitch_acc_clf"])
     for m in MODEL_METHODS:

@@ -430,3 +430,56 @@ def test_cli_trains_h_with_the_papers_l_pre_on_request(trained, tiny_corpus, tmp
     assert main([*args, "--fresh", "--no-recon-known-pitch", "--envelope-weight", "0"]) == 0
     assert options()["recon_known_pitch"] is False and options()["envelope_weight"] == 0
     assert "level_db" not in read_log(tmp_path, "hypernet-pre")[-1]
+
+
+def test_augment_inputs_adds_noise_and_layers_at_the_notes_peak():
+    """A quiet enough noise and no layer leave the note; a loud noise fills its silent tail; the peak is kept."""
+    from hyperlib.training.augment import NUM_DRAWS, AugmentConfig, augment_inputs
+
+    cfg, gen = AudioConfig(), torch.Generator().manual_seed(0)
+    frames = torch.arange(128, dtype=torch.float32)
+    note = (0.4 - 0.02 * frames).clamp(min=-1.0).expand(3, 1, 128, 128).clone()  # silent from frame 70
+    other = torch.rand(3, 1, 128, 128, generator=gen) - 0.5
+    u, texture = torch.rand(3, NUM_DRAWS, generator=gen), torch.randn(3, 1, 128, 128, generator=gen)
+    unchanged = augment_inputs(note, other, u, texture, cfg, AugmentConfig(noise_db=(-300.0, -300.0), layer_p=0.0))
+    assert torch.allclose(unchanged, note, atol=1e-4)
+    noisy = augment_inputs(note, other, u, texture, cfg, AugmentConfig(noise_db=(0.0, 0.0), layer_p=0.0,
+                                                                       decay_s=(10.0, 10.0)))
+    assert noisy[..., 80:].mean() > note[..., 80:].mean() + 0.3
+    assert torch.allclose(noisy.amax(dim=(1, 2, 3)), note.amax(dim=(1, 2, 3)), atol=1e-4)
+    layered = augment_inputs(note, other, u, texture, cfg, AugmentConfig(noise_db=(-300.0, -300.0), layer_p=1.0,
+                                                                         layer_db=(0.0, 0.0)))
+    assert layered[..., 80:].mean() > note[..., 80:].mean() + 0.3  # the layer's level, where the note is silent
+    with pytest.raises(ValueError, match="u of shape"):
+        augment_inputs(note, other, u[:, :3], texture, cfg)
+
+
+def test_hypernet_stage_reconstructs_augmented_inputs(trained, tiny_corpus, small_cfg, tmp_path):
+    """With augment_p = 1 every row is an out-of-domain input at its own pitch: its target is that input, and
+    its h is f of it, not the corpus note's."""
+    from types import SimpleNamespace
+
+    from hyperlib.config import TrainConfig
+    from hyperlib.training.distributed import Processes
+    from hyperlib.training.stages import hyper_batch
+
+    model_dir, _ = trained
+    for p in model_dir.glob("*.safetensors"):
+        shutil.copy(p, tmp_path / p.name)
+    ckpt.write_config(tmp_path, ckpt.read_config(model_dir))
+    corpus = load_corpus(tiny_corpus)
+    bank = NoteBank(corpus)
+    f = ckpt.load_network(model_dir, "f", small_cfg, "cpu")
+    h_all = bank.features(f, "cpu")
+    bank.build_knn(h_all, 4)
+    s = SimpleNamespace(tc=TrainConfig(batch_size=8, p_recon=0.0, augment_p=1.0, recon_known_pitch=True),
+                        bank=bank, procs=Processes(), device=torch.device("cpu"), audio=corpus.audio_config)
+    torch.manual_seed(0)
+    i, p, real, h, x, known = hyper_batch(s, h_all, f)
+    assert torch.equal(p, bank.pitch[i]) and known.tolist() == [1.0] * 8
+    assert torch.equal(real, bank.batch(i, "cpu"))  # D's real notes stay corpus notes
+    assert (x - real).abs().mean() > 0.01
+    assert torch.allclose(h, f(x), atol=1e-5) and not torch.allclose(h, h_all[i], atol=1e-3)
+    train("hypernet-pre", tiny_corpus, tmp_path, small_cfg, steps=4, batch_size=8, augment_p=0.5)
+    assert ckpt.read_config(tmp_path)["training"]["hypernet-pre"]["options"]["augment_p"] == 0.5
+    assert "of the inputs given a noise part" in write_model_card(tmp_path, "A tiny test corpus.").read_text()

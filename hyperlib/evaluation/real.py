@@ -78,6 +78,7 @@ def real_recordings(ev: Evaluator) -> dict:
                     "pitch_acc_clf": float(np.mean(clf_hits)) if clf_hits else float("nan"),
                     "n_clf": len(clf_hits),
                     "timbre_mse_recon": float(np.mean(list(timbre[m].values()))),
+                    "timbre_mse_recon_median": float(np.median(list(timbre[m].values()))),
                     "timbre_mse_by_file": timbre[m]}
     audio_rows = {v: {k: float(np.mean([d[k] for d in by_file.values()])) for k in ("mel", "fine")}
                   for v, by_file in audio_dist.items()}

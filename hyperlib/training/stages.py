@@ -18,6 +18,7 @@ from .. import checkpoint as ckpt
 from ..config import ModelConfig, TrainConfig
 from ..models import refine
 from .adversary import LinearPitchAdversary
+from .augment import NUM_DRAWS, augment_inputs
 from .distributed import processes
 from .ema import EMA
 from .losses import adversarial_loss, discriminator_step, l_pre
@@ -118,29 +119,46 @@ def train_generator(s: Stage) -> dict:
     return s.run(step, {"G_ema": "G", "G": "G_raw", "D": "D"} if ema else {"G": "G", "D": "D"})
 
 
-def hyper_batch(s: Stage, h_all: torch.Tensor):
+def hyper_batch(s: Stage, h_all: torch.Tensor, f: torch.nn.Module):
     """Paper sec. 3.2: with probability p_recon the input's own pitch (x' = x), else a KNN neighbour's (x' = x_j).
 
+    With probability ``tc.augment_p`` a row's input is also made out-of-domain (``augment.augment_inputs``:
+    a noise part and maybe a second note); such a row is reconstructed at its own pitch, its target the
+    augmented input, its h = f of it.
     Returns rows i, pitch p', real x' (B, 1, F, T), h (B, h_dim), the target: the input's instrument at p'
     (B, 1, F, T), and where that target is known (B,): at the own pitch (eq. 4), or with
     ``tc.recon_known_pitch`` wherever the corpus rendered the input's instrument at p'. B is this
-    process's shard of the global batch.
+    process's shard of the global batch; the real x' is never augmented.
     """
     i, j, p_j, exact, h = knn_batch(s, h_all)
     own = s.procs.shard(torch.rand(s.tc.batch_size) < s.tc.p_recon)
+    augmented = torch.zeros_like(own)
+    if s.tc.augment_p > 0:  # drawn only then: runs without augmentation keep their batches
+        augmented = s.procs.shard(torch.rand(s.tc.batch_size) < s.tc.augment_p)
+        u = s.procs.shard(torch.rand(s.tc.batch_size, NUM_DRAWS))
+        texture = s.procs.shard(torch.randn(s.tc.batch_size, *s.bank.mels.shape[1:]))
+        layers = s.procs.shard(s.bank.sample(s.tc.batch_size))
+        own = own | augmented
     j = torch.where(own, i, j)
     target = torch.where(own, i, exact)  # exact: -1 where the corpus lacks the note
     known = target >= 0 if s.tc.recon_known_pitch else own
     x = s.bank.batch(target.clamp(min=0), s.device)
+    if augmented.any():
+        a = augmented.to(s.device)
+        x[a] = augment_inputs(x[a], s.bank.batch(layers[augmented], s.device), u[augmented].to(s.device),
+                              texture[augmented].to(s.device), s.audio)
+        with torch.no_grad():
+            h = h.clone()
+            h[a] = f(x[a])
     return i, s.bank.pitch[j].to(s.device), s.bank.batch(j, s.device), h, x, known.float().to(s.device)
 
 
 def train_hypernet(s: Stage, adversarial: bool) -> dict:
     """H pre-training with L_pre (eq. 3-4) or adversarial fine-tuning with D (eq. 5-6); G and f frozen.
 
-    ``tc.recon_known_pitch`` and ``tc.envelope_weight`` extend L_pre beyond the paper (``hyper_batch``,
-    ``losses.l_pre``): the reconstruction term at every pitch whose true note the corpus holds, and a
-    loss on the loudness over time.
+    ``tc.recon_known_pitch``, ``tc.envelope_weight`` and ``tc.augment_p`` extend L_pre beyond the paper
+    (``hyper_batch``, ``losses.l_pre``): the reconstruction term at every pitch whose true note the corpus
+    holds, a loss on the loudness over time, and out-of-domain inputs reconstructed at their own pitch.
     """
     f, G = s.frozen("f"), s.frozen("G")
     h_all = s.features_and_knn(f)
@@ -151,7 +169,7 @@ def train_hypernet(s: Stage, adversarial: bool) -> dict:
     H_train, D_train = s.procs.wrap(H), s.procs.wrap(D) if adversarial else None
 
     def step(n: int) -> dict:
-        i, p, real, h, x, known = hyper_batch(s, h_all)
+        i, p, real, h, x, known = hyper_batch(s, h_all, f)
         xs, _ = refine(G, f, H_train, h, p, s.tc.refine_steps)
         x_fine = xs[-1]
         loss, logs = l_pre(s, f, h, x, x_fine, known, h_scale)
