@@ -82,6 +82,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "not only the input's own (default: on; --no-recon-known-pitch for the paper's L_pre)")
     p.add_argument("--envelope-weight", type=float, default=None,
                    help="H stages: weight per dB of the loudness-over-time error (default: 0.1; 0 for the paper's)")
+    p.add_argument("--recon-loss", choices=["l2", "l1"], default=None,
+                   help="H stages: l_recon as the absolute error (default: l1) or the paper's squared error (l2)")
+    p.add_argument("--recon-weight", type=float, default=None,
+                   help="H stages: weight of l_recon (default: 100 for hypernet-pre, 200 for hypernet-adv)")
     p.add_argument("--augment-p", type=float, default=None,
                    help="H stages: share of the inputs made out-of-domain, a noise part and maybe a second note "
                         "added, and reconstructed at their own pitch (default: 0)")
@@ -266,7 +270,8 @@ def main(argv: list[str] | None = None) -> int:
                                            ("warmup_steps", args.warmup_steps), ("ema_half_life", args.ema_half_life),
                                            ("compile", args.compile or None), ("ckpt_every", args.ckpt_every),
                                            ("seed", args.seed), ("recon_known_pitch", args.recon_known_pitch),
-                                           ("envelope_weight", args.envelope_weight), ("augment_p", args.augment_p))
+                                           ("envelope_weight", args.envelope_weight), ("augment_p", args.augment_p),
+                                           ("recon_loss", args.recon_loss), ("recon_weight", args.recon_weight))
                          if v is not None}
             summary = train_stage(args.stage, args.corpus, args.model, args.device, args.tiny, args.fresh, **overrides)
             if summary:  # under torchrun, the main process's

@@ -408,15 +408,17 @@ def test_hypernet_stage_reconstructs_at_known_pitches(trained, tiny_corpus, smal
     train("hypernet-pre", tiny_corpus, tmp_path, small_cfg, steps=6, batch_size=8, p_recon=0.0,
           recon_known_pitch=True, envelope_weight=0.1)
     log = read_log(tmp_path, "hypernet-pre")
-    assert all(r["recon_mse"] > 0 and r["level_db"] > 0 for r in log)
+    assert all(r["recon_l1"] > 0 and r["level_db"] > 0 for r in log)
     options = ckpt.read_config(tmp_path)["training"]["hypernet-pre"]["options"]
     assert options["recon_known_pitch"] is True and options["envelope_weight"] == 0.1
     card = write_model_card(tmp_path, "A tiny test corpus.").read_text()
     assert "l_recon also at every other pitch" in card and "+ 0.1 x the per-frame level error in dB" in card
+    assert "l_recon as the absolute error" in card
 
 
 def test_cli_trains_h_with_the_papers_l_pre_on_request(trained, tiny_corpus, tmp_path):
-    """The H stages extend L_pre by default; --no-recon-known-pitch --envelope-weight 0 restores the paper's."""
+    """The H stages extend L_pre by default; --recon-loss l2 --no-recon-known-pitch --envelope-weight 0 restores
+    the paper's."""
     from hyperlib.cli import main
 
     model_dir, _ = trained
@@ -427,8 +429,10 @@ def test_cli_trains_h_with_the_papers_l_pre_on_request(trained, tiny_corpus, tmp
     args = ["train", "hypernet-pre", "--corpus", str(tiny_corpus), "--model", str(tmp_path), "--tiny", "--steps", "2"]
     assert main(args) == 0
     assert options()["recon_known_pitch"] is True and options()["envelope_weight"] == 0.1
-    assert main([*args, "--fresh", "--no-recon-known-pitch", "--envelope-weight", "0"]) == 0
+    assert options()["recon_loss"] == "l1" and "recon_l1" in read_log(tmp_path, "hypernet-pre")[-1]
+    assert main([*args, "--fresh", "--recon-loss", "l2", "--no-recon-known-pitch", "--envelope-weight", "0"]) == 0
     assert options()["recon_known_pitch"] is False and options()["envelope_weight"] == 0
+    assert options()["recon_loss"] == "l2" and "recon_mse" in read_log(tmp_path, "hypernet-pre")[-1]
     assert "level_db" not in read_log(tmp_path, "hypernet-pre")[-1]
 
 
@@ -483,3 +487,23 @@ def test_hypernet_stage_reconstructs_augmented_inputs(trained, tiny_corpus, smal
     train("hypernet-pre", tiny_corpus, tmp_path, small_cfg, steps=4, batch_size=8, augment_p=0.5)
     assert ckpt.read_config(tmp_path)["training"]["hypernet-pre"]["options"]["augment_p"] == 0.5
     assert "of the inputs given a noise part" in write_model_card(tmp_path, "A tiny test corpus.").read_text()
+
+
+def test_l_pre_reconstruction_as_absolute_error():
+    """recon_loss="l1" weighs |x - x_fine| instead of its square, logged as recon_l1; other names are refused."""
+    from types import SimpleNamespace
+
+    from hyperlib.config import TrainConfig
+    from hyperlib.training.losses import l_pre
+
+    truth = torch.zeros(1, 1, 128, 128)
+    x_fine = torch.full((1, 1, 128, 128), 0.1)
+    f = torch.nn.Flatten()
+    stage = lambda **tc: SimpleNamespace(tc=TrainConfig(timbre_weight=0.0, recon_weight=1.0, **tc),  # noqa: E731
+                                         audio=AudioConfig())
+    squared, logs = l_pre(stage(), f, f(x_fine), truth, x_fine, torch.ones(1), 1.0)
+    absolute, logs_l1 = l_pre(stage(recon_loss="l1"), f, f(x_fine), truth, x_fine, torch.ones(1), 1.0)
+    assert squared.item() == pytest.approx(0.01) and logs["recon_mse"] == pytest.approx(0.01)
+    assert absolute.item() == pytest.approx(0.1) and logs_l1["recon_l1"] == pytest.approx(0.1)
+    with pytest.raises(ValueError, match="recon_loss"):
+        l_pre(stage(recon_loss="huber"), f, f(x_fine), truth, x_fine, torch.ones(1), 1.0)

@@ -10,6 +10,8 @@ import torch.nn.functional as F
 from ..mel import frame_levels_db
 from .stage import Stage
 
+RECON_LOSSES = {"l2": "recon_mse", "l1": "recon_l1"}  # l_pre's reconstruction error -> its name in the log
+
 
 def r1_penalty(D: torch.nn.Module, real: torch.Tensor, pitch: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
     """R1 = E ||grad_x D(x_real)||^2 (Mescheder et al. 2018)."""
@@ -49,11 +51,14 @@ def l_pre(s: Stage, f, h, x, x_fine, known, h_scale: float) -> tuple[torch.Tenso
     timbre and reconstruction terms are means over their elements; h is divided by ``h_scale`` (the
     corpus std of h) so that the paper's weights balance the two terms whatever the scale f learned.
     """
+    if s.tc.recon_loss not in RECON_LOSSES:
+        raise ValueError(f"Unknown recon_loss {s.tc.recon_loss!r}; use one of {', '.join(RECON_LOSSES)}.")
     timbre = ((h - f(x_fine)) / h_scale).square().mean(dim=1)
-    recon = (x - x_fine).square().mean(dim=(1, 2, 3)) * known
+    error = x - x_fine
+    recon = (error.square() if s.tc.recon_loss == "l2" else error.abs()).mean(dim=(1, 2, 3)) * known
     loss = s.tc.timbre_weight * timbre + s.tc.recon_weight * recon
     n_known = known.sum().clamp(min=1)
-    logs = {"timbre_mse": timbre.mean().item(), "recon_mse": (recon.sum() / n_known).item()}
+    logs = {"timbre_mse": timbre.mean().item(), RECON_LOSSES[s.tc.recon_loss]: (recon.sum() / n_known).item()}
     if s.tc.envelope_weight > 0:
         level_error = (frame_levels_db(x_fine, s.audio) - frame_levels_db(x, s.audio)).abs().mean(dim=1) * known
         loss = loss + s.tc.envelope_weight * level_error
