@@ -1,7 +1,7 @@
 """Out-of-domain inputs for the H stages: corpus notes with a noise part and a second layer, in the log-mel.
 
-Real recordings differ from the soundfont notes in what the corpus lacks: a noise part (breath, bow, room,
-machines, a saw), layers (two sources at once), and envelopes other than a held note. ``augment_inputs``
+Sounds from outside the soundfonts have what the corpus notes lack: a noise part (breath, bow, room, machines,
+a saw), layers (two sources at once), and envelopes other than a held note. ``augment_inputs``
 builds such inputs from corpus notes by summing the power of independent sources in the mel domain. The H
 stages reconstruct them at their own pitch (the target is the augmented input itself, its feature h = f of
 it), so that H learns to move G towards inputs G alone does not reach (paper sec. 4.3, the noisy saw).
