@@ -140,7 +140,7 @@ class TrainConfig:
     p_recon: float = 0.2
     timbre_weight: float = 1.0
     recon_weight: float = 100.0
-    recon_loss: str = "l2"  # l_recon as the paper's squared error ("l2") or the absolute error ("l1", less blur)
+    recon_loss: str = "l2"  # l_recon as the paper's squared error ("l2") or the absolute error ("l1")
     refine_steps: int = 2
     recon_known_pitch: bool = False  # l_recon also where the corpus holds the input's true note at the asked pitch
     envelope_weight: float = 0.0  # per dB of mean |level error| over frames, where the true note is known

@@ -82,12 +82,16 @@ STAGE_TEXT = {
 def _stage_text(stage: str, summary: dict) -> str:
     """``STAGE_TEXT[stage]`` with the options of the H stages' L_pre that go beyond the paper, where used."""
     options = summary.get("options", {})
-    extra = (["l_recon as the absolute error"] if options.get("recon_loss") == "l1" else []) + (
-        ["l_recon also at every other pitch whose true note the corpus holds"] if options.get("recon_known_pitch")
-        else []) + ([f"+ {options['envelope_weight']:g} x the per-frame level error in dB"]
-                         if options.get("envelope_weight") else []) + (
-        [f"{options['augment_p']:.0%} of the inputs given a noise part and maybe a second note, reconstructed "
-         "at their own pitch"] if options.get("augment_p") else [])
+    extra = []
+    if options.get("recon_loss") == "l1":
+        extra.append("l_recon as the absolute error")
+    if options.get("recon_known_pitch"):
+        extra.append("l_recon also at every other pitch whose true note the corpus holds")
+    if options.get("envelope_weight"):
+        extra.append(f"+ {options['envelope_weight']:g} x the per-frame level error in dB")
+    if options.get("augment_p"):
+        extra.append(f"{options['augment_p']:.0%} of the inputs given a noise part and maybe a second note, "
+                     "reconstructed at their own pitch")
     return "; ".join([STAGE_TEXT[stage], *extra])
 
 

@@ -50,6 +50,11 @@ def l_pre(s: Stage, f, h, x, x_fine, known, h_scale: float) -> tuple[torch.Tenso
     of ``frame_levels_db`` over frames (dB), weighted ``tc.envelope_weight`` (0: the paper's L_pre). The
     timbre and reconstruction terms are means over their elements; h is divided by ``h_scale`` (the
     corpus std of h) so that the paper's weights balance the two terms whatever the scale f learned.
+    ``tc.recon_loss`` "l1" takes |x - x_fine| for the reconstruction term instead of its square (logged as
+    ``recon_l1`` rather than ``recon_mse``).
+
+    Raises:
+        ValueError: a ``tc.recon_loss`` other than those of ``RECON_LOSSES``.
     """
     if s.tc.recon_loss not in RECON_LOSSES:
         raise ValueError(f"Unknown recon_loss {s.tc.recon_loss!r}; use one of {', '.join(RECON_LOSSES)}.")
