@@ -374,6 +374,16 @@ def test_bench_train_reads_the_stage_log(trained, tiny_corpus):
         bench_train(model_dir, tiny_corpus, ["encoder"], steps=0)
 
 
+def copy_trained(trained, folder):
+    """Copy the trained folder's networks and config into ``folder`` (a stage may then retrain there); returns
+    the trained folder."""
+    model_dir, _ = trained
+    for p in model_dir.glob("*.safetensors"):
+        shutil.copy(p, folder / p.name)
+    ckpt.write_config(folder, ckpt.read_config(model_dir))
+    return model_dir
+
+
 def test_l_pre_counts_reconstruction_and_envelope_only_where_the_true_note_is_known():
     """The envelope term sees a note that stops decaying; rows whose target is unknown add only the timbre term."""
     from types import SimpleNamespace
@@ -401,10 +411,7 @@ def test_l_pre_counts_reconstruction_and_envelope_only_where_the_true_note_is_kn
 
 def test_hypernet_stage_reconstructs_at_known_pitches(trained, tiny_corpus, small_cfg, tmp_path):
     """With recon_known_pitch and no own-pitch draws, the true notes at the neighbours' pitches still train H."""
-    model_dir, _ = trained
-    for p in model_dir.glob("*.safetensors"):
-        shutil.copy(p, tmp_path / p.name)
-    ckpt.write_config(tmp_path, ckpt.read_config(model_dir))
+    copy_trained(trained, tmp_path)
     train("hypernet-pre", tiny_corpus, tmp_path, small_cfg, steps=6, batch_size=8, p_recon=0.0,
           recon_known_pitch=True, envelope_weight=0.1)
     log = read_log(tmp_path, "hypernet-pre")
@@ -421,10 +428,7 @@ def test_cli_trains_h_with_the_papers_l_pre_on_request(trained, tiny_corpus, tmp
     the paper's."""
     from hyperlib.cli import main
 
-    model_dir, _ = trained
-    for p in model_dir.glob("*.safetensors"):
-        shutil.copy(p, tmp_path / p.name)
-    ckpt.write_config(tmp_path, ckpt.read_config(model_dir))
+    copy_trained(trained, tmp_path)
     options = lambda: ckpt.read_config(tmp_path)["training"]["hypernet-pre"]["options"]  # noqa: E731
     args = ["train", "hypernet-pre", "--corpus", str(tiny_corpus), "--model", str(tmp_path), "--tiny", "--steps", "2"]
     assert main(args) == 0
@@ -467,10 +471,7 @@ def test_hypernet_stage_reconstructs_augmented_inputs(trained, tiny_corpus, smal
     from hyperlib.training.distributed import Processes
     from hyperlib.training.stages import hyper_batch
 
-    model_dir, _ = trained
-    for p in model_dir.glob("*.safetensors"):
-        shutil.copy(p, tmp_path / p.name)
-    ckpt.write_config(tmp_path, ckpt.read_config(model_dir))
+    model_dir = copy_trained(trained, tmp_path)
     corpus = load_corpus(tiny_corpus)
     bank = NoteBank(corpus)
     f = ckpt.load_network(model_dir, "f", small_cfg, "cpu")
