@@ -86,6 +86,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="H stages: l_recon as the absolute error (default: l1) or the paper's squared error (l2)")
     p.add_argument("--recon-weight", type=float, default=None,
                    help="H stages: weight of l_recon (default: 100 for hypernet-pre, 200 for hypernet-adv)")
+    p.add_argument("--gradient-weight", type=float, default=None,
+                   help="H stages: weight of the gradient difference loss, the sharpness of the mel's changes "
+                        "over time and frequency against the true note's (default: 0)")
     p.add_argument("--augment-p", type=float, default=None,
                    help="H stages: share of the inputs made out-of-domain, a noise part and maybe a second note "
                         "added, and reconstructed at their own pitch (default: 0)")
@@ -271,7 +274,8 @@ def main(argv: list[str] | None = None) -> int:
                                            ("compile", args.compile or None), ("ckpt_every", args.ckpt_every),
                                            ("seed", args.seed), ("recon_known_pitch", args.recon_known_pitch),
                                            ("envelope_weight", args.envelope_weight), ("augment_p", args.augment_p),
-                                           ("recon_loss", args.recon_loss), ("recon_weight", args.recon_weight))
+                                           ("recon_loss", args.recon_loss), ("recon_weight", args.recon_weight),
+                                           ("gradient_weight", args.gradient_weight))
                          if v is not None}
             summary = train_stage(args.stage, args.corpus, args.model, args.device, args.tiny, args.fresh, **overrides)
             if summary:  # under torchrun, the main process's

@@ -144,6 +144,7 @@ class TrainConfig:
     refine_steps: int = 2
     recon_known_pitch: bool = False  # l_recon also where the corpus holds the input's true note at the asked pitch
     envelope_weight: float = 0.0  # per dB of mean |level error| over frames, where the true note is known
+    gradient_weight: float = 0.0  # gradient difference loss (losses.gradient_difference) where the true note is known
     augment_p: float = 0.0  # share of inputs given a noise part and a second note (training.augment), own pitch
     # encoder stage
     z_weight: float = 0.01

@@ -89,6 +89,8 @@ def _stage_text(stage: str, summary: dict) -> str:
         extra.append("l_recon also at every other pitch whose true note the corpus holds")
     if options.get("envelope_weight"):
         extra.append(f"+ {options['envelope_weight']:g} x the per-frame level error in dB")
+    if options.get("gradient_weight"):
+        extra.append(f"+ {options['gradient_weight']:g} x the gradient difference loss (Mathieu et al. 2016)")
     if options.get("augment_p"):
         extra.append(f"{options['augment_p']:.0%} of the inputs given a noise part and maybe a second note, "
                      "reconstructed at their own pitch")

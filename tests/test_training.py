@@ -413,14 +413,14 @@ def test_hypernet_stage_reconstructs_at_known_pitches(trained, tiny_corpus, smal
     """With recon_known_pitch and no own-pitch draws, the true notes at the neighbours' pitches still train H."""
     copy_trained(trained, tmp_path)
     train("hypernet-pre", tiny_corpus, tmp_path, small_cfg, steps=6, batch_size=8, p_recon=0.0,
-          recon_known_pitch=True, envelope_weight=0.1)
+          recon_known_pitch=True, envelope_weight=0.1, gradient_weight=10.0)
     log = read_log(tmp_path, "hypernet-pre")
-    assert all(r["recon_l1"] > 0 and r["level_db"] > 0 for r in log)
+    assert all(r["recon_l1"] > 0 and r["level_db"] > 0 and r["grad_diff"] > 0 for r in log)
     options = ckpt.read_config(tmp_path)["training"]["hypernet-pre"]["options"]
     assert options["recon_known_pitch"] is True and options["envelope_weight"] == 0.1
     card = write_model_card(tmp_path, "A tiny test corpus.").read_text()
     assert "l_recon also at every other pitch" in card and "+ 0.1 x the per-frame level error in dB" in card
-    assert "l_recon as the absolute error" in card
+    assert "l_recon as the absolute error" in card and "+ 10 x the gradient difference loss" in card
 
 
 def test_cli_trains_h_with_the_papers_l_pre_on_request(trained, tiny_corpus, tmp_path):
@@ -434,6 +434,9 @@ def test_cli_trains_h_with_the_papers_l_pre_on_request(trained, tiny_corpus, tmp
     assert main(args) == 0
     assert options()["recon_known_pitch"] is True and options()["envelope_weight"] == 0.1
     assert options()["recon_loss"] == "l1" and "recon_l1" in read_log(tmp_path, "hypernet-pre")[-1]
+    assert "grad_diff" not in read_log(tmp_path, "hypernet-pre")[-1]
+    assert main([*args, "--fresh", "--gradient-weight", "3"]) == 0
+    assert options()["gradient_weight"] == 3 and "grad_diff" in read_log(tmp_path, "hypernet-pre")[-1]
     assert main([*args, "--fresh", "--recon-loss", "l2", "--no-recon-known-pitch", "--envelope-weight", "0"]) == 0
     assert options()["recon_known_pitch"] is False and options()["envelope_weight"] == 0
     assert options()["recon_loss"] == "l2" and "recon_mse" in read_log(tmp_path, "hypernet-pre")[-1]
@@ -508,3 +511,33 @@ def test_l_pre_reconstruction_as_absolute_error():
     assert absolute.item() == pytest.approx(0.1) and logs_l1["recon_l1"] == pytest.approx(0.1)
     with pytest.raises(ValueError, match="recon_loss"):
         l_pre(stage(recon_loss="huber"), f, f(x_fine), truth, x_fine, torch.ones(1), 1.0)
+
+
+def test_gradient_difference_asks_for_the_targets_sharpness():
+    """A blurred copy of a textured mel scores worse than the mel itself or a shifted copy of its level; in l_pre
+    the term counts only where the target is known and pushes the blurred output towards more texture."""
+    from types import SimpleNamespace
+
+    from hyperlib.config import TrainConfig
+    from hyperlib.training.losses import gradient_difference, l_pre
+
+    gen = torch.Generator().manual_seed(0)
+    truth = 0.3 * torch.rand(2, 1, 128, 128, generator=gen) - 0.5
+    blurred = torch.nn.functional.avg_pool2d(truth, 5, stride=1, padding=2, count_include_pad=False)
+    assert torch.allclose(gradient_difference(truth, truth), torch.zeros(2))
+    assert torch.allclose(gradient_difference(truth + 0.2, truth), torch.zeros(2), atol=1e-6)  # level is not its job
+    assert (gradient_difference(blurred, truth) > 0.1).all()
+    f = torch.nn.Flatten()
+    x_fine = blurred.clone().requires_grad_(True)
+    stage = lambda **tc: SimpleNamespace(tc=TrainConfig(timbre_weight=0.0, recon_weight=0.0, **tc),  # noqa: E731
+                                         audio=AudioConfig())
+    loss, logs = l_pre(stage(gradient_weight=2.0), f, f(blurred), truth, x_fine, torch.tensor([1.0, 0.0]), 1.0)
+    expected = gradient_difference(blurred, truth)[0].item()
+    assert logs["grad_diff"] == pytest.approx(expected, rel=1e-5)
+    assert loss.item() == pytest.approx(2.0 * expected / 2, rel=1e-5)
+    (grad,) = torch.autograd.grad(loss, x_fine)
+    assert grad[1].abs().sum() == 0
+    sharper = (x_fine - 1e-3 * grad / grad.abs().max()).detach()  # a small step down the gradient
+    assert gradient_difference(sharper, truth)[0] < expected
+    paper, paper_logs = l_pre(stage(), f, f(blurred), truth, x_fine, torch.ones(2), 1.0)
+    assert "grad_diff" not in paper_logs and paper.item() == 0
