@@ -88,7 +88,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="H stages: weight of l_recon (default: 100 for hypernet-pre, 200 for hypernet-adv)")
     p.add_argument("--gradient-weight", type=float, default=None,
                    help="H stages: weight of the gradient difference loss, the sharpness of the mel's changes "
-                        "over time and frequency against the true note's (default: 0)")
+                        "over time and frequency against the true note's (default: 200 for hypernet-adv, "
+                        "0 for hypernet-pre)")
     p.add_argument("--augment-p", type=float, default=None,
                    help="H stages: share of the inputs made out-of-domain, a noise part and maybe a second note "
                         "added, and reconstructed at their own pitch (default: 0)")
