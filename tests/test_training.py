@@ -514,8 +514,9 @@ def test_l_pre_reconstruction_as_absolute_error():
 
 
 def test_gradient_difference_asks_for_the_targets_sharpness():
-    """A blurred copy of a textured mel scores worse than the mel itself or a shifted copy of its level; in l_pre
-    the term counts only where the target is known and pushes the blurred output towards more texture."""
+    """A blurred copy of a textured mel scores worse than the mel itself, a shifted copy of its level or its mirror
+    image (every change the same size, the other sign); in l_pre the term counts only where the target is known
+    and pushes the blurred output towards more texture."""
     from types import SimpleNamespace
 
     from hyperlib.config import TrainConfig
@@ -526,6 +527,7 @@ def test_gradient_difference_asks_for_the_targets_sharpness():
     blurred = torch.nn.functional.avg_pool2d(truth, 5, stride=1, padding=2, count_include_pad=False)
     assert torch.allclose(gradient_difference(truth, truth), torch.zeros(2))
     assert torch.allclose(gradient_difference(truth + 0.2, truth), torch.zeros(2), atol=1e-6)  # level is not its job
+    assert torch.allclose(gradient_difference(-truth, truth), torch.zeros(2), atol=1e-6)  # nor a change's sign: its size
     assert (gradient_difference(blurred, truth) > 0.1).all()
     f = torch.nn.Flatten()
     x_fine = blurred.clone().requires_grad_(True)
@@ -541,3 +543,12 @@ def test_gradient_difference_asks_for_the_targets_sharpness():
     assert gradient_difference(sharper, truth)[0] < expected
     paper, paper_logs = l_pre(stage(), f, f(blurred), truth, x_fine, torch.ones(2), 1.0)
     assert "grad_diff" not in paper_logs and paper.item() == 0
+
+
+def test_adversarial_stage_adds_the_gradient_difference_by_default(trained):
+    """hypernet-adv trains with the gradient difference loss unless told otherwise; hypernet-pre does not."""
+    model_dir, after = trained
+    assert after["hypernet-adv"]["config"]["training"]["hypernet-adv"]["options"]["gradient_weight"] > 0
+    assert all(r["grad_diff"] > 0 for r in read_log(model_dir, "hypernet-adv"))
+    assert after["hypernet-pre"]["config"]["training"]["hypernet-pre"]["options"]["gradient_weight"] == 0
+    assert all("grad_diff" not in r for r in read_log(model_dir, "hypernet-pre"))
