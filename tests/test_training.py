@@ -527,7 +527,7 @@ def test_gradient_difference_asks_for_the_targets_sharpness():
     blurred = torch.nn.functional.avg_pool2d(truth, 5, stride=1, padding=2, count_include_pad=False)
     assert torch.allclose(gradient_difference(truth, truth), torch.zeros(2))
     assert torch.allclose(gradient_difference(truth + 0.2, truth), torch.zeros(2), atol=1e-6)  # level is not its job
-    assert torch.allclose(gradient_difference(-truth, truth), torch.zeros(2), atol=1e-6)  # nor a change's sign: its size
+    assert torch.allclose(gradient_difference(-truth, truth), torch.zeros(2), atol=1e-6)  # nor the sign of a change
     assert (gradient_difference(blurred, truth) > 0.1).all()
     f = torch.nn.Flatten()
     x_fine = blurred.clone().requires_grad_(True)
