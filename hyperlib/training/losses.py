@@ -42,7 +42,7 @@ def adversarial_loss(D, fake, pitch, h) -> torch.Tensor:
 
 
 def gradient_difference(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Gradient difference loss (Mathieu et al. 2016, eq. 5 with alpha = 1) of log-mels x, y (B, 1, F, T) -> (B,).
+    """Image gradient difference loss of Mathieu et al. 2016 (alpha = 1) of log-mels x, y (B, 1, F, T) -> (B,).
 
     The mean of ||dx| - |dy|| over the frame-to-frame and band-to-band differences d, each axis averaged
     on its own and the two summed: it asks for onsets, decays and harmonics as sharp as the target's,
