@@ -91,8 +91,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "over time and frequency against the true note's (default: 200 for hypernet-adv, "
                         "0 for hypernet-pre)")
     p.add_argument("--augment-p", type=float, default=None,
-                   help="H stages: share of the inputs made out-of-domain, a noise part and maybe a second note "
-                        "added, and reconstructed at their own pitch (default: 0)")
+                   help="features and H stages: share of the inputs made out-of-domain, a noise part and maybe "
+                        "a second note added (H reconstructs them at their own pitch; f keeps their labels) "
+                        "(default: 0)")
 
     p = sub.add_parser("bench-train", help="training throughput (samples/s) of every stage's step")
     p.add_argument("--corpus", default=None, help="corpus folder (default: a tiny one rendered from TimGM6mb)")

@@ -80,7 +80,8 @@ STAGE_TEXT = {
 
 
 def _stage_text(stage: str, summary: dict) -> str:
-    """``STAGE_TEXT[stage]`` with the options of the H stages' L_pre that go beyond the paper, where used."""
+    """``STAGE_TEXT[stage]`` with the options that go beyond the paper, where used: the H stages' L_pre terms and
+    the input augmentation of f and H."""
     options = summary.get("options", {})
     extra = []
     if options.get("recon_loss") == "l1":
@@ -92,8 +93,8 @@ def _stage_text(stage: str, summary: dict) -> str:
     if options.get("gradient_weight"):
         extra.append(f"+ {options['gradient_weight']:g} x the gradient difference loss (Mathieu et al. 2016)")
     if options.get("augment_p"):
-        extra.append(f"{options['augment_p']:.0%} of the inputs given a noise part and maybe a second note, "
-                     "reconstructed at their own pitch")
+        kept = "their instrument and pitch labels kept" if stage == "features" else "reconstructed at their own pitch"
+        extra.append(f"{options['augment_p']:.0%} of the inputs given a noise part and maybe a second note, {kept}")
     return "; ".join([STAGE_TEXT[stage], *extra])
 
 

@@ -493,6 +493,25 @@ def test_hypernet_stage_reconstructs_augmented_inputs(trained, tiny_corpus, smal
     assert "of the inputs given a noise part" in write_model_card(tmp_path, "A tiny test corpus.").read_text()
 
 
+def test_feature_stage_trains_on_augmented_inputs(tiny_corpus, small_cfg, tmp_path, monkeypatch):
+    """With augment_p = 1 every input of f is an augmented note; without it nothing is drawn or augmented."""
+    from hyperlib.training import stages
+
+    calls, augment_inputs = [], stages.augment_inputs
+
+    def spy(x, *args, **kwargs):
+        calls.append(x.shape[0])
+        return augment_inputs(x, *args, **kwargs)
+
+    monkeypatch.setattr(stages, "augment_inputs", spy)
+    train("features", tiny_corpus, tmp_path, small_cfg, steps=3, batch_size=4)
+    assert calls == []
+    train("features", tiny_corpus, tmp_path, small_cfg, steps=3, batch_size=4, augment_p=1.0, fresh=True)
+    assert calls == [4, 4, 4]
+    assert ckpt.read_config(tmp_path)["training"]["features"]["options"]["augment_p"] == 1.0
+    assert "their instrument and pitch labels kept" in write_model_card(tmp_path, "A tiny test corpus.").read_text()
+
+
 def test_l_pre_reconstruction_as_absolute_error():
     """recon_loss="l1" weighs |x - x_fine| instead of its square, logged as recon_l1; other names are refused."""
     from types import SimpleNamespace

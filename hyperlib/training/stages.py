@@ -8,7 +8,7 @@ final losses) into ``config.json["training"][stage]``. Under torchrun every stag
 """
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Callable
 
 import torch
@@ -38,6 +38,37 @@ STAGE_DEFAULTS = {
 TINY = dict(steps=12, batch_size=4, ckpt_every=6, log_every=1, knn_k=4, refine_steps=1)
 
 
+@dataclass
+class AugmentDraw:
+    """The random numbers of one batch's out-of-domain inputs (``augment.augment_inputs``), this process's shard.
+
+    rows: (B,) bool, the rows to augment (each with probability ``tc.augment_p``); u: (B, NUM_DRAWS) uniform
+    numbers; texture: (B, 1, F, T) standard normal numbers; layers: (B,) corpus rows of the notes to layer.
+    """
+
+    rows: torch.Tensor
+    u: torch.Tensor
+    texture: torch.Tensor
+    layers: torch.Tensor
+
+    @classmethod
+    def draw(cls, s: Stage) -> "AugmentDraw | None":
+        """The draw for one batch, or None when ``tc.augment_p`` is 0 (nothing is drawn then, so that runs
+        without augmentation keep their batches)."""
+        if s.tc.augment_p <= 0:
+            return None
+        b = s.tc.batch_size
+        return cls(s.procs.shard(torch.rand(b) < s.tc.augment_p), s.procs.shard(torch.rand(b, NUM_DRAWS)),
+                   s.procs.shard(torch.randn(b, *s.bank.mels.shape[1:])), s.procs.shard(s.bank.sample(b)))
+
+    def apply(self, s: Stage, x: torch.Tensor) -> None:
+        """Augment the drawn rows of x (B, 1, F, T) in place."""
+        if self.rows.any():
+            r = self.rows
+            x[r.to(x.device)] = augment_inputs(x[r.to(x.device)], s.bank.batch(self.layers[r], s.device),
+                                               self.u[r].to(s.device), self.texture[r].to(s.device), s.audio)
+
+
 def train_features(s: Stage) -> dict:
     """f: instrument cross-entropy + pitch_adv_weight * the pitch read-out's explained variance (GANStrument).
 
@@ -45,6 +76,9 @@ def train_features(s: Stage) -> dict:
     on the last ``tc.adversary_queue`` features at every step, whose explained fraction f minimizes. A
     departure from GANStrument's gradient-reversed pitch classifier, which f learned to make confidently
     wrong while pitch stayed linearly decodable from h (probe 29.7% against 20.8% without it).
+    With ``tc.augment_p`` a share of the inputs gets a noise part and maybe a second note (``AugmentDraw``),
+    keeping its instrument and pitch labels: the adversary then sees each pitch in more timbres than the
+    fonts hold.
     """
     f = s.trainable("f")
     f_train = s.procs.wrap(f)
@@ -59,6 +93,9 @@ def train_features(s: Stage) -> dict:
         i = s.procs.shard(mels.sample(s.tc.batch_size))
         x = mels.batch(i, s.device)
         noise = torch.randn((s.tc.batch_size, *x.shape[1:]), dtype=x.dtype, device=x.device)
+        draw = AugmentDraw.draw(s)
+        if draw is not None:
+            draw.apply(s, x)
         x = x + 0.02 * s.procs.shard(noise)  # light noise: robustness to vocoded / real inputs
         h = f_train(x)
         explained, r2 = adversary(h, (pitch[i] - s.cfg.min_pitch).to(s.device))
@@ -133,21 +170,16 @@ def hyper_batch(s: Stage, h_all: torch.Tensor, f: torch.nn.Module):
     """
     i, j, p_j, exact, h = knn_batch(s, h_all)
     own = s.procs.shard(torch.rand(s.tc.batch_size) < s.tc.p_recon)
-    augmented = torch.zeros_like(own)
-    if s.tc.augment_p > 0:  # drawn only then: runs without augmentation keep their batches
-        augmented = s.procs.shard(torch.rand(s.tc.batch_size) < s.tc.augment_p)
-        u = s.procs.shard(torch.rand(s.tc.batch_size, NUM_DRAWS))
-        texture = s.procs.shard(torch.randn(s.tc.batch_size, *s.bank.mels.shape[1:]))
-        layers = s.procs.shard(s.bank.sample(s.tc.batch_size))
-        own = own | augmented
+    draw = AugmentDraw.draw(s)
+    if draw is not None:
+        own = own | draw.rows
     j = torch.where(own, i, j)
     target = torch.where(own, i, exact)  # exact: -1 where the corpus lacks the note
     known = target >= 0 if s.tc.recon_known_pitch else own
     x = s.bank.batch(target.clamp(min=0), s.device)
-    if augmented.any():
-        a = augmented.to(s.device)
-        x[a] = augment_inputs(x[a], s.bank.batch(layers[augmented], s.device), u[augmented].to(s.device),
-                              texture[augmented].to(s.device), s.audio)
+    if draw is not None and draw.rows.any():
+        draw.apply(s, x)
+        a = draw.rows.to(s.device)
         with torch.no_grad():
             h = h.clone()
             h[a] = f(x[a])
