@@ -147,10 +147,16 @@ def build(name: str, cfg: ModelConfig, audio: AudioConfig | None = None) -> nn.M
 
 
 def save_network(model_dir: str | Path, name: str, module: nn.Module) -> Path:
-    """Write ``module``'s weights to ``model_dir/<name>.safetensors``."""
+    """Write ``module``'s weights to ``model_dir/<name>.safetensors``.
+
+    The file is written under a temporary name and then renamed over the old one, so a run stopped while saving
+    leaves the previous weights whole.
+    """
     path = Path(model_dir) / f"{name}.safetensors"
     path.parent.mkdir(parents=True, exist_ok=True)
-    save_file({k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}, str(path))
+    tmp = path.with_suffix(".tmp")
+    save_file({k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}, str(tmp))
+    tmp.replace(path)
     return path
 
 

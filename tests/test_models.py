@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 
 import librosa
 import numpy as np
@@ -269,6 +270,21 @@ def test_save_and_load_networks(tmp_path, small_cfg, nets, batch):
             assert k1 == k2 and torch.equal(v1, v2)
     torch.testing.assert_close(ckpt.load_network(tmp_path, "G")(batch["h"], None, batch["p"]),
                                nets["G"](batch["h"], None, batch["p"]))
+
+
+def test_save_interrupted_keeps_the_previous_weights(tmp_path, small_cfg, nets, monkeypatch):
+    """A save that breaks off part-way (a run stopped while writing) leaves the earlier file whole."""
+    path = ckpt.save_network(tmp_path, "f", nets["f"])
+    before = path.read_bytes()
+
+    def broken(tensors, filename):
+        Path(filename).write_bytes(b"partial")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(ckpt, "save_file", broken)
+    with pytest.raises(KeyboardInterrupt):
+        ckpt.save_network(tmp_path, "f", ckpt.build("f", small_cfg))
+    assert path.read_bytes() == before
 
 
 def test_missing_network_names_its_stage(tmp_path, small_cfg):
