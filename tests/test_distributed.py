@@ -7,9 +7,11 @@ the discriminator's lazy R1 (at step 0 of every run here), G's weight average, a
 Tolerance: the two runs compute the same sums in another order (each process averages its half of the batch,
 gloo adds the two), so gradients differ in the last bits of float32 (about 1e-7 relative), and Adam, which
 scales every step to about the learning rate whatever the gradient's size, lets a parameter whose gradient is
-near zero move differently by up to the learning rate (2e-3 here). Measured over these 3 steps the weights
-differed by at most 4.4e-6; with both processes on the same rows (a wrong split) by 1.5e-2. ATOL lies between
-the two, 20 times above the first.
+near zero move differently by up to the learning rate (2e-3 here) at each step. Measured over these 3 steps,
+every weight but one differed by at most 3e-5; that one, whose gradient is near zero, by 1.2e-3
+(on one machine; 4.4e-6 for all on another). With both processes on the same rows (a wrong split) weights
+differ by up to 1.5e-2. So the test allows at most one weight in a thousand per tensor beyond ATOL, and none
+beyond the three steps' learning rates (MAX_DRIFT).
 """
 from __future__ import annotations
 
@@ -29,6 +31,7 @@ from hyperlib.training import train_stage
 from hyperlib.training.distributed import Processes
 
 ATOL = 1e-4  # absolute, on weights of order 1 (see the module docstring)
+MAX_DRIFT = 3 * 2e-3  # three Adam steps at G's learning rate: a weight whose gradient is near zero
 
 
 def torchrun(*args, processes: int = 2) -> subprocess.CompletedProcess:
@@ -60,7 +63,9 @@ def test_two_processes_train_the_generator_as_one(with_features, tiny_corpus, tm
         a, b = load_file(str(one / f"{name}.safetensors")), load_file(str(two / f"{name}.safetensors"))
         assert a.keys() == b.keys()
         for k in a:
-            torch.testing.assert_close(b[k], a[k], atol=ATOL, rtol=0, msg=f"{name}.{k}")
+            diff = (b[k] - a[k]).abs()
+            assert (diff > ATOL).float().mean() <= 1e-3 and diff.max() <= MAX_DRIFT, \
+                f"{name}.{k}: {int((diff > ATOL).sum())} of {diff.numel()} beyond {ATOL}, largest {diff.max():.2e}"
     start = load_file(str(with_features / "f.safetensors"))  # f is read, not trained, by this stage
     assert all(torch.equal(v, load_file(str(two / "f.safetensors"))[k]) for k, v in start.items())
     # one log, written by the main process alone; the resumed run continued it; losses are the global batch's
