@@ -1,9 +1,10 @@
 """The five resumable training stages, run in order on the tiny corpus with a small model.
 
-Every stage is seeded, so these runs are repeatable. The schedules below were also run with the stage seeds
-1 and 2 (hypernet and encoder stages), and lowered their loss as asserted in every run; measured ratios of
-the last quarter's mean to the first quarter's: features 0.18, generator 0.66, hypernet-pre 0.71-0.79,
-hypernet-adv 0.76-0.82, encoder 0.6-0.72. Without optimizer steps every one of these tests fails.
+Every stage is seeded, so these runs are repeatable on one machine; across machines the arithmetic differs
+enough to move the ratios below (last quarter's mean over the first quarter's), so each schedule keeps a
+margin. Measured at the default seed: features 0.56, generator 0.64, hypernet-pre 0.80, hypernet-adv 0.74,
+encoder 0.62; hypernet-adv with the stage seeds 1-4 as well: 0.70-0.84. Without optimizer steps every one
+of these tests fails (hypernet-adv at lr 0: 0.98-1.12).
 """
 from __future__ import annotations
 
@@ -39,7 +40,9 @@ PLAN = {
     # happened to draw the reconstruction term. H reaches its plateau within ~10 steps at the default lr, so
     # pre-training uses a lower lr: then the adversarial stage, starting from H_pre, still has room to improve.
     "hypernet-pre": (dict(steps=24, batch_size=8, p_recon=1.0, lr=1e-3), "l_pre", ("H_pre",)),
-    "hypernet-adv": (dict(steps=24, batch_size=8, p_recon=1.0), "l_pre", ("H",)),
+    # The adversarial term pulls against L_pre, so at the default lr 24 steps lower l_pre by only 5-10 %
+    # (0.90-0.95 over seeds 0-2), within one machine's batch noise; lr 5e-3 leaves a margin.
+    "hypernet-adv": (dict(steps=24, batch_size=8, p_recon=1.0, lr=5e-3), "l_pre", ("H",)),
     "encoder": (dict(steps=80, batch_size=8, lr=3e-3), "recon_mse", ("E",)),
 }
 MAX_RATIO = 0.9  # mean of the last quarter of the log / mean of the first quarter
