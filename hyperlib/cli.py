@@ -94,6 +94,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="features and H stages: share of the inputs made out-of-domain, a noise part and maybe "
                         "a second note added (H reconstructs them at their own pitch; f keeps their labels) "
                         "(default: 0)")
+    p.add_argument("--mix-rows", type=int, default=None,
+                   help="H stages: extra rows per step whose timbre feature h mixes two random notes' (timbre "
+                        "interpolation as a training input; timbre and adversarial terms only) (default: 0)")
 
     p = sub.add_parser("bench-train", help="training throughput (samples/s) of every stage's step")
     p.add_argument("--corpus", default=None, help="corpus folder (default: a tiny one rendered from TimGM6mb)")
@@ -276,6 +279,7 @@ def main(argv: list[str] | None = None) -> int:
                                            ("compile", args.compile or None), ("ckpt_every", args.ckpt_every),
                                            ("seed", args.seed), ("recon_known_pitch", args.recon_known_pitch),
                                            ("envelope_weight", args.envelope_weight), ("augment_p", args.augment_p),
+                                           ("mix_rows", args.mix_rows),
                                            ("recon_loss", args.recon_loss), ("recon_weight", args.recon_weight),
                                            ("gradient_weight", args.gradient_weight))
                          if v is not None}

@@ -146,6 +146,7 @@ class TrainConfig:
     envelope_weight: float = 0.0  # per dB of mean |level error| over frames, where the true note is known
     gradient_weight: float = 0.0  # gradient difference loss (losses.gradient_difference) where the true note is known
     augment_p: float = 0.0  # share of inputs given a noise part and a second note (training.augment), own pitch
+    mix_rows: int = 0  # extra rows per step whose h mixes two notes' (timbre and adversarial terms only)
     # encoder stage
     z_weight: float = 0.01
 

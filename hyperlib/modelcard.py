@@ -95,6 +95,9 @@ def _stage_text(stage: str, summary: dict) -> str:
     if options.get("augment_p"):
         kept = "their instrument and pitch labels kept" if stage == "features" else "reconstructed at their own pitch"
         extra.append(f"{options['augment_p']:.0%} of the inputs given a noise part and maybe a second note, {kept}")
+    if options.get("mix_rows"):
+        extra.append(f"+ {options['mix_rows']} rows per step whose h mixes two notes' (timbre and adversarial "
+                     "terms only)")
     return "; ".join([STAGE_TEXT[stage], *extra])
 
 

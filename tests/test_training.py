@@ -275,6 +275,8 @@ def test_note_bank(tiny_corpus):
     assert bank.knn.shape == (len(bank), 4)
     assert torch.equal(bank.knn[:, 0], rows)  # each row is its own nearest neighbour
     assert set(bank.neighbours(rows).tolist()) <= set(range(len(bank)))
+    # a feature's neighbours: a row's own h finds one of that row's k nearest rows
+    assert all(int(n) in bank.knn[r].tolist() for r, n in zip(rows, bank.neighbours_of(h[rows])))
     sims = torch.nn.functional.normalize(h, dim=1) @ torch.nn.functional.normalize(h, dim=1).T
     assert torch.all(sims.gather(1, bank.knn).min(1).values >= sims.sort(1, descending=True).values[:, 3] - 1e-6)
 
@@ -513,6 +515,41 @@ def test_feature_stage_trains_on_augmented_inputs(tiny_corpus, small_cfg, tmp_pa
     assert calls == [4, 4, 4]
     assert ckpt.read_config(tmp_path)["training"]["features"]["options"]["augment_p"] == 1.0
     assert "their instrument and pitch labels kept" in write_model_card(tmp_path, "A tiny test corpus.").read_text()
+
+
+def test_hypernet_stage_adds_timbre_mixes(trained, tiny_corpus, small_cfg, tmp_path, monkeypatch):
+    """mix_rows adds to every step rows whose h lies between two notes' h, each paired with one of the notes
+    nearest to the mix (its pitch and D's real note)."""
+    from types import SimpleNamespace
+
+    from hyperlib.config import TrainConfig
+    from hyperlib.training import stages
+    from hyperlib.training.distributed import Processes
+
+    model_dir = copy_trained(trained, tmp_path)
+    bank = NoteBank(load_corpus(tiny_corpus))
+    h_all = bank.features(ckpt.load_network(model_dir, "f", small_cfg, "cpu"), "cpu")
+    bank.build_knn(h_all, 4)
+    ends = iter([torch.full((6,), 0), torch.full((6,), 20)])
+    bank.sample = lambda n: next(ends)
+    s = SimpleNamespace(tc=TrainConfig(mix_rows=6), bank=bank, procs=Processes(), device=torch.device("cpu"))
+    p, real, h = stages.mix_batch(s, h_all)
+    a = ((h - h_all[20]) @ (h_all[0] - h_all[20])) / (h_all[0] - h_all[20]).square().sum()
+    assert torch.allclose(h, a[:, None] * h_all[0] + (1 - a[:, None]) * h_all[20], atol=1e-5)
+    assert torch.all((a >= 0) & (a <= 1)) and a.std() > 0.05
+    unit = torch.nn.functional.normalize
+    cos = unit(h, dim=1) @ unit(h_all, dim=1).T
+    kth = cos.sort(dim=1, descending=True).values[:, 3]
+    for row in range(6):  # the real note is one of the mix's 4 nearest, at its own pitch
+        j = [r for r in range(len(bank)) if torch.equal(bank.batch(torch.tensor([r]), "cpu")[0], real[row])]
+        assert any(cos[row, r] >= kth[row] - 1e-6 and bank.pitch[r] == p[row] for r in j)
+
+    sizes, refine = [], stages.refine
+    monkeypatch.setattr(stages, "refine", lambda G, f, H, h, *args: sizes.append(len(h)) or refine(G, f, H, h, *args))
+    train("hypernet-adv", tiny_corpus, tmp_path, small_cfg, steps=2, batch_size=4, mix_rows=3)
+    assert sizes == [7, 7]
+    assert ckpt.read_config(tmp_path)["training"]["hypernet-adv"]["options"]["mix_rows"] == 3
+    assert "+ 3 rows per step whose h mixes" in write_model_card(tmp_path, "A tiny test corpus.").read_text()
 
 
 def test_l_pre_reconstruction_as_absolute_error():

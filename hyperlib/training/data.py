@@ -54,9 +54,21 @@ class NoteBank:
         starts = tqdm(range(0, len(self), batch_size), desc="h = f(x) of the corpus", unit="batch", leave=False)
         return torch.cat([f(self.batch(torch.arange(s, min(s + batch_size, len(self))), device)).cpu() for s in starts])
 
+    def neighbours_of(self, h: torch.Tensor) -> torch.Tensor:
+        """One random row among the k nearest rows (cosine, as ``build_knn``) to each feature of ``h`` (B, h_dim)."""
+        if self.knn is None:
+            raise RuntimeError("Call build_knn first.")
+        near = self._nearest(h.cpu(), self.knn.shape[1])
+        return near[torch.arange(len(near)), torch.from_numpy(self.rng.integers(0, near.shape[1], len(near)))]
+
     @torch.no_grad()
     def build_knn(self, h: torch.Tensor, k: int, chunk: int = 1024) -> None:
         """Cosine k-nearest neighbours of every row (itself included) in h-space: (N, k) rows."""
-        hn = torch.nn.functional.normalize(h, dim=1)
+        self._h_unit = torch.nn.functional.normalize(h.cpu(), dim=1)
         k = min(k, len(self))
-        self.knn = torch.cat([(hn[s : s + chunk] @ hn.T).topk(k, dim=1).indices for s in range(0, len(self), chunk)])
+        self.knn = torch.cat([self._nearest(self._h_unit[s : s + chunk], k) for s in range(0, len(self), chunk)])
+
+    @torch.no_grad()
+    def _nearest(self, h: torch.Tensor, k: int) -> torch.Tensor:
+        """(B, k) rows of the k largest cosines between ``h`` (B, h_dim) and the rows' h."""
+        return (torch.nn.functional.normalize(h, dim=1) @ self._h_unit.T).topk(k, dim=1).indices

@@ -186,12 +186,30 @@ def hyper_batch(s: Stage, h_all: torch.Tensor, f: torch.nn.Module):
     return i, s.bank.pitch[j].to(s.device), s.bank.batch(j, s.device), h, x, known.float().to(s.device)
 
 
+def mix_batch(s: Stage, h_all: torch.Tensor):
+    """``tc.mix_rows`` timbre mixes h = a h_i + (1 - a) h_k of two random notes, a ~ U(0, 1): the interpolation
+    of paper sec. 4.3 as a training input, which the refinement otherwise meets only at inference.
+
+    Each mix is paired as a KNN pair is (instance conditioning): a random one of its k nearest notes in h-space
+    gives the pitch p and D's real note. No true note exists for a mix, so only the timbre and adversarial
+    terms apply to it. Returns p (M,), real (M, 1, F, T), h (M, h_dim): this process's shard of the mixes.
+    """
+    n = s.tc.mix_rows
+    a = torch.rand(n, 1)
+    h = a * h_all[s.bank.sample(n)].cpu() + (1 - a) * h_all[s.bank.sample(n)].cpu()
+    j = s.bank.neighbours_of(h)
+    j, h = s.procs.shard(j), s.procs.shard(h)
+    return s.bank.pitch[j].to(s.device), s.bank.batch(j, s.device), h.to(s.device)
+
+
 def train_hypernet(s: Stage, adversarial: bool) -> dict:
     """H pre-training with L_pre (eq. 3-4) or adversarial fine-tuning with D (eq. 5-6); G and f frozen.
 
     ``tc.recon_known_pitch``, ``tc.envelope_weight`` and ``tc.augment_p`` extend L_pre beyond the paper
     (``hyper_batch``, ``losses.l_pre``): the reconstruction term at every pitch whose true note the corpus
     holds, a loss on the loudness over time, and out-of-domain inputs reconstructed at their own pitch.
+    ``tc.mix_rows`` adds timbre mixes to each step (``mix_batch``); their per-row loss is added to the batch's
+    mean, so that the rows with a true note keep their weight.
     """
     f, G = s.frozen("f"), s.frozen("G")
     h_all = s.features_and_knn(f)
@@ -203,9 +221,15 @@ def train_hypernet(s: Stage, adversarial: bool) -> dict:
 
     def step(n: int) -> dict:
         i, p, real, h, x, known = hyper_batch(s, h_all, f)
+        rows = len(i)
+        if s.tc.mix_rows:
+            p_mix, real_mix, h_mix = mix_batch(s, h_all)
+            p, real, h = torch.cat([p, p_mix]), torch.cat([real, real_mix]), torch.cat([h, h_mix])
+            x, known = torch.cat([x, real_mix]), torch.cat([known, known.new_zeros(len(p_mix))])  # no target
         xs, _ = refine(G, f, H_train, h, p, s.tc.refine_steps)
         x_fine = xs[-1]
         loss, logs = l_pre(s, f, h, x, x_fine, known, h_scale)
+        loss = loss * len(h) / rows  # the sum over all rows over the drawn rows: mixes add to their mean
         if adversarial:
             logs["d_loss"] = discriminator_step(s, D_train, real, x_fine, p, h, n)
             adv = adversarial_loss(D, x_fine, p, h)
