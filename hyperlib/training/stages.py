@@ -229,7 +229,7 @@ def train_hypernet(s: Stage, adversarial: bool) -> dict:
         xs, _ = refine(G, f, H_train, h, p, s.tc.refine_steps)
         x_fine = xs[-1]
         loss, logs = l_pre(s, f, h, x, x_fine, known, h_scale)
-        loss = loss * len(h) / rows  # the sum over all rows over the drawn rows: mixes add to their mean
+        loss = loss * len(h) / rows  # summed over all rows, divided by the drawn rows: mixes add, not dilute
         if adversarial:
             logs["d_loss"] = discriminator_step(s, D_train, real, x_fine, p, h, n)
             adv = adversarial_loss(D, x_fine, p, h)
