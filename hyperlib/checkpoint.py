@@ -12,6 +12,7 @@ import hashlib
 import json
 import threading
 from pathlib import Path
+from typing import Callable
 
 import torch
 from safetensors import safe_open
@@ -146,17 +147,20 @@ def build(name: str, cfg: ModelConfig, audio: AudioConfig | None = None) -> nn.M
     raise ValueError(f"Unknown network {name!r}; known: {', '.join(NETWORKS)}.")
 
 
-def save_network(model_dir: str | Path, name: str, module: nn.Module) -> Path:
-    """Write ``module``'s weights to ``model_dir/<name>.safetensors``.
+def replace_atomically(path: Path, write: Callable[[Path], object]) -> None:
+    """``write(tmp)`` to a temporary name beside ``path``, then rename it over ``path``: a run stopped while
+    writing leaves the previous file whole."""
+    tmp = path.with_suffix(".tmp")
+    write(tmp)
+    tmp.replace(path)
 
-    The file is written under a temporary name and then renamed over the old one, so a run stopped while saving
-    leaves the previous weights whole.
-    """
+
+def save_network(model_dir: str | Path, name: str, module: nn.Module) -> Path:
+    """Write ``module``'s weights to ``model_dir/<name>.safetensors`` (``replace_atomically``)."""
     path = Path(model_dir) / f"{name}.safetensors"
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    save_file({k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}, str(tmp))
-    tmp.replace(path)
+    tensors = {k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
+    replace_atomically(path, lambda tmp: save_file(tensors, str(tmp)))
     return path
 
 

@@ -26,6 +26,7 @@ class NoteBank:
         self._row = {key: r for r, key in enumerate(zip(inst.tolist(), self.velocity.tolist(), self.pitch.tolist()))}
         self.rng = np.random.default_rng(seed)
         self.knn: torch.Tensor | None = None
+        self._h_unit: torch.Tensor | None = None  # (N, h_dim) unit-norm h of the rows, from build_knn
 
     def __len__(self) -> int:
         return self.mels.shape[0]
@@ -46,7 +47,7 @@ class NoteBank:
         """One random row among the k nearest neighbours in h-space of each row in ``i`` (instance conditioning)."""
         if self.knn is None:
             raise RuntimeError("Call build_knn first.")
-        return self.knn[i, torch.from_numpy(self.rng.integers(0, self.knn.shape[1], len(i)))]
+        return self._one_of(self.knn[i])
 
     @torch.no_grad()
     def features(self, f: torch.nn.Module, device, batch_size: int = 256) -> torch.Tensor:
@@ -58,8 +59,11 @@ class NoteBank:
         """One random row among the k nearest rows (cosine, as ``build_knn``) to each feature of ``h`` (B, h_dim)."""
         if self.knn is None:
             raise RuntimeError("Call build_knn first.")
-        near = self._nearest(h.cpu(), self.knn.shape[1])
-        return near[torch.arange(len(near)), torch.from_numpy(self.rng.integers(0, near.shape[1], len(near)))]
+        return self._one_of(self._nearest(h.cpu(), self.knn.shape[1]))
+
+    def _one_of(self, rows: torch.Tensor) -> torch.Tensor:
+        """One random entry of each line of ``rows`` (B, k): (B,)."""
+        return rows[torch.arange(len(rows)), torch.from_numpy(self.rng.integers(0, rows.shape[1], len(rows)))]
 
     @torch.no_grad()
     def build_knn(self, h: torch.Tensor, k: int, chunk: int = 1024) -> None:

@@ -110,8 +110,7 @@ class Stage:
             h = torch.load(cache, weights_only=True)
         elif self.procs.main:
             h = self.bank.features(f, self.device)
-            torch.save(h, cache.with_suffix(".tmp"))
-            cache.with_suffix(".tmp").replace(cache)
+            ckpt.replace_atomically(cache, lambda tmp: torch.save(h, tmp))
         self.procs.barrier()  # the main process computes and caches h, the others read it
         if not self.procs.main:
             h = torch.load(cache, weights_only=True)
@@ -196,12 +195,11 @@ class Stage:
         return {k: round(sum(r[k] for r in rows) / len(rows), 5) for k in keys}
 
     def _save_state(self, step: int, elapsed: float) -> None:
-        tmp = self.state_path.with_suffix(".tmp")
-        torch.save({"step": step, "elapsed": elapsed, "rng": json.dumps(self.bank.rng.bit_generator.state),
-                    "before": json.dumps(self.before),
-                    "modules": {k: m.state_dict() for k, m in self.modules.items()},
-                    "optims": {k: o.state_dict() for k, o in self.optims.items()}}, tmp)
-        tmp.replace(self.state_path)
+        state = {"step": step, "elapsed": elapsed, "rng": json.dumps(self.bank.rng.bit_generator.state),
+                 "before": json.dumps(self.before),
+                 "modules": {k: m.state_dict() for k, m in self.modules.items()},
+                 "optims": {k: o.state_dict() for k, o in self.optims.items()}}
+        ckpt.replace_atomically(self.state_path, lambda tmp: torch.save(state, tmp))
 
     def update(self, name: str, loss: torch.Tensor) -> None:
         opt = self.optims[name]
