@@ -46,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--synth-patches", type=int, default=0,
                    help="also render this many random DSP synthesizer patches (subtractive, FM, additive, noise)")
     p.add_argument("--seed", type=int, default=0, help="seed of the random patches")
+    p.add_argument("--workers", type=int, default=1, help="processes that render the DSP patches (default: 1)")
     p.add_argument("--programs", type=int, nargs="*", default=None, help="GM programs (default: all)")
     p.add_argument("--pitches", type=int, nargs="*", default=None, help="MIDI pitches (default: 21-108)")
     p.add_argument("--velocities", type=int, nargs="+", default=None,
@@ -74,6 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="generator: half-life in samples of G's weight average, 0 for none (default: 10000)")
     p.add_argument("--compile", action="store_true", help="compile G's forward with torch.compile (long runs)")
     p.add_argument("--ckpt-every", type=int, default=None, help="steps between resumable states (default: 200)")
+    p.add_argument("--max-minutes", type=float, default=None,
+                   help="stop after this many minutes of wall time and write the weights of the step reached; "
+                        "run it again without --fresh to go on (default: no limit)")
     p.add_argument("--seed", type=int, default=None,
                    help="seed of the batches and noise (default: 0; give another to continue a run on new batches)")
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
@@ -266,7 +270,7 @@ def main(argv: list[str] | None = None) -> int:
                 programs, pitches = programs or [0, 40, 73], pitches or list(range(48, 73, 4))
                 velocities = args.velocities or [100]
             corpus = render_corpus(args.output, args.fonts, programs, pitches, tuple(velocities),
-                                   synth_patches=args.synth_patches, seed=args.seed)
+                                   synth_patches=args.synth_patches, seed=args.seed, workers=args.workers)
             print(f"{len(corpus.notes)} notes written to {args.output}")
         elif args.command == "train":
             from .training import train_stage
@@ -277,6 +281,7 @@ def main(argv: list[str] | None = None) -> int:
                                            ("warm_start", args.warm_start or None), ("lr_schedule", args.lr_schedule),
                                            ("warmup_steps", args.warmup_steps), ("ema_half_life", args.ema_half_life),
                                            ("compile", args.compile or None), ("ckpt_every", args.ckpt_every),
+                                           ("max_minutes", args.max_minutes),
                                            ("seed", args.seed), ("recon_known_pitch", args.recon_known_pitch),
                                            ("envelope_weight", args.envelope_weight), ("augment_p", args.augment_p),
                                            ("mix_rows", args.mix_rows),
@@ -284,8 +289,10 @@ def main(argv: list[str] | None = None) -> int:
                                            ("gradient_weight", args.gradient_weight))
                          if v is not None}
             summary = train_stage(args.stage, args.corpus, args.model, args.device, args.tiny, args.fresh, **overrides)
-            if summary:  # under torchrun, the main process's
-                print(summary)
+            if summary:  # under torchrun, the main process's; the loss curve and options stay in config.json
+                rate = summary["samples"] / max(summary["wall_time_s"], 1e-9)
+                print({**{k: v for k, v in summary.items() if k not in ("curve", "options")},
+                       "samples_per_s": round(rate, 2)})
         elif args.command == "bench-train":
             from .training.bench import bench_train, format_table
 

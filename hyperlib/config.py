@@ -105,7 +105,8 @@ class TrainConfig:
     (StyleGAN2's G_ema), which the generator stage saves as ``G`` (the raw weights as ``G_raw``).
     channels_last: the stage's networks in PyTorch's channels-last memory layout (the same arithmetic;
     faster plain convolutions on CPU, slower grouped ones, so on for the generator and encoder stages). compile: G's forward through ``torch.compile`` (minutes of compilation, then
-    faster steps; for long runs).
+    faster steps; for long runs). max_minutes: stop this run after so many minutes of wall time (0: no limit),
+    saving the state of the step reached.
     """
 
     steps: int = 1000
@@ -132,6 +133,7 @@ class TrainConfig:
     ema_half_life: float = 0.0
     channels_last: bool = False
     compile: bool = False
+    max_minutes: float = 0.0
     # feature stage
     pitch_adv_weight: float = 10.0  # weight of the pitch read-out's explained variance in f's loss
     adversary_queue: int = 2048  # recent h the closed-form pitch adversary is fitted on

@@ -6,8 +6,10 @@ pyfluidsynth with reverb and chorus off; every note goes through the same front 
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -76,7 +78,7 @@ def soundfont_path(name: str) -> Path:
 def render_corpus(out_dir: str | Path, fonts: list[str], programs: list[int] | None = None,
                   pitches: list[int] | None = None, velocities: tuple[int, ...] = (100,),
                   cfg: AudioConfig = AudioConfig(), hold_s: float = 0.8, synth_patches: int = 0,
-                  seed: int = 0) -> Corpus:
+                  seed: int = 0, workers: int = 1) -> Corpus:
     """Render every melodic preset (banks 0-127) of ``fonts`` at ``pitches`` and write the corpus.
 
     Args:
@@ -89,6 +91,8 @@ def render_corpus(out_dir: str | Path, fonts: list[str], programs: list[int] | N
         synth_patches: this many random DSP synthesizer patches (``hyperlib.synth_patches``, the four
             types in turn, drawn with ``seed``) added as instruments of soundfont "DSP", bank 0,
             program = patch number, GM family synth lead / pad / effects.
+        workers: processes that render the DSP patches (one patch's notes each at a time; the notes and
+            their order do not depend on it). The soundfonts render in this process.
     Returns:
         The rendered ``Corpus``.
     Raises:
@@ -99,26 +103,26 @@ def render_corpus(out_dir: str | Path, fonts: list[str], programs: list[int] | N
     notes, mels = [], []
 
     def add(audio: np.ndarray, record: NoteRecord) -> None:
-        try:
-            y = prepare_note(audio, cfg)
-        except AudioError:
-            return
-        with torch.no_grad():
-            mels.append(logmel(torch.from_numpy(y)[None])[0, 0].numpy().astype(np.float16))
-        notes.append(record)
+        if (mel := _note_mel(audio, cfg, logmel)) is not None:
+            mels.append(mel)
+            notes.append(record)
 
     if fonts:
         _render_fonts(fonts, programs, pitches, velocities, cfg, hold_s, add)
     if synth_patches:
-        from .synth_patches import FAMILY, KINDS, random_patch, render_patch
+        from .synth_patches import KINDS, random_patch
 
         rng = np.random.default_rng(seed)
         first_id = max((n.instrument_id for n in notes), default=-1) + 1
-        patches = [random_patch(rng, KINDS[i % len(KINDS)]) for i in range(synth_patches)]
-        jobs = [(i, patch, pitch, vel) for i, patch in enumerate(patches) for pitch in pitches for vel in velocities]
-        for i, patch, pitch, vel in tqdm(jobs, desc="render DSP patches", unit="note"):
-            add(render_patch(patch, pitch, vel, cfg, hold_s, seed=seed + i),
-                NoteRecord("DSP", 0, i, patch.name, first_id + i, FAMILY[patch.kind], pitch, vel, True))
+        jobs = [(i, random_patch(rng, KINDS[i % len(KINDS)]), first_id + i, seed + i, pitches, velocities, cfg,
+                 hold_s) for i in range(synth_patches)]
+        with contextlib.ExitStack() as stack:
+            pool_map = stack.enter_context(ProcessPoolExecutor(workers, initializer=torch.set_num_threads,
+                                                               initargs=(1,))).map if workers > 1 else map
+            rendered = pool_map(_render_patch_notes, jobs)
+            for patch_mels, patch_notes in tqdm(rendered, total=len(jobs), desc="render DSP patches", unit="patch"):
+                mels += patch_mels
+                notes += patch_notes
     if not notes:
         raise RuntimeError("Every render was silent: check the soundfont, programs and pitches.")
     corpus = Corpus(np.stack(mels), notes, cfg)
@@ -172,6 +176,30 @@ class FontRenderer:
 
     def close(self) -> None:
         self.synth.delete()
+
+
+def _render_patch_notes(job) -> tuple[list[np.ndarray], list[NoteRecord]]:
+    """The kept notes of one DSP patch: their float16 log-mels and manifest rows (``render_corpus``'s job)."""
+    from .synth_patches import FAMILY, render_patch
+
+    i, patch, instrument_id, seed, pitches, velocities, cfg, hold_s = job
+    logmel, mels, notes = LogMel(cfg), [], []
+    for pitch in pitches:
+        for vel in velocities:
+            if (mel := _note_mel(render_patch(patch, pitch, vel, cfg, hold_s, seed=seed), cfg, logmel)) is not None:
+                mels.append(mel)
+                notes.append(NoteRecord("DSP", 0, i, patch.name, instrument_id, FAMILY[patch.kind], pitch, vel, True))
+    return mels, notes
+
+
+def _note_mel(audio: np.ndarray, cfg: AudioConfig, logmel: LogMel) -> np.ndarray | None:
+    """(n_mels, num_frames) float16 log-mel of a raw render after the front end; None where it holds no note."""
+    try:
+        y = prepare_note(audio, cfg)
+    except AudioError:
+        return None
+    with torch.no_grad():
+        return logmel(torch.from_numpy(y)[None])[0, 0].numpy().astype(np.float16)
 
 
 def _render_fonts(fonts, programs, pitches, velocities, cfg: AudioConfig, hold_s: float, add) -> None:

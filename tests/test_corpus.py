@@ -11,7 +11,7 @@ import pytest
 
 from conftest import TINY_PITCHES, TINY_PROGRAMS, run_cli
 from hyperlib import AudioConfig
-from hyperlib.corpus import NoteRecord, load_corpus, save_corpus, soundfont_path
+from hyperlib.corpus import NoteRecord, load_corpus, render_corpus, save_corpus, soundfont_path
 
 MANIFEST_FIELDS = ["soundfont", "bank", "program", "preset_name", "instrument_id", "family", "pitch", "velocity",
                    "pitched"]
@@ -176,3 +176,11 @@ def test_corpus_with_synth_patches_only(tmp_path):
     assert {n.soundfont for n in c.notes} == {"DSP"} and len({n.instrument_id for n in c.notes}) == 4
     assert {n.preset_name.split("-")[0] for n in c.notes} == {"subtractive", "fm", "additive", "noise"}
     assert all(n.pitched and n.family in (10, 11, 12) for n in c.notes)
+
+
+def test_synth_patches_render_the_same_notes_in_several_processes(tmp_path):
+    one = render_corpus(tmp_path / "one", [], pitches=[40, 60, 100], synth_patches=5, seed=3)
+    two = render_corpus(tmp_path / "two", [], pitches=[40, 60, 100], synth_patches=5, seed=3, workers=2)
+    assert len(one.notes) == 15 and one.notes == two.notes
+    assert np.array_equal(one.mels, two.mels)
+    assert len({n.instrument_id for n in two.notes}) == 5

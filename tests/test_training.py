@@ -185,6 +185,19 @@ def test_fresh_starts_over(with_features, tiny_corpus, small_cfg):
     assert torch.load(d / "_train" / "generator.pt", weights_only=True)["step"] == 3
 
 
+def test_time_budget_stops_early_and_the_run_goes_on(with_features, tiny_corpus, small_cfg):
+    d = with_features
+    # a budget every step overruns: the run stops after its first step and writes what it reached
+    summary = train("generator", tiny_corpus, d, small_cfg, steps=50, ckpt_every=20, max_minutes=1e-9)
+    assert summary["steps"] == 1 and summary["samples"] == summary["batch_size"]
+    assert [r["step"] for r in read_log(d, "generator")] == [1]
+    assert torch.load(d / "_train" / "generator.pt", weights_only=True)["step"] == 1
+    assert (d / "G.safetensors").is_file() and (d / "D.safetensors").is_file()
+    # run again (no --fresh) without a budget: it goes on at step 2 to the end
+    summary = train("generator", tiny_corpus, d, small_cfg, steps=5, ckpt_every=20)
+    assert summary["steps"] == 5 and [r["step"] for r in read_log(d, "generator")] == [1, 2, 3, 4, 5]
+
+
 def test_tiny_schedule(tiny_corpus, small_cfg, tmp_path):
     summary = train_stage("features", tiny_corpus, tmp_path, tiny=True, model_config=small_cfg)
     assert summary["steps"] == TINY["steps"] and summary["batch_size"] == TINY["batch_size"]
@@ -210,6 +223,7 @@ def test_cli_train_tiny_with_steps(tiny_corpus, tmp_path, capsys):
 def test_cli_train(tiny_corpus, tmp_path):
     proc = run_cli("train", "features", "--corpus", tiny_corpus, "--model", tmp_path, "--tiny")
     assert proc.returncode == 0, proc.stderr
+    assert "samples_per_s" in proc.stdout and "curve" not in proc.stdout  # a summary line, not the loss curve
     assert (tmp_path / "f.safetensors").is_file()
     cfg = ckpt.read_config(tmp_path)
     assert cfg["training"]["features"]["steps"] == TINY["steps"]

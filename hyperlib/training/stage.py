@@ -118,7 +118,9 @@ class Stage:
         return h.to(self.device)
 
     def run(self, step_fn: Callable[[int], dict], save_names: dict[str, str]) -> dict:
-        """Run ``step_fn`` from the saved step to ``tc.steps``; save ``save_names`` (module -> file) at the end."""
+        """Run ``step_fn`` from the saved step to ``tc.steps``, or until this run has spent ``tc.max_minutes`` of
+        wall time (then the state of the step reached is saved, and the command without ``--fresh`` goes on from there);
+        save ``save_names`` (module -> file) at the end."""
         start, elapsed = 0, 0.0
         # totals of the runs this one continues (a warm start), kept in the state so that a resumed run keeps them
         recorded = ckpt.read_config(self.model_dir).get("training", {}).get(self.name, {}) if self.tc.warm_start else {}
@@ -136,10 +138,12 @@ class Stage:
             self.before = json.loads(state.get("before", json.dumps(self.before)))
             self.bank.rng.bit_generator.state = json.loads(state["rng"])
             torch.manual_seed(self.tc.seed + start)
-        t0 = time.time() - elapsed
+        run_start = time.time()
+        t0 = run_start - elapsed
         main = self.procs.main
         bar = tqdm(range(start, self.tc.steps), desc=self.name, initial=start, total=self.tc.steps, unit="step",
                    disable=not main)
+        reached = start
         with open(self.log_path, "a") if main else contextlib.nullcontext() as log:
             for step in bar:
                 for optim in self.optims.values():
@@ -152,21 +156,35 @@ class Stage:
                         log.write(json.dumps({"step": step + 1, "time_s": round(time.time() - t0, 2), **losses}) + "\n")
                         log.flush()
                         bar.set_postfix({k: f"{v:.3g}" for k, v in losses.items()})
-                if main and ((step + 1) % self.tc.ckpt_every == 0 or step + 1 == self.tc.steps):
-                    self._save_state(step + 1, time.time() - t0)
-        summary = self._finish(save_names, t0) if main else {}
+                reached = step + 1
+                out_of_time = self._out_of_time(run_start)
+                if main and (reached % self.tc.ckpt_every == 0 or reached == self.tc.steps or out_of_time):
+                    self._save_state(reached, time.time() - t0)
+                if out_of_time:
+                    tqdm.write(f"{self.name}: stopped at step {reached} after {self.tc.max_minutes:g} minutes "
+                               f"(--max-minutes); run it again without --fresh to go on")
+                    break
+        summary = self._finish(save_names, t0, reached) if main else {}
         self.procs.barrier()  # every process returns once the files are written
         return summary
 
-    def _finish(self, save_names: dict[str, str], t0: float) -> dict:
-        """Write the networks, their hashes and the stage summary; return the summary."""
+    def _out_of_time(self, run_start: float) -> bool:
+        """Whether this run has used its ``tc.max_minutes`` (0: no limit); every process takes the main one's
+        answer, so that all stop at the same step."""
+        if self.tc.max_minutes <= 0:
+            return False
+        over = float(time.time() - run_start > 60 * self.tc.max_minutes) if self.procs.main else 0.0
+        return self.procs.mean({"over": over})["over"] > 0
+
+    def _finish(self, save_names: dict[str, str], t0: float, steps: int) -> dict:
+        """Write the networks, their hashes and the stage summary after ``steps`` steps; return the summary."""
         final = self._final_losses()
         for module_name, file_name in save_names.items():
             ckpt.save_network(self.model_dir, file_name, self.modules[module_name])
         ckpt.write_hashes(self.model_dir)  # sha256 of every safetensors file, checked by load_network
         cfg = ckpt.read_config(self.model_dir)
-        wall, samples = time.time() - t0, self.tc.steps * self.tc.batch_size
-        summary = {"steps": self.tc.steps, "batch_size": self.tc.batch_size, "lr": self.tc.lr,
+        wall, samples = time.time() - t0, steps * self.tc.batch_size
+        summary = {"steps": steps, "batch_size": self.tc.batch_size, "lr": self.tc.lr,
                    "wall_time_s": round(wall, 1), "device": str(self.device), "torch_threads": torch.get_num_threads(),
                    "processes": self.procs.world_size,
                    "notes": len(self.bank), "warm_start": self.tc.warm_start, "final_losses": final,
