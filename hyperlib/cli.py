@@ -88,6 +88,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="H stages: weight per dB of the loudness-over-time error (default: 0.1; 0 for the paper's)")
     p.add_argument("--recon-loss", choices=["l2", "l1"], default=None,
                    help="H stages: l_recon as the absolute error (default: l1) or the paper's squared error (l2)")
+    p.add_argument("--timbre-weight", type=float, default=None,
+                   help="H stages: weight of l_timbre, f's squared error of the refined note against h "
+                        "(default: 1 for hypernet-pre, 20 for hypernet-adv)")
     p.add_argument("--recon-weight", type=float, default=None,
                    help="H stages: weight of l_recon (default: 100 for hypernet-pre, 200 for hypernet-adv)")
     p.add_argument("--gradient-weight", type=float, default=None,
@@ -286,6 +289,7 @@ def main(argv: list[str] | None = None) -> int:
                                            ("envelope_weight", args.envelope_weight), ("augment_p", args.augment_p),
                                            ("mix_rows", args.mix_rows),
                                            ("recon_loss", args.recon_loss), ("recon_weight", args.recon_weight),
+                                           ("timbre_weight", args.timbre_weight),
                                            ("gradient_weight", args.gradient_weight))
                          if v is not None}
             summary = train_stage(args.stage, args.corpus, args.model, args.device, args.tiny, args.fresh, **overrides)

@@ -454,8 +454,9 @@ def test_cli_trains_h_with_the_papers_l_pre_on_request(trained, tiny_corpus, tmp
     assert options()["recon_known_pitch"] is True and options()["envelope_weight"] == 0.1
     assert options()["recon_loss"] == "l1" and "recon_l1" in read_log(tmp_path, "hypernet-pre")[-1]
     assert "grad_diff" not in read_log(tmp_path, "hypernet-pre")[-1]
-    assert main([*args, "--fresh", "--gradient-weight", "3"]) == 0
+    assert main([*args, "--fresh", "--gradient-weight", "3", "--timbre-weight", "7"]) == 0
     assert options()["gradient_weight"] == 3 and "grad_diff" in read_log(tmp_path, "hypernet-pre")[-1]
+    assert options()["timbre_weight"] == 7
     assert main([*args, "--fresh", "--recon-loss", "l2", "--no-recon-known-pitch", "--envelope-weight", "0"]) == 0
     assert options()["recon_known_pitch"] is False and options()["envelope_weight"] == 0
     assert options()["recon_loss"] == "l2" and "recon_mse" in read_log(tmp_path, "hypernet-pre")[-1]
