@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Train G on one GPU for a fixed wall time from nothing but this repository (docs/training.md, "A ten-minute
-# GPU run"): render random DSP synthesizer patches there, then continue the long generator run on them.
+# Train G on one GPU for a fixed wall time from nothing but this repository (docs/training.md, "A timed GPU run
+# from the repository alone"): render random DSP synthesizer patches there, then continue the long generator
+# run on them.
 #
 #   bash scripts/gpu_run.sh [RUN_DIR] [MINUTES] [PATCHES]      (defaults: runs/gpu 7 512)
 #
@@ -20,8 +21,8 @@ if ! "$PY" -c "import librosa, soundfile" 2>/dev/null; then
     "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl
     export PYTHONPATH=/tmp/site${PYTHONPATH:+:$PYTHONPATH}
 fi
-"$PY" -c "import torch, sys; sys.exit(0 if '$DEVICE' != 'cuda' or torch.cuda.is_available() else \
-'no GPU: torch.cuda.is_available() is False (DEVICE=cpu for a dry run)')"
+"$PY" -c 'import sys, torch; sys.exit(0 if sys.argv[1] != "cuda" or torch.cuda.is_available() else
+         "no GPU: torch.cuda.is_available() is False (DEVICE=cpu for a dry run)")' "$DEVICE"
 
 if [ ! -f "$RUN_DIR/corpus/manifest.csv" ]; then
     "$PY" -m hyperlib corpus --fonts --synth-patches "$PATCHES" --velocities 100 --seed 1 \

@@ -119,8 +119,8 @@ class Stage:
 
     def run(self, step_fn: Callable[[int], dict], save_names: dict[str, str]) -> dict:
         """Run ``step_fn`` from the saved step to ``tc.steps``, or until this run has spent ``tc.max_minutes`` of
-        wall time (then the state of the step reached is saved, and the command without ``--fresh`` goes on from there);
-        save ``save_names`` (module -> file) at the end."""
+        wall time (then the state of the step reached is saved, and the command without ``--fresh`` goes on from
+        there); save ``save_names`` (module -> file) at the end."""
         start, elapsed = 0, 0.0
         # totals of the runs this one continues (a warm start), kept in the state so that a resumed run keeps them
         recorded = ckpt.read_config(self.model_dir).get("training", {}).get(self.name, {}) if self.tc.warm_start else {}
