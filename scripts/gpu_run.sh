@@ -18,6 +18,11 @@ DEVICE=${DEVICE:-cuda}
 PY=${PYTHON:-python3}
 
 if ! "$PY" -c "import librosa, soundfile" 2>/dev/null; then
+    if ! compgen -G ".whl/*.whl" > /dev/null; then
+        echo "librosa or soundfile is missing and .whl/ holds no wheels: run scripts/gpu_wheels.sh where pip can" \
+             "download, and bring .whl/ along with the checkout" >&2
+        exit 2
+    fi
     "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl
     export PYTHONPATH=/tmp/site${PYTHONPATH:+:$PYTHONPATH}
 fi
