@@ -113,6 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=1, help="torch threads (default: 1)")
     p.add_argument("--compile", action="store_true", help="compile G's forward (compilation falls in the warm-up)")
     _vocoder_args(sub)
+    _correction_args(sub)
     _eval_args(sub)
     p = sub.add_parser("bench-app", help="latency benchmark of the served app (demos/app.py)")
     p.add_argument("--clients", type=int, default=4, help="clients at once in the concurrent run (default: 4)")
@@ -162,6 +163,50 @@ def _run_vocoder_command(args) -> None:
             given["ddsp"] = DDSPConfig(consistency_passes=args.consistency_passes)
         tc = VocoderTrainConfig(**given)
         print(f"wrote {train_vocoder(args.pairs, args.out, tc, args.fresh, args.threads, args.init)}")
+
+
+def _correction_args(sub) -> None:
+    """The ``correction-pairs`` and ``train-correction`` subcommands (the faithful method's spectral correction)."""
+    p = sub.add_parser("correction-pairs", help="pitch-shifted notes and the true notes at the new pitch, rendered "
+                                                "from soundfonts (the spectral correction's data)")
+    p.add_argument("--fonts", nargs="+", default=None, help="soundfonts to render (default: the training fonts)")
+    p.add_argument("--model", default="checkpoints", help="model folder whose f gives h (default: checkpoints)")
+    p.add_argument("--pairs", type=int, default=12000, help="pairs to make (default: 12000)")
+    p.add_argument("--validation", action="store_true",
+                   help="held-out pairs: pitched presets at velocity 100, sources off the evaluation's MIDI 36-96 "
+                        "step 12")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("-o", "--output", required=True, help=".npz file to write")
+
+    p = sub.add_parser("train-correction", help="train the faithful method's spectral correction (resumable)")
+    p.add_argument("--pairs", required=True, help=".npz file from `correction-pairs`")
+    p.add_argument("--val", required=True, help=".npz file from `correction-pairs --validation` (another font)")
+    p.add_argument("--model", default="checkpoints", help="model folder whose f made the pairs (default: checkpoints)")
+    p.add_argument("--out", required=True, help="folder of the run's state, log and weights (correction.safetensors)")
+    p.add_argument("--steps", type=int, default=None, help="total steps (default: 3000)")
+    p.add_argument("--install", action="store_true",
+                   help="at the end, copy the kept weights into the model folder and record their hash")
+    p.add_argument("--fresh", action="store_true", help="ignore a saved training state and start over")
+    p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+
+
+def _run_correction_command(args) -> None:
+    if args.command == "correction-pairs":
+        from .corpus import TRAIN_FONTS
+        from .training.correction_data import build_pairs
+
+        evaluation_inputs = tuple(range(36, 97, 12))
+        kw = dict(exclude_src=evaluation_inputs, velocities=(100,), pitched_only=True) if args.validation else {}
+        fonts = args.fonts or (["TimGM6mb"] if args.validation else TRAIN_FONTS)
+        pairs = build_pairs(fonts, args.model, args.pairs, seed=args.seed, **kw)
+        pairs.save(args.output)
+        print(f"{len(pairs)} pairs written to {args.output}")
+    else:
+        from .training.correction import CorrectionTrainConfig, install_correction, train_correction
+
+        tc = CorrectionTrainConfig(**({} if args.steps is None else {"steps": args.steps}))
+        weights = train_correction(args.pairs, args.val, args.model, args.out, tc, args.fresh, args.threads)
+        print(f"wrote {weights}" + (f"; installed as {install_correction(weights, args.model)}" if args.install else ""))
 
 
 def _eval_args(sub) -> None:
@@ -305,6 +350,8 @@ def main(argv: list[str] | None = None) -> int:
             print(format_table(bench_train(args.model, args.corpus, args.stages, args.steps, **overrides)))
         elif args.command in ("vocoder-pairs", "train-vocoder"):
             _run_vocoder_command(args)
+        elif args.command in ("correction-pairs", "train-correction"):
+            _run_correction_command(args)
         elif args.command in ("train-eval", "evaluate"):
             _run_eval_command(args)
         elif args.command == "bench-app":

@@ -10,6 +10,8 @@ through ``hyperlib.render``. ``hyperlib.HyperGANStrument`` is this class plus th
 
 ``method="optimize"`` (GAN inversion by optimization) fits G to each input note for a few seconds before rendering
 (``optimize_budget``); the tasks that run it take ``progress``, called as progress(step, total) after every step.
+``method="faithful"`` pitch-shifts the input's own audio and corrects its colour (``hyperlib.faithful``): it renders
+at any pitch (``synthesize``, ``reconstruct``, ``render_pitches``) but has no timbre code to mix or edit.
 """
 from __future__ import annotations
 
@@ -24,11 +26,12 @@ import torch
 from . import checkpoint as ckpt
 from .audio import AudioInput, load_note, pyin_f0
 from .config import MAX_PITCH, REFINE_STEPS, AudioConfig, ModelConfig
+from .faithful import Faithful, load_correction
 from .hub import resolve
 from .inversion import OptimizeConfig
 from .mel import LogMel
 from .render import INVERTER, Code, Result, invert, mix, progress_part, render, timed
-from .validation import check_method, check_pitch, check_steps, check_weights
+from .validation import check_code_method, check_method, check_pitch, check_steps, check_weights
 from .vocoders import DEFAULT_VOCODER, Vocoder, check_vocoder, make_vocoder
 
 UNPITCHED_FALLBACK = 60  # MIDI pitch assumed for a sound with no detectable pitch (e.g. a handsaw)
@@ -57,7 +60,8 @@ class Encoded(NamedTuple):
 class Pipeline:
     """HyperGANStrument (paper sec. 3) with the GANStrument and GANStrument Enc. baselines.
 
-    Holds f, G, E, H and H_pre in eval mode on ``device`` and a vocoder: a name from
+    Holds f, G, E, H, H_pre and, where the model has one, the faithful method's spectral correction (``networks``
+    key "correction") in eval mode on ``device`` and a vocoder: a name from
     ``hyperlib.VOCODERS`` (default ``DEFAULT_VOCODER``, "ddsp") or any object following the
     ``hyperlib.vocoders.Vocoder`` protocol. All public methods accept a file path or a
     ``(numpy_array, sample_rate)`` pair and raise ``AudioError`` (bad audio) or ``ValueError`` (bad
@@ -76,6 +80,8 @@ class Pipeline:
         self._vocoders = {self.vocoder_name: self.vocoder}
         self.model_dir: Path | None = None  # the folder from_pretrained loaded (faders.safetensors lives there)
         self.optimize_budget = OptimizeConfig()
+        correction = networks.get("correction")
+        self.faithful = None if correction is None else Faithful(networks["f"], correction, self.logmel)
 
     @classmethod
     def from_pretrained(cls, name_or_path: str | os.PathLike | None = None, device: str = "cpu",
@@ -100,6 +106,8 @@ class Pipeline:
         path = resolve(name_or_path, revision)
         model_cfg, audio_cfg = ckpt.configs(path)
         nets = {name: ckpt.load_network(path, name, model_cfg, device) for name in ("f", "G", "E", "H", "H_pre")}
+        if (correction := load_correction(path, model_cfg.h_dim, audio_cfg, device)) is not None:
+            nets["correction"] = correction
         model = cls(nets, model_cfg, audio_cfg, device, vocoder)
         model.model_dir = path
         return model
@@ -131,12 +139,14 @@ class Pipeline:
         return self.logmel(torch.from_numpy(audio).to(self.device)[None])
 
     def estimate_pitch(self, audio: np.ndarray) -> int:
-        """MIDI pitch of a note by librosa's pYIN (median f0 over voiced frames of the first 0.5 s), within 21-108.
+        """MIDI pitch of a note by librosa's pYIN (median f0 over voiced frames of the first 0.5 s, quarter-semitone
+        bins), rounded, within 21-108.
 
         Returns ``UNPITCHED_FALLBACK`` (60) for a sound with no voiced frames.
         """
         lo = self.model_config.min_pitch
-        f0 = pyin_f0(audio, self.audio_config.sample_rate, librosa.midi_to_hz(lo), librosa.midi_to_hz(MAX_PITCH))
+        f0 = pyin_f0(audio, self.audio_config.sample_rate, librosa.midi_to_hz(lo), librosa.midi_to_hz(MAX_PITCH),
+                     resolution=0.25)
         if not np.isfinite(f0):
             return UNPITCHED_FALLBACK
         return int(np.clip(round(float(librosa.hz_to_midi(f0))), lo, lo + self.model_config.num_pitches - 1))
@@ -153,9 +163,9 @@ class Pipeline:
                 (and become the Result's ``timings_ms``). vocoder: a name from ``hyperlib.VOCODERS`` (None: the
                 model's). deltas: "optimize"'s offsets of G's tuned layers (``encode``'s), or None.
         Raises:
-            ValueError: an unknown method or vocoder, a pitch or steps out of range.
+            ValueError: an unknown method or vocoder, "faithful" (which has no code), a pitch or steps out of range.
         """
-        check_method(method)
+        check_code_method(method)
         pitch, steps = check_pitch(pitch, self.model_config), check_steps(steps)
         return render(self.nets, self.get_vocoder(vocoder), self.audio_config, method, h, z, pitch, steps,
                       {} if timings is None else timings, deltas)
@@ -167,10 +177,10 @@ class Pipeline:
         ``method`` "encoder" inverts with E (h, z); "optimize" fits (h, z) and G's offsets to the note at its own
         MIDI ``pitch`` (None: estimated with pYIN) within ``optimize_budget``; the others use h = f(x) and z = None
         (zeros). ``timings``, when given, receives milliseconds of "front_end" (decoding and the log-mel) and "f",
-        "E" or "pitch_estimate", "f" and "optimize". Raises AudioError (bad audio) or ValueError (unknown method or
-        pitch).
+        "E" or "pitch_estimate", "f" and "optimize". Raises AudioError (bad audio) or ValueError (unknown method,
+        "faithful", which has no code, or a bad pitch).
         """
-        check_method(method)
+        check_code_method(method)
         timings = {} if timings is None else timings
         with timed(timings, "front_end"):
             audio = self.load(sound)
@@ -180,7 +190,7 @@ class Pipeline:
     def encode_note(self, note: np.ndarray, method: str, timings: dict | None = None, pitch: int | None = None,
                     progress: Progress | None = None) -> Encoded:
         """``encode`` of a prepared note (``load``'s output): its log-mel, then the inversion."""
-        check_method(method)
+        check_code_method(method)
         timings = {} if timings is None else timings
         if pitch is not None:
             pitch = check_pitch(pitch, self.model_config)
@@ -211,6 +221,68 @@ class Pipeline:
         timings["total"] = sum(timings.values())
         return result
 
+    def faithful_note(self, note: np.ndarray, src_pitch: int, pitch: int, timings: dict | None = None) -> Result:
+        """The "faithful" method on a prepared note (``load``'s output) at MIDI ``src_pitch``, moved to MIDI ``pitch``.
+
+        Returns a Result whose ``mel`` is the log-mel of its audio; ``timings`` (and the Result's ``timings_ms``)
+        receive "pitch_shift", "f", "correction", "total". Raises ValueError where the model has no spectral
+        correction.
+        """
+        timings = {} if timings is None else timings
+        audio = self._faithful()(note, src_pitch, [pitch], timings)[0]
+        timings["total"] = sum(timings.values())
+        return Result(audio, self.audio_config.sample_rate, self.mel(audio)[0, 0].cpu().numpy(), "faithful", pitch,
+                      None, timings)
+
+    def _faithful(self) -> Faithful:
+        if self.faithful is None:
+            raise ValueError("This model has no spectral correction (correction.safetensors in its folder), which the "
+                             "faithful method needs: train one with `python -m hyperlib train-correction`, or choose "
+                             "another method.")
+        return self.faithful
+
+    def _faithful_result(self, sound: AudioInput, pitch: int | None, own_pitch: int | None = None) -> Result:
+        """``synthesize`` (at ``pitch``) or ``reconstruct`` (``pitch`` None: at the note's own pitch, ``own_pitch`` or
+        estimated) with the faithful method."""
+        self._faithful()
+        timings: dict = {}
+        with timed(timings, "front_end"):
+            note = self.load(sound)
+        if own_pitch is None:
+            with timed(timings, "pitch_estimate"):
+                own_pitch = self.estimate_pitch(note)
+        return self.faithful_note(note, own_pitch, own_pitch if pitch is None else pitch, timings)
+
+    def render_pitches(self, note: np.ndarray, pitches: Sequence[int], method: str = "hyper",
+                       steps: int = REFINE_STEPS, vocoder: str | None = None, timings: dict | None = None,
+                       progress: Progress | None = None) -> dict[int, np.ndarray]:
+        """One prepared note (``load``'s output) at several MIDI pitches: {pitch: (num_samples,) float32 audio}.
+
+        The code methods invert the note once and render each pitch as ``synthesize`` would; "faithful" estimates the
+        note's pitch once (pYIN) and shifts and corrects all pitches in one batch. ``progress(done, total)`` after
+        each pitch (after the batch for "faithful"). Raises ValueError for a bad method, pitch, steps or vocoder.
+        """
+        check_method(method)
+        steps = check_steps(steps)
+        self.get_vocoder(vocoder)
+        pitches = [check_pitch(p, self.model_config) for p in pitches]
+        timings = {} if timings is None else timings
+        if method == "faithful":
+            faithful = self._faithful()
+            with timed(timings, "pitch_estimate"):
+                own_pitch = self.estimate_pitch(note)
+            audios = dict(zip(pitches, faithful(note, own_pitch, pitches, timings)))
+            if progress:
+                progress(len(pitches), len(pitches))
+            return audios
+        code = self.encode_note(note, method, timings)
+        audios = {}
+        for i, p in enumerate(pitches):
+            audios[p] = self.render_code(method, code.h, code.z, p, steps, timings, vocoder, code.deltas).audio
+            if progress:
+                progress(i + 1, len(pitches))
+        return audios
+
     # -- the three tasks ------------------------------------------------------------------------
     def synthesize(self, sound: AudioInput, pitch: int, method: str = "hyper", steps: int = REFINE_STEPS,
                    vocoder: str | None = None, progress: Progress | None = None) -> Result:
@@ -218,11 +290,14 @@ class Pipeline:
 
         ``vocoder``: a name from ``hyperlib.VOCODERS`` for this call (default: ``self.vocoder``), as in every task.
         ``progress``: progress(step, total) after every optimization step of "optimize" (which fits the input at
-        its own pitch, estimated with pYIN), as in every task.
+        its own pitch, estimated with pYIN), as in every task. "faithful" shifts the input's own audio from its pitch
+        (estimated with pYIN) to ``pitch`` and corrects its colour; it has no vocoder, steps or progress.
         """
         check_method(method)
         self.get_vocoder(vocoder)
         pitch, steps = check_pitch(pitch, self.model_config), check_steps(steps)
+        if method == "faithful":
+            return self._faithful_result(sound, pitch)
         return self._mix_and_render([sound], [1.0], pitch, method, steps, vocoder, progress)
 
     def reconstruct(self, sound: AudioInput, method: str = "hyper", steps: int = REFINE_STEPS, pitch: int | None = None,
@@ -233,6 +308,8 @@ class Pipeline:
         self.get_vocoder(vocoder)
         steps = check_steps(steps)
         pitch = None if pitch is None else check_pitch(pitch, self.model_config)
+        if method == "faithful":
+            return self._faithful_result(sound, None, pitch)
         return self._mix_and_render([sound], [1.0], pitch, method, steps, vocoder, progress, own_pitch=True)
 
     def render_methods(self, note: np.ndarray, pitch: int, methods: Sequence[str], steps: int = REFINE_STEPS,
@@ -260,15 +337,18 @@ class Pipeline:
         with timed(timings, "front_end"):
             x = self.mel(note)
         codes: dict[str, Code] = {}  # INVERTER's name -> the code
-        results = []
+        results, own_pitch = [], None
         for method in methods:
+            if own_pitch is None and (method == "faithful" or INVERTER[method] == "f+G"):
+                with timed(timings, "pitch_estimate"):
+                    own_pitch = self.estimate_pitch(note)
+            if method == "faithful":
+                results.append(self.faithful_note(note, own_pitch, pitch))
+                continue
             inverter = INVERTER[method]
             if inverter not in codes:
-                own_pitch = None
-                if inverter == "f+G":
-                    with timed(timings, "pitch_estimate"):
-                        own_pitch = self.estimate_pitch(note)
-                codes[inverter] = invert(self.nets, method, x, timings, own_pitch, self.optimize_budget, progress)
+                codes[inverter] = invert(self.nets, method, x, timings, own_pitch if inverter == "f+G" else None,
+                                         self.optimize_budget, progress)
             code, own = codes[inverter], {}
             results.append(self.render_code(method, code.h, code.z, pitch, steps, own, vocoder, code.deltas))
             own["total"] = sum(own.values())
@@ -282,8 +362,9 @@ class Pipeline:
         With ``encoder`` the codes (h, z) from E are mixed; with the hyper methods the refinement
         targets h_mix; with "optimize" h, z and G's fitted offsets are mixed with the same weights
         (sum_i alpha_i Delta_i per tuned layer), each sound fitted at its own pitch (estimated with pYIN).
+        "faithful" cannot mix timbres (ValueError).
         """
-        check_method(method)
+        check_code_method(method)
         self.get_vocoder(vocoder)
         if len(sounds) < 2:
             raise ValueError("Interpolation needs at least two sounds.")

@@ -11,11 +11,14 @@ import numpy as np
 
 from .config import MAX_STEPS, ModelConfig
 
-METHODS = ("gan", "encoder", "hyper", "hyper-pre", "optimize")
+METHODS = ("gan", "encoder", "hyper", "hyper-pre", "optimize", "faithful")
 """gan: GANStrument, h = f(x). encoder: GANStrument Enc., (h, z) = E(x). hyper: HyperGANStrument
 (H after adversarial fine-tuning). hyper-pre: H after pre-training only (the ablation). optimize: GAN inversion by
 optimization: slower, closest to the input (the codes, then G's weight offsets, fitted to the note by gradient
-descent; ``hyperlib.inversion``)."""
+descent; ``hyperlib.inversion``). faithful: the input's own audio pitch-shifted with its duration kept, its colour
+corrected by a network conditioned on h (``hyperlib.faithful``); it changes pitch only."""
+CODE_METHODS = tuple(m for m in METHODS if m != "faithful")
+"""The methods that render from a timbre code, and so can also mix, edit and morph timbres."""
 
 
 def whole_number(value, lo: int, hi: int, what: str) -> int:
@@ -33,6 +36,14 @@ def check_method(method: str) -> str:
     """``method`` if it is one of ``METHODS``; else ValueError listing them."""
     if method not in METHODS:
         raise ValueError(f"Unknown method {method!r}; choose one of {', '.join(METHODS)}.")
+    return method
+
+
+def check_code_method(method: str) -> str:
+    """``method`` if it is one of ``CODE_METHODS``; else ValueError saying why "faithful" cannot, or listing them."""
+    if check_method(method) not in CODE_METHODS:
+        raise ValueError(f"The {method!r} method pitch-shifts the input's own audio, so it cannot mix, edit or morph "
+                         f"timbres; choose one of {', '.join(CODE_METHODS)} for this.")
     return method
 
 

@@ -15,7 +15,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from hyperlib.config import AudioConfig, ModelConfig  # noqa: E402
 from hyperlib.evaluation import EvalConfig, evaluate, load_eval_classifiers, train_eval_classifiers, train_f_noadv  # noqa: E402
 from hyperlib.evaluation import metrics as M  # noqa: E402
-from hyperlib.evaluation.config import MODEL_METHODS, REFERENCES  # noqa: E402
+from hyperlib.evaluation.config import AUDIO_METHODS, MODEL_METHODS, REFERENCES  # noqa: E402
 from hyperlib.mel import LEVEL_FLOOR_DB, frame_levels_db  # noqa: E402
 from hyperlib.vocoders import DEFAULT_VOCODER, VOCODERS  # noqa: E402
 
@@ -52,6 +52,14 @@ def tiny_setup(tmp_path_factory, one_thread):
         train_stage(stage, corpus, model, tiny=True, model_config=SMALL)
     train_eval_classifiers(corpus, corpus, model, tiny=True)
     train_f_noadv(corpus, model, tiny=True)
+    from hyperlib.training.correction import CorrectionTrainConfig, install_correction, train_correction
+    from hyperlib.training.correction_data import build_pairs
+
+    for name, seed in (("train", 0), ("val", 1)):
+        build_pairs(["TimGM6mb"], model, 6, seed=seed).save(root / f"{name}.npz")
+    weights = train_correction(root / "train.npz", root / "val.npz", model, root / "correction",
+                               CorrectionTrainConfig(steps=2, batch_size=2, val_every=1))
+    install_correction(weights, model)
     return corpus, model
 
 
@@ -71,23 +79,29 @@ def test_tiny_evaluation_produces_every_row(tiny_results):
     for name in ("results.md", "results.json", "fig2_grid.png", "fig3_interpolation.png"):
         assert (out / name).is_file() and (out / name).stat().st_size > 0, name
     assert "## Colour and loudness over time" in (out / "results.md").read_text()
-    rows = MODEL_METHODS + REFERENCES
+    rows = MODEL_METHODS + AUDIO_METHODS + REFERENCES
+    assert set(r["synthesis"]) == set(rows)
     for m in rows:
-        for k in ("l1", "timbre_mse", "pitch_acc_clf", "pitch_acc_pyin"):
+        for k in ("l1", "fine", "timbre_mse", "pitch_acc_clf", "pitch_acc_pyin"):
             assert _finite(r["reconstruction"][m][k]), ("reconstruction", m, k)
-        for k in ("l1", "fd", "pitch_acc_clf", "pitch_acc_pyin"):
+        for k in ("l1", "fine", "timbre_mse", "fd", "pitch_acc_clf", "pitch_acc_pyin"):
             assert _finite(r["synthesis"][m][k]), ("synthesis", m, k)
         for task in ("reconstruction", "synthesis"):
             assert r[task][m]["spectral_envelope"] >= 0 and r[task][m]["level_db"] >= 0, (task, m)
             assert _finite(r[task][m]["decay_0.5s"]) and _finite(r[task][m]["decay_0.8s"]), (task, m)
         assert r["synthesis_by_shift"][m]["0"]["n"] > 0
         for b, c in r["synthesis_by_shift"][m].items():  # empty shift groups are NaN by design
-            assert (c["n"] == 0) == (not _finite(c["l1"])), (m, b)
+            assert (c["n"] == 0) == (not _finite(c["l1"])) == (not _finite(c["fine"])), (m, b)
         real = r["real_recordings"]["methods"][m]
         assert _finite(real["timbre_mse_recon"])
         assert real["timbre_mse_recon_median"] == pytest.approx(np.median(list(real["timbre_mse_by_file"].values())))
         if m != "oracle":  # the oracle exists only at the recording's own pitch (documented NaN)
             assert _finite(real["pitch_acc_pyin"]) and _finite(real["pitch_acc_clf"])
+    # at the input's own pitch the shifters return the input: its audio, rendered again, is the corpus's note
+    for m in ("sampler", "phase-vocoder", "rubberband"):
+        assert r["reconstruction"][m]["l1"] < 0.01 and r["reconstruction"][m]["fine"] < 0.05, m
+    assert r["synthesis"]["phase-vocoder"]["l1"] > 0.02  # and elsewhere it is not the true note
+    assert r["cost"]["ms_per_note"]["faithful"]["correction"] > 0
     for m in MODEL_METHODS:
         for k in ("fd", "pitch_acc_clf", "pitch_acc_pyin"):
             assert _finite(r["interpolation"][m][k]), ("interpolation", m, k)
@@ -119,7 +133,8 @@ def test_tiny_evaluation_produces_every_row(tiny_results):
     assert saved["sizes"]["input_notes"] == r["sizes"]["input_notes"] > 0
     md = (out / "results.md").read_text()
     for name in ("GANStrument", "GANStrument Enc.", "HyperGANStrument-Pre", "HyperGANStrument",
-                 "Classic sampler", "Oracle", "Synthesis by shift size", "Real recordings", "Cost",
+                 "Classic sampler", "Oracle", "Faithful (pitch shift + correction)", "Pitch shift (phase vocoder)",
+                 "Fine-resolution distance", "Synthesis by shift size", "Real recordings", "Cost",
                  "Disentanglement probe", "Audio distances and vocoders", "GAN inversion by optimization (subset)",
                  "| Vocoder | mel ↓ | fine ↓ | closest (mel / fine) |"):
         assert name in md

@@ -8,10 +8,18 @@ from ..inversion import OptimizeConfig
 from ..vocoders import DEFAULT_VOCODER
 
 MODEL_METHODS = ("gan", "encoder", "hyper-pre", "hyper")
-"""The methods every section scores on every note; "optimize" is scored on a subset (``optimize.py``)."""
-REFERENCES = ("sampler", "oracle")
+"""The methods every section scores on every note from their log-mels; "optimize" is scored on a subset
+(``optimize.py``)."""
+AUDIO_METHODS = ("faithful",)
+"""The methods that render audio from the input's own audio (no vocoder), scored beside them where the input's
+audio exists (reconstruction and synthesis)."""
+REFERENCES = ("sampler", "phase-vocoder", "rubberband", "oracle")
+"""The classic sampler (resampling), the two pitch shifters of the input's own audio with its duration kept
+(``hyperlib.pitch_shift``) and the oracle (the vocoded true note)."""
 ROW_NAMES = {"gan": "GANStrument", "encoder": "GANStrument Enc.", "hyper-pre": "HyperGANStrument-Pre",
-             "hyper": "HyperGANStrument", "optimize": "GAN inversion (optimization)", "sampler": "Classic sampler",
+             "hyper": "HyperGANStrument", "optimize": "GAN inversion (optimization)",
+             "faithful": "Faithful (pitch shift + correction)", "sampler": "Classic sampler",
+             "phase-vocoder": "Pitch shift (phase vocoder)", "rubberband": "Pitch shift (Rubber Band, formants kept)",
              "oracle": "Oracle"}
 SPLIT_CORPORA = {"validation": "data/timgm6mb", "train": "data/fluidr3"}
 

@@ -11,13 +11,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..corpus import Corpus, load_corpus
+from ..audio import AudioError, prepare_note
+from ..corpus import SOUNDFONTS, Corpus, FontRenderer, load_corpus
 from ..pipeline import Pipeline
 from ..render import generate, invert
 from ..vocoders import Vocoder, check_vocoder, make_vocoder
 from . import metrics as M
 from .classifiers import EvalClassifiers, load_eval_classifiers
-from .config import EvalConfig
+from .config import AUDIO_METHODS, EvalConfig
 from .workers import JobPool, job_vocode
 
 
@@ -47,6 +48,8 @@ class Evaluator:
         self.row_of = {(int(i), int(p)): r for r, (i, p) in enumerate(zip(self.inst, self.pitch)) if self.pitched[r]}
         self.timing: dict[str, float] = {}
         self._vocoded: dict[int, np.ndarray] = {}
+        self._rendered: dict[int, np.ndarray | None] = {}
+        self.audio_methods = AUDIO_METHODS if model.faithful is not None else ()
         self._vocoders: dict[str, Vocoder] = {}
         self.jobs = JobPool(self.acfg, cfg.vocoder, cfg.workers)
 
@@ -93,6 +96,26 @@ class Evaluator:
                                          for r in todo], "vocode true notes")
         self._vocoded.update(zip(todo, audios))
         return {int(r): self._vocoded[int(r)] for r in rows}
+
+    def note_audio(self, rows) -> dict[int, np.ndarray]:
+        """Each corpus row's own audio: the note rendered again from its soundfont through the front end, as the
+        corpus was made (cached); rows that cannot be rendered again (NSynth, DSP patches) fall back to
+        ``vocoded_truth``. The input of the pitch shifters, the classic sampler and the faithful method."""
+        todo = sorted({int(r) for r in rows} - set(self._rendered))
+        if any(self.corpus.notes[r].soundfont in SOUNDFONTS for r in todo):
+            renderer = FontRenderer(self.acfg)
+            for r in todo:
+                n = self.corpus.notes[r]
+                y = renderer.render(n.soundfont, n.bank, n.program, n.pitch, n.velocity) if (
+                    n.soundfont in SOUNDFONTS) else None
+                try:
+                    self._rendered[r] = None if y is None else prepare_note(y, self.acfg)
+                except AudioError:
+                    self._rendered[r] = None
+            renderer.close()
+        missing = [int(r) for r in rows if self._rendered.get(int(r)) is None]
+        vocoded = self.vocoded_truth(missing) if missing else {}
+        return {int(r): vocoded[int(r)] if int(r) in vocoded else self._rendered[int(r)] for r in rows}
 
     @torch.no_grad()
     def generate(self, method: str, x: torch.Tensor, pitch: torch.Tensor) -> torch.Tensor:

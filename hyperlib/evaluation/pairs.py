@@ -6,57 +6,71 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from ..pitch_shift import SHIFTERS, pitch_shift
 from ..render import generate, invert
 from . import metrics as M
 from .config import MODEL_METHODS, REFERENCES
 from .evaluator import Evaluator
-from .workers import job_pyin, job_vocode_pyin
+from .workers import job_pyin, job_vocode, job_vocode_pyin
 
 
 @torch.no_grad()
 def score_pairs(ev: Evaluator, src: np.ndarray, pitches: np.ndarray, tgt: np.ndarray, pyin_idx: np.ndarray,
                 desc: str) -> tuple[dict, np.ndarray]:
-    """Every method on the pairs (input row ``src[i]`` -> MIDI ``pitches[i]``, true render ``tgt[i]``).
+    """Every method and reference on the pairs (input row ``src[i]`` -> MIDI ``pitches[i]``, true render ``tgt[i]``).
 
-    Returns ({method: {"l1" (N,), "feat" (N, D), "pred" (N,) MIDI, "f0" (len(pyin_idx),) Hz}},
-    true-render features (N, D)).
+    The model methods' log-mels are G's output (vocoded for the audio distance and pYIN); the faithful method, the
+    classic sampler and the pitch shifters work on the input note's own audio (``Evaluator.note_audio``) and their
+    log-mels are LogMel of their audio; the oracle is the vocoded true note.
+    Returns ({row: {"l1" (N,), "fine" (N,), "feat" (N, D), "pred" (N,) MIDI, "f0" (len(pyin_idx),) Hz, envelope
+    errors}}, true-render features (N, D)). "fine": ``metrics.log_spectral_l1`` at the fine resolution against the
+    true note's own audio.
     """
-    out: dict[str, dict] = {}
+    rows = MODEL_METHODS + ev.audio_methods + REFERENCES
     keep = set(pyin_idx.tolist())
-    kept: dict[str, dict[int, np.ndarray]] = {m: {} for m in MODEL_METHODS + REFERENCES}
+    kept: dict[str, dict[int, np.ndarray]] = {m: {} for m in rows}
     bs = ev.cfg.batch_size
-    acc = {m: {"l1": [], "feat": [], "pred": []} for m in MODEL_METHODS + REFERENCES}
+    acc = {m: {"l1": [], "fine": [], "feat": [], "pred": []} for m in rows}
     truth_feat = []
-    # references' audio: the vocoded input (sampler) and the vocoded true note (oracle)
-    truth_audio = ev.vocoded_truth(np.concatenate([src, tgt]))
+    truth_audio = ev.vocoded_truth(tgt)  # the oracle
+    own = ev.note_audio(np.concatenate([src, tgt]))
     for s in tqdm(range(0, len(src), bs), desc=desc, unit="batch"):
         sl = slice(s, s + bs)
         x, truth = ev.mels(src[sl]), ev.mels(tgt[sl])
         p = torch.from_numpy(pitches[sl]).long()
         truth_feat.append(ev.clf.score(truth)[0])
         outs = {m: ev.generate(m, x, p) for m in MODEL_METHODS}
-        sampler = [M.resample_shift(truth_audio[int(r)], int(pt) - int(ev.pitch[r]), ev.acfg)
-                   for r, pt in zip(src[sl], pitches[sl])]
-        outs["sampler"] = ev.logmel(sampler)
-        outs["oracle"] = ev.logmel([truth_audio[int(r)] for r in tgt[sl]])
+        shifts = pitches[sl] - ev.pitch[src[sl]].astype(int)
+        inputs = [own[int(r)] for r in src[sl]]
+        audio = {m: ev.jobs.map(job_vocode, [(outs[m][j, 0].numpy(), int(pt)) for j, pt in enumerate(pitches[sl])],
+                                f"{desc}: vocode") for m in MODEL_METHODS}
+        if ev.audio_methods:
+            audio["faithful"] = list(ev.model.faithful.batch(np.stack(inputs), ev.pitch[src[sl]], pitches[sl]))
+        audio["sampler"] = [M.resample_shift(a, int(k), ev.acfg) for a, k in zip(inputs, shifts)]
+        for name in SHIFTERS:
+            audio[name] = [pitch_shift(a, int(k), ev.acfg, name) for a, k in zip(inputs, shifts)]
+        audio["oracle"] = [truth_audio[int(r)] for r in tgt[sl]]
+        for m in rows:
+            if m not in outs:
+                outs[m] = ev.logmel(audio[m])
         for m, y in outs.items():
             acc[m]["l1"].append((y - truth).abs().mean(dim=(1, 2, 3)).numpy())
+            acc[m]["fine"].append(np.array([M.log_spectral_l1(a, own[int(r)], M.FINE_N_FFT, M.FINE_HOP)
+                                            for a, r in zip(audio[m], tgt[sl])]))
             for key, values in M.envelope_errors(y, truth, ev.acfg).items():
                 acc[m].setdefault(key, []).append(values)
             feat, pred = ev.clf.score(y)
             acc[m]["feat"].append(feat)
             acc[m]["pred"].append(pred)
-        for j, t in enumerate(tgt[sl]):
-            if s + j in keep:  # pYIN subset: the methods' mels (vocoded later), the references' audio
-                for m in MODEL_METHODS:
-                    kept[m][s + j] = (outs[m][j, 0].numpy(), int(pitches[s + j]))
-                kept["sampler"][s + j], kept["oracle"][s + j] = sampler[j], truth_audio[int(t)]
-    for m in MODEL_METHODS + REFERENCES:
-        out[m] = {k: np.concatenate(v) for k, v in acc[m].items()}
+            for j in range(y.shape[0]):
+                if s + j in keep:  # pYIN subset
+                    kept[m][s + j] = audio[m][j]
+    out = {m: {k: np.concatenate(v) for k, v in acc[m].items()} for m in rows}
     f0 = pyin_many(ev, kept, pyin_idx, desc)
     for m in out:
         out[m]["f0"] = f0[m]
     return out, np.concatenate(truth_feat)
+
 
 def pyin_many(ev: Evaluator, kept: dict[str, dict], idx: np.ndarray, desc: str) -> dict[str, np.ndarray]:
     """pYIN f0 (Hz) of the kept outputs: (mel, MIDI pitch) pairs are vocoded first (model methods), audio
@@ -78,8 +92,9 @@ def pyin_many(ev: Evaluator, kept: dict[str, dict], idx: np.ndarray, desc: str) 
 def reconstruction(ev: Evaluator, inputs: np.ndarray) -> tuple[dict, dict]:
     """Held-out notes rebuilt at their own pitch: L1, timbre MSE, pitch accuracy (classifier, pYIN).
 
-    Returns (the table {method: scores}, per-note scores {method: {"l1" (N,), "clf_hit" (N,) bool, "pyin_hit"
-    (n_pyin,) bool}}, which ``synthesis`` reports as the shift-size group "0").
+    Returns (the table {method: scores}, per-note scores {method: {"l1" (N,), "fine" (N,), "timbre" (N,) squared
+    feature error, "clf_hit" (N,) bool, "pyin_hit" (n_pyin,) bool}}, which ``synthesis`` reports as the shift-size
+    group "0").
     """
     pitches = ev.pitch[inputs].astype(int)
     pyin_idx = ev.pyin_subset(pitches, ev.cfg.pyin_notes, ev.rng(3))
@@ -87,12 +102,13 @@ def reconstruction(ev: Evaluator, inputs: np.ndarray) -> tuple[dict, dict]:
     table = {}
     for m, r in res.items():
         hits = M.pitch_hits(r["f0"], pitches[pyin_idx])
-        table[m] = {"l1": float(r["l1"].mean()),
+        table[m] = {"l1": float(r["l1"].mean()), "fine": float(r["fine"].mean()),
                     "timbre_mse": float(((r["feat"] - truth_feat) ** 2).mean()),
                     "pitch_acc_clf": float((r["pred"] == pitches).mean()),
                     "pitch_acc_pyin": float(hits.mean()) if hits.size else float("nan"),
                     "n": int(len(inputs)), "n_pyin": int(hits.size), **envelope_means(r)}
-    notes = {m: {"l1": res[m]["l1"], "clf_hit": res[m]["pred"] == pitches,
+    notes = {m: {"l1": res[m]["l1"], "fine": res[m]["fine"], "clf_hit": res[m]["pred"] == pitches,
+                 "timbre": ((res[m]["feat"] - truth_feat) ** 2).mean(axis=1),
                  "pyin_hit": M.pitch_hits(res[m]["f0"], pitches[pyin_idx])} for m in res}
     return table, notes
 
@@ -112,22 +128,16 @@ def synthesis(ev: Evaluator, inputs: np.ndarray, recon_notes: dict) -> tuple[dic
     for m, r in res.items():
         hit = r["pred"] == pitches
         pyin_hit = M.pitch_hits(r["f0"], pitches[pyin_idx])
-        table[m] = {"l1": float(r["l1"].mean()), "fd": M.frechet_distance(r["feat"], truth_feat),
-                    "pitch_acc_clf": float(hit.mean()),
+        timbre = ((r["feat"] - truth_feat) ** 2).mean(axis=1)
+        table[m] = {"l1": float(r["l1"].mean()), "fine": float(r["fine"].mean()), "timbre_mse": float(timbre.mean()),
+                    "fd": M.frechet_distance(r["feat"], truth_feat), "pitch_acc_clf": float(hit.mean()),
                     "pitch_acc_pyin": float(pyin_hit.mean()) if pyin_hit.size else float("nan"),
                     "n": int(len(src)), "n_pyin": int(pyin_hit.size), **envelope_means(r)}
-        l1_0, hit_0, pyin_0 = recon_notes[m]["l1"], recon_notes[m]["clf_hit"], recon_notes[m]["pyin_hit"]
-        rows = {"0": {"l1": float(l1_0.mean()), "pitch_acc_clf": float(hit_0.mean()), "n": int(l1_0.size),
-                      "pitch_acc_pyin": float(pyin_0.mean()) if pyin_0.size else float("nan"),
-                      "n_pyin": int(pyin_0.size)}}
+        rec = recon_notes[m]
+        rows = {"0": bucket_scores(rec["l1"], rec["fine"], rec["timbre"], rec["clf_hit"], rec["pyin_hit"])}
         for name, _, _ in M.SHIFT_BUCKETS[1:]:
-            sel = buckets == name
-            psel = buckets[pyin_idx] == name
-            rows[name] = {"l1": float(r["l1"][sel].mean()) if sel.any() else float("nan"),
-                          "pitch_acc_clf": float(hit[sel].mean()) if sel.any() else float("nan"),
-                          "n": int(sel.sum()),
-                          "pitch_acc_pyin": float(pyin_hit[psel].mean()) if psel.any() else float("nan"),
-                          "n_pyin": int(psel.sum())}
+            sel, psel = buckets == name, buckets[pyin_idx] == name
+            rows[name] = bucket_scores(r["l1"][sel], r["fine"][sel], timbre[sel], hit[sel], pyin_hit[psel])
         by_shift[m] = rows
     return table, by_shift
 
@@ -176,6 +186,14 @@ def interpolation(ev: Evaluator, inputs: np.ndarray) -> dict:
                     "pitch_acc_pyin": float(hits.mean()) if hits.size else float("nan"),
                     "n": int(cfg.interp_pairs), "n_pyin": int(hits.size), "n_reference": int(len(ref_rows))}
     return table
+
+
+def bucket_scores(l1: np.ndarray, fine: np.ndarray, timbre: np.ndarray, clf_hit: np.ndarray,
+                  pyin_hit: np.ndarray) -> dict:
+    """Means of one shift-size group's per-pair scores (NaN where the group is empty) and its sizes."""
+    mean = lambda v: float(np.mean(v)) if np.size(v) else float("nan")  # noqa: E731
+    return {"l1": mean(l1), "fine": mean(fine), "timbre_mse": mean(timbre), "pitch_acc_clf": mean(clf_hit),
+            "pitch_acc_pyin": mean(pyin_hit), "n": int(np.size(l1)), "n_pyin": int(np.size(pyin_hit))}
 
 
 def envelope_means(scores: dict) -> dict:

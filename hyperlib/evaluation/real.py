@@ -7,6 +7,7 @@ import torch
 from tqdm import tqdm
 
 from ..mel import mel_filterbank
+from ..pitch_shift import SHIFTERS, pitch_shift
 from ..pipeline import UNPITCHED_FALLBACK
 from ..render import vocode
 from ..vocoders import VOCODERS
@@ -22,17 +23,19 @@ def real_recordings(ev: Evaluator) -> dict:
     """examples/ and recordings/: reconstruction (timbre MSE), other pitches (pitch accuracy; pitched only).
 
     Each recording's pitch is estimated with pYIN (``HyperGANStrument.estimate_pitch``); the targets
-    are that pitch plus ``real_shifts``. The sampler resamples the real audio; the oracle exists only
+    are that pitch plus ``real_shifts``. The sampler resamples the real audio, the pitch shifters and the faithful
+    method shift it (their timbre MSE at shift 0 is that of the input itself); the oracle exists only
     at the input's own pitch (the input through the vocoder), so it has a timbre MSE and no pitch score.
     "audio": HyperGANStrument's reconstruction vocoded by each of ``VOCODERS`` against the recording
     (``metrics.audio_distances``, mel and fine resolution), mean over recordings and per recording.
     """
     mc = ev.model.model_config
     lo, hi = mc.min_pitch, mc.min_pitch + mc.num_pitches - 1
-    pyin_methods = MODEL_METHODS + ("sampler",)
+    audio_rows = ev.audio_methods + ("sampler",) + SHIFTERS
+    pyin_methods = MODEL_METHODS + audio_rows
     recs = {}
     hits_clf = {m: [] for m in pyin_methods}
-    timbre = {m: {} for m in MODEL_METHODS + REFERENCES}
+    timbre = {m: {} for m in MODEL_METHODS + ev.audio_methods + REFERENCES}
     pyin_items = {m: [] for m in pyin_methods}
     pyin_pitch: list[int] = []
     audio_dist: dict[str, dict[str, dict]] = {name: {} for name in VOCODERS}
@@ -48,8 +51,11 @@ def real_recordings(ev: Evaluator) -> dict:
         x_feat = ev.clf.score(x)[0][0]
         outs = {m: ev.generate(m, x.expand(len(targets), -1, -1, -1), torch.tensor(targets))
                 for m in MODEL_METHODS}
-        sampler_audio = [M.resample_shift(audio, t - p0, ev.acfg) for t in targets]
-        outs["sampler"] = ev.logmel(sampler_audio)
+        audios = {"sampler": [M.resample_shift(audio, t - p0, ev.acfg) for t in targets],
+                  **{name: [pitch_shift(audio, t - p0, ev.acfg, name) for t in targets] for name in SHIFTERS}}
+        if ev.audio_methods:
+            audios["faithful"] = list(ev.model.faithful(audio, p0, targets))
+        outs.update({m: ev.logmel(a) for m, a in audios.items()})
         oracle = ev.logmel([vocode(ev.model.vocoder, x[0, 0].numpy(), p0, ev.acfg.peak_dbfs)])
         timbre["oracle"][name] = float(((ev.clf.score(oracle)[0][0] - x_feat) ** 2).mean())
         i0 = targets.index(p0)
@@ -63,11 +69,11 @@ def real_recordings(ev: Evaluator) -> dict:
             timbre[m][name] = float(((feat[i0] - x_feat) ** 2).mean())
             if pitched:
                 hits_clf[m] += (pred == np.array(targets)).tolist()
-            pyin_items[m] += [sampler_audio[j] if m == "sampler" else (y[j, 0].numpy(), targets[j]) for j in scored]
+            pyin_items[m] += [audios[m][j] if m in audios else (y[j, 0].numpy(), targets[j]) for j in scored]
     table = {}
-    for m in MODEL_METHODS + REFERENCES:
+    for m in MODEL_METHODS + ev.audio_methods + REFERENCES:
         if m in pyin_items:
-            fn = job_pyin if m == "sampler" else job_vocode_pyin
+            fn = job_pyin if m in audio_rows else job_vocode_pyin
             f0 = np.array(ev.jobs.map(fn, pyin_items[m], f"real recordings: pYIN ({m})"), dtype=np.float64)
             hits = M.pitch_hits(f0, np.array(pyin_pitch))
         else:

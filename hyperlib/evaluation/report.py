@@ -9,7 +9,7 @@ from pathlib import Path
 from .config import ROW_NAMES
 from .metrics import FINE_HOP, FINE_N_FFT, SHIFT_BUCKETS
 
-ROWS = ("gan", "encoder", "hyper-pre", "hyper", "sampler", "oracle")
+ROWS = ("gan", "encoder", "hyper-pre", "hyper", "faithful", "sampler", "phase-vocoder", "rubberband", "oracle")
 
 
 def _f(v, digits: int = 3, pct: bool = False) -> str:
@@ -68,24 +68,9 @@ def markdown(r: dict) -> str:
               f"{sz['interpolation_samples']} samples (pYIN {sz['interpolation_pyin']}; FD reference "
               f"{_get(r, 'interpolation', 'hyper', 'n_reference')} validation notes at MIDI "
               f"{cfg['interp_pitches'][0]}-{cfg['interp_pitches'][1]}). The references have no interpolation. "
-              "The classic sampler at the input's own pitch is the vocoded input, i.e. the oracle.", ""]
+              "At the input's own pitch the classic sampler and the pitch shifters return the input itself.", ""]
 
-    buckets = [b[0] for b in SHIFT_BUCKETS]
-    by = r.get("synthesis_by_shift", {})
-    ns = [_get(by, "hyper", b, "n") for b in buckets]
-    lines += ["## Synthesis by shift size", "",
-              "L1 / pitch accuracy (classifier) / pitch accuracy (pYIN) per |shift| in semitones; 0 is the reconstruction.", "",
-              "| Method | " + " | ".join(f"{b} (N={n})" for b, n in zip(buckets, ns)) + " |",
-              "|---|" + "---:|" * len(buckets)]
-    for m in ROWS:
-        cells = []
-        for b in buckets:
-            c = _get(by, m, b) or {}
-            cells.append(f"{_f(c.get('l1'))} / {_f(c.get('pitch_acc_clf'), pct=True)} / {_f(c.get('pitch_acc_pyin'), pct=True)}")
-        lines.append(f"| {names[m]} | " + " | ".join(cells) + " |")
-    npy = [str(_get(by, "hyper", b, "n_pyin")) for b in buckets]
-    lines += ["", f"pYIN N per group: {', '.join(f'{b}: {n}' for b, n in zip(buckets, npy))}.", ""]
-
+    lines += shift_tables(r, names)
     lines += optimize_table(r, names)
     lines += envelope_table(r, names)
     lines += audio_table(r)
@@ -119,13 +104,15 @@ def markdown(r: dict) -> str:
     lines += ["## Cost", "", "| Network | Parameters |", "|---|---:|"]
     for k, v in cost.get("parameters", {}).items():
         lines.append(f"| {k} | {v:,} |")
-    stages = ["front_end", "pitch_estimate", "f", "E", "optimize", "G", "G+H", "vocoder", "total"]
+    stages = ["front_end", "pitch_estimate", "pitch_shift", "f", "E", "optimize", "G", "G+H", "correction", "vocoder",
+              "total"]
     lines += ["", f"Median CPU milliseconds per note over {cost.get('notes_timed')} notes after {cost.get('warmup')} "
               f"warm-up calls (`HyperGANStrument.synthesize`, one note at a time, {cost.get('threads')} torch threads, "
               f"vocoder {_vocoder_label(r)}):", "",
               "| Method | " + " | ".join(stages) + " |", "|---|" + "---:|" * len(stages)]
-    for m in ("gan", "encoder", "hyper-pre", "hyper", "optimize"):
-        t = _get(cost, "ms_per_note", m) or {}
+    for m in [m for m in ("gan", "encoder", "hyper-pre", "hyper", "faithful", "optimize") if m in cost.get(
+            "ms_per_note", {})]:
+        t = cost["ms_per_note"][m]
         lines.append(f"| {names[m]} | " + " | ".join(_f(t.get(s), 1) for s in stages) + " |")
     lines += ["", f"{names['optimize']}: over {cost.get('optimize_notes_timed')} notes; it estimates the input's "
               "pitch (pYIN) to fit G there."]
@@ -154,10 +141,13 @@ def markdown(r: dict) -> str:
               f"(88 classes) held-out accuracy {_f(ec.get('pitch'), pct=True)} (trained on the training font only, "
               "scored on the validation font; see eval_config.json).", "",
               "## Method notes", "",
-              f"- The corpus stores log-mels only, so the references' audio is the vocoding ({_vocoder_label(r)}) of "
-              "the true log-mel: the classic sampler resamples the vocoded input note by the length ratio 2^(-semitones/12) "
-              "(played faster or slower, padded or cropped to 1.024 s), the oracle is the vocoded true render. "
-              "Their mel metrics use LogMel of that audio.",
+              "- The classic sampler, the pitch shifters and the faithful method start from the input note's own audio, "
+              "rendered again from the soundfont through the front end (the corpus stores log-mels only): the sampler "
+              "resamples it by the length ratio 2^(-semitones/12) (played faster or slower, padded or cropped to "
+              "1.024 s); the phase vocoder (librosa) and Rubber Band (`rubberband -F`, formants preserved) shift it "
+              "with the duration kept; the faithful method corrects the phase-vocoder shift. The oracle is the true "
+              f"render's log-mel through the vocoder ({_vocoder_label(r)}). Their mel metrics use LogMel of their "
+              "audio.",
               f"- pYIN: librosa.pyin at {pyin['sample_rate']} Hz, frame_length {pyin['frame_length']}, search range MIDI "
               f"{pyin['fmin_midi']}-{pyin['fmax_midi']}, {pyin['resolution_semitones']}-semitone bins, median f0 of the voiced frames of the first {pyin['seconds']} s; "
               f"only asked pitches in MIDI {pyin['scored_midi'][0]}-{pyin['scored_midi'][1]} are scored (on the oracle, "
@@ -169,6 +159,29 @@ def markdown(r: dict) -> str:
     if r.get("figures"):
         lines += ["## Figures", ""] + [f"![{f}]({f})" for f in r["figures"]] + [""]
     return "\n".join(lines)
+
+
+def shift_tables(r: dict, names: dict) -> list[str]:
+    """Synthesis by shift size: one table per measure, a column per |shift| group (0 is the reconstruction)."""
+    buckets = [b[0] for b in SHIFT_BUCKETS]
+    by = r.get("synthesis_by_shift", {})
+    ns = [_get(by, "hyper", b, "n") for b in buckets]
+    lines = ["## Synthesis by shift size", "",
+             "Per |shift| in semitones (0 is the reconstruction). Log-mel L1 and timbre MSE as in Table 1; fine: the "
+             f"log-magnitude L1 at n_fft {FINE_N_FFT}, hop {FINE_HOP} (harmonics resolved) after matching RMS, floored "
+             "80 dB below the peak, of the audio (the model methods' vocoded) against the true note's own audio; "
+             "pitch accuracy by pYIN.", ""]
+    for title, key, digits, pct in (("Log-mel L1 ↓", "l1", 3, False), ("Fine-resolution distance ↓", "fine", 3, False),
+                                    ("Timbre MSE ↓", "timbre_mse", 4, False),
+                                    ("Pitch accuracy, pYIN ↑", "pitch_acc_pyin", 1, True)):
+        lines += [f"**{title}**", "", "| Method | " + " | ".join(f"{b} (N={n})" for b, n in zip(buckets, ns)) + " |",
+                  "|---|" + "---:|" * len(buckets)]
+        for m in ROWS:
+            if m in by:
+                lines.append(f"| {names[m]} | " + " | ".join(_f(_get(by, m, b, key), digits, pct) for b in buckets) + " |")
+        lines.append("")
+    npy = [str(_get(by, "hyper", b, "n_pyin")) for b in buckets]
+    return lines + [f"pYIN N per group: {', '.join(f'{b}: {n}' for b, n in zip(buckets, npy))}.", ""]
 
 
 def optimize_table(r: dict, names: dict) -> list[str]:

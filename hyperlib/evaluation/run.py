@@ -4,12 +4,13 @@
 
 Rows: GANStrument ("gan"), GANStrument Enc. ("encoder"), HyperGANStrument-Pre ("hyper-pre"),
 HyperGANStrument ("hyper"), GAN inversion by optimization ("optimize", on a subset of the notes: its own
-section) and two references: the classic sampler (the input note's audio played
-faster or slower: resampled by the length ratio 2 ** (-semitones / 12), no time stretching) and the
-oracle (the true render at the asked pitch). The corpus stores only log-mels, so the references' audio
-is the vocoding of the true log-mel (``EvalConfig.vocoder``, the same vocoder as the methods use): the
-sampler resamples the vocoded input note, the oracle is the vocoded true note. For mel-space metrics the
-references' log-mels are LogMel of that audio; the methods' log-mels are G's output itself.
+section), the faithful method ("faithful": the input's own audio pitch-shifted and corrected, where the model has
+its spectral correction) and four references: the classic sampler (the input note's audio played faster or slower:
+resampled by the length ratio 2 ** (-semitones / 12), no time stretching), the pitch shifters of the input's own
+audio with its duration kept (librosa's phase vocoder; Rubber Band with formants preserved) and the oracle (the true
+render's log-mel through the vocoder, ``EvalConfig.vocoder``). The corpus stores only log-mels, so the input's
+audio is rendered again from its soundfont (``Evaluator.note_audio``). For mel-space metrics the audio rows'
+log-mels are LogMel of their audio; the model methods' log-mels are G's output itself.
 
 Sections (each with its own seeded random stream, each a module of this package):
 - GAN inversion by optimization (``optimize``): "optimize" beside every other method on a seeded subset of the
@@ -39,6 +40,7 @@ import torch
 from . import metrics as M
 from . import report
 from .audio_table import audio_distances
+from ..pitch_shift import rubberband_available
 from .config import MODEL_METHODS, REFERENCES, ROW_NAMES, SPLIT_CORPORA, EvalConfig
 from .cost import cost
 from .evaluator import Evaluator
@@ -75,8 +77,12 @@ def evaluate(model_dir, corpus_dir, out_dir, cfg: EvalConfig = EvalConfig(), spl
     Returns:
         The results dict (as in results.json, with NaN where a figure is missing).
     Raises:
-        FileNotFoundError: a network, the evaluation classifiers or the corpus is missing.
+        FileNotFoundError: a network, the evaluation classifiers or the corpus is missing. RuntimeError: the
+            ``rubberband`` command (Debian's rubberband-cli) is missing.
     """
+    if not rubberband_available():
+        raise RuntimeError("The evaluation compares every method with Rubber Band's pitch shift: install the "
+                           "`rubberband` command (`apt-get install rubberband-cli`).")
     t_start = time.time()
     if cfg.threads is not None:
         torch.set_num_threads(cfg.threads)

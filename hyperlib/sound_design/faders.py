@@ -28,7 +28,7 @@ from safetensors.numpy import save_file
 from ..checkpoint import read_safetensors
 from ..config import REFINE_STEPS
 from ..render import Result, timed
-from ..validation import check_method, check_pitch, check_steps
+from ..validation import check_code_method, check_pitch, check_steps
 from .descriptors import corpus_codes
 
 if TYPE_CHECKING:
@@ -162,7 +162,7 @@ def edit(model: "Pipeline", sound, faders: Mapping[int, float], pitch: int | Non
         FileNotFoundError: the model folder has no faders.safetensors (the message names the command).
         ValueError / AudioError: bad fader, pitch, method, steps or audio.
     """
-    check_method(method)
+    check_code_method(method)
     steps = check_steps(steps)
     if pitch is not None:
         pitch = check_pitch(pitch, model.model_config)

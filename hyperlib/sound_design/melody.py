@@ -208,9 +208,6 @@ def render_melody(model: "Pipeline", sound, notes, method: str = "hyper", steps:
     else:
         notes = to_notes(notes)
     pitches = sorted({check_pitch(n.pitch, model.model_config) for n in notes})
-    timings: dict = {}
-    code = model.encode(sound, method, timings)
-    renders = {p: model.render_code(method, code.h, code.z, p, steps, timings, deltas=code.deltas).audio
-               for p in pitches}
+    renders = model.render_pitches(model.load(sound), pitches, method, steps)
     sr = model.audio_config.sample_rate
     return mix(renders, notes, sr, float(release_s), model.audio_config.peak_dbfs), sr

@@ -34,7 +34,7 @@ import numpy as np
 import torch
 
 from ..render import Code, Result, render_mels, timed
-from ..validation import check_method, check_pitch, check_steps, whole_number
+from ..validation import check_code_method, check_pitch, check_steps, whole_number
 from .descriptors import mel_l1
 
 if TYPE_CHECKING:
@@ -296,7 +296,7 @@ def morph(model: "Pipeline", sounds: Sequence, nodes: int = 9, pitch: int = 60, 
         ``MorphResults``: K Results (chain) or K lists of K Results (mesh), with ``.path`` (MorphPath:
         the node codes and the step-size spread before and after).
     """
-    check_method(method)
+    check_code_method(method)
     refine_steps, pitch = check_steps(refine_steps), check_pitch(pitch, model.model_config)
     nodes = whole_number(nodes, 2, 33, "Morph nodes")
     if len(sounds) not in (2, 4):

@@ -19,7 +19,7 @@ import numpy as np
 
 from ..audio import write_wav
 from ..config import REFINE_STEPS
-from ..validation import check_method, check_pitch, check_steps
+from ..validation import check_pitch, check_steps
 
 if TYPE_CHECKING:
     from ..pipeline import Pipeline
@@ -73,17 +73,7 @@ def render_regions(model: "Pipeline", note: np.ndarray, regions: list[tuple[int,
     ``vocoder``: a name from ``hyperlib.VOCODERS`` (None: the model's default). ``progress``: optional
     callable(done, total) after each key. Raises ValueError for a bad method, steps or vocoder.
     """
-    check_method(method)
-    steps = check_steps(steps)
-    model.get_vocoder(vocoder)
-    timings: dict = {}
-    code = model.encode_note(note, method, timings)
-    renders = {}
-    for i, (centre, _, _) in enumerate(regions):
-        renders[centre] = model.render_code(method, code.h, code.z, centre, steps, timings, vocoder, code.deltas).audio
-        if progress:
-            progress(i + 1, len(regions))
-    return renders
+    return model.render_pitches(note, [centre for centre, _, _ in regions], method, steps, vocoder, progress=progress)
 
 
 def write_sfz(renders: dict[int, np.ndarray], regions: list[tuple[int, int, int]], out_dir: str | Path,

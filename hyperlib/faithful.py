@@ -1,0 +1,87 @@
+"""The "faithful" method: the input's own audio, pitch-shifted with its duration kept, then corrected by the model.
+
+A phase-vocoder pitch shift (``pitch_shift.phase_vocoder``) keeps the input's noise, attack and fine structure;
+``models.correction.SpectralCorrection``, conditioned on the input's pitch-invariant timbre h = f(x) and on the
+source and target MIDI pitches, predicts how the note's colour and loudness curve change between the two
+pitches, as a log-gain per mel band and frame applied to the shifted note's STFT. Only pitch changes are
+possible this way: interpolation, faders and morphs need a timbre code and stay with the neural methods.
+The correction's weights, ``correction.safetensors``, live in the model folder beside f (whose h they read) and
+are hash-checked like every other weights file.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import fields
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from . import checkpoint as ckpt
+from .audio import peak_normalize
+from .config import AudioConfig
+from .mel import LogMel
+from .models.correction import CorrectionConfig, SpectralCorrection, apply_mel_gain, mel_to_bins
+from .pitch_shift import phase_vocoder
+from .render import timed
+
+CORRECTION_FILE = "correction.safetensors"
+
+
+def load_correction(model_dir: str | Path, h_dim: int, audio_cfg: AudioConfig,
+                    device: str | torch.device = "cpu") -> SpectralCorrection | None:
+    """The model folder's spectral correction in eval mode, or None where the folder has none.
+
+    Raises CheckpointError (``checkpoint.read_safetensors``) for a file whose sha256 differs from ``hashes.json``.
+    """
+    path = Path(model_dir) / CORRECTION_FILE
+    if not path.is_file():
+        return None
+    state, meta = ckpt.read_safetensors(path, device)
+    saved = json.loads(meta["correction"])
+    cfg = CorrectionConfig(**{f.name: saved[f.name] for f in fields(CorrectionConfig) if f.name in saved})
+    net = SpectralCorrection(h_dim, audio_cfg.n_mels, cfg).to(device)
+    net.load_state_dict(state)
+    return net.eval()
+
+
+class Faithful:
+    """Renders a prepared note at other MIDI pitches by pitch shift and spectral correction.
+
+    f: the model's feature extractor (h = f(x)). correction: the trained ``SpectralCorrection``. logmel: the model's
+    log-mel front end.
+    """
+
+    def __init__(self, f: torch.nn.Module, correction: SpectralCorrection, logmel: LogMel):
+        self.f, self.correction, self.logmel = f, correction, logmel
+        self.cfg = logmel.cfg
+        self.weights = mel_to_bins(self.cfg)
+
+    @torch.no_grad()
+    def __call__(self, note: np.ndarray, src_pitch: int, pitches, timings: dict | None = None) -> np.ndarray:
+        """note: (num_samples,) float32 prepared note at MIDI ``src_pitch``; pitches: K target MIDI pitches.
+
+        Returns (K, num_samples) float32 notes, each peak-normalized. ``timings``, when given, receives the
+        milliseconds of "pitch_shift", "f" and "correction".
+        """
+        pitches = np.atleast_1d(np.asarray(pitches, dtype=np.int64))
+        notes = np.broadcast_to(np.asarray(note, dtype=np.float32), (len(pitches), len(note)))
+        return self.batch(notes, np.full(len(pitches), int(src_pitch)), pitches, timings)
+
+    @torch.no_grad()
+    def batch(self, notes: np.ndarray, src: np.ndarray, tgt: np.ndarray, timings: dict | None = None) -> np.ndarray:
+        """B prepared notes (B, num_samples) at MIDI ``src`` (B,), each moved to MIDI ``tgt`` (B,): (B, num_samples)
+        float32, each peak-normalized. ``timings`` as in ``__call__``."""
+        timings = {} if timings is None else timings
+        device = next(self.correction.parameters()).device
+        src_t, tgt_t = (torch.as_tensor(np.asarray(p, dtype=np.int64), device=device) for p in (src, tgt))
+        with timed(timings, "pitch_shift"):
+            shifted = np.stack([phase_vocoder(x, int(b) - int(a), self.cfg) for x, a, b in zip(notes, src, tgt)])
+        shifted = torch.from_numpy(shifted).to(device)
+        with timed(timings, "f"):
+            unique, index = np.unique(np.asarray(notes), axis=0, return_inverse=True)
+            h = self.f(self.logmel(torch.from_numpy(unique).to(device)))[torch.as_tensor(index.reshape(-1))]
+        with timed(timings, "correction"):
+            gain = self.correction(self.logmel(shifted), h, src_t, tgt_t)
+            y = apply_mel_gain(shifted, gain, self.cfg, self.weights).cpu().numpy()
+        return np.stack([peak_normalize(a, self.cfg.peak_dbfs) for a in y])
