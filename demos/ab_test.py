@@ -6,16 +6,19 @@ import random
 
 import gradio as gr
 
-from app_common import (EXAMPLE_FILES, METHOD_LABELS, PIANO, VOCODER_LABELS, audio_input, audio_output, get_model,
-                        load_note, note_name, pitch_picker, purge_outputs, save_wav, step_progress, steps_slider,
-                        user_errors, whole_number)
+from app_common import (DSP_LABEL, EXAMPLE_FILES, METHOD_LABELS, PIANO, VOCODER_LABELS, audio_input, audio_output,
+                        dsp_shift, get_model, load_note, note_name, pitch_picker, purge_outputs, save_audio, save_wav,
+                        step_progress, steps_slider, user_errors, whole_number)
 from hyperlib.config import REFINE_STEPS
 
-AB_LABELS = {**METHOD_LABELS, **{name: f"HyperGANStrument, {label}" for name, label in VOCODER_LABELS.items()}}
-"""A side of the blind A/B test: a method (with the default vocoder) or a vocoder (with HyperGANStrument)."""
+AB_LABELS = {**METHOD_LABELS, **{name: f"HyperGANStrument, {label}" for name, label in VOCODER_LABELS.items()},
+             "dsp": DSP_LABEL}
+"""A side of the blind A/B test: a method (with the default vocoder), a vocoder (with HyperGANStrument) or the plain
+pitch shift of the input ("dsp")."""
 AB_PAIRS = {"hyper-gan": ("hyper", "gan"), "hyper-encoder": ("hyper", "encoder"), "gan-encoder": ("gan", "encoder"),
             "hyper-optimize": ("hyper", "optimize"), "vocoders": ("harmonic-noise", "griffin-lim"),
-            "vocoders-ddsp": ("ddsp", "harmonic-noise")}
+            "vocoders-ddsp": ("ddsp", "harmonic-noise"),
+            **{f"{method}-dsp": (method, "dsp") for method in METHOD_LABELS}}
 """Pairs of the blind A/B test: key -> (side, side), each side a key of AB_LABELS."""
 _rng = random.SystemRandom()  # the A/B test's order; unpredictable, so the test stays blind
 
@@ -60,6 +63,10 @@ def ab_render(path: str | None, pair: str = "hyper-gan", pitch: float = 60, step
     with user_errors():
         for i, (side, slot) in enumerate(zip(order, "AB")):
             progress((i, 2), desc=f"Rendering {slot}", unit="sounds")
+            if side == "dsp":
+                wavs.append(save_audio(dsp_shift(model, note, pitch), model.audio_config.sample_rate,
+                                       f"sound-{slot}"))
+                continue
             method, vocoder = (side, None) if side in METHOD_LABELS else ("hyper", side)
             result = model.synthesize(sound, pitch, method, steps, vocoder,
                                       progress=step_progress(progress, f"Rendering {slot}", i / 2, (i + 1) / 2))

@@ -42,11 +42,11 @@ from hyperlib.config import REFINE_STEPS  # noqa: E402
 from hyperlib.render import timed  # noqa: E402
 # the other tabs, and what they share (also imported from here by the tests)
 from ab_test import AB_PAIRS, ab_render, ab_tab, ab_vote, tally_markdown, vote_a  # noqa: E402, F401
-from app_common import (EXAMPLE_FILES, HANDSAW, MAX_UPLOAD_BYTES, MAX_UPLOAD_MB, METHOD_LABELS,  # noqa: E402, F401
-                        NOTE_CHOICES, OUTPUT_DIR, OUTPUT_MAX_AGE_S, PIANO, PLAY_METHODS, TRUMPET, VIOLIN,
-                        VOCODER_LABELS, audio_input, audio_output, get_model, load_note, mel_output, note_name,
-                        pitch_picker, purge_outputs, save_mel_plot, save_wav, step_progress, steps_slider,
-                        user_errors, whole_number)
+from app_common import (DSP_LABEL, EXAMPLE_FILES, HANDSAW, MAX_UPLOAD_BYTES, MAX_UPLOAD_MB,  # noqa: E402, F401
+                        METHOD_LABELS, NOTE_CHOICES, OUTPUT_DIR, OUTPUT_MAX_AGE_S, PIANO, PLAY_METHODS, TRUMPET,
+                        VIOLIN, VOCODER_LABELS, audio_input, audio_output, dsp_shift, get_model, load_note,
+                        mel_output, mix_methods, note_name, pitch_picker, purge_outputs, save_audio, save_mel_plot,
+                        save_wav, step_progress, steps_slider, user_errors, whole_number)
 from keyboard_tab import build_keyboard_tab  # noqa: E402
 from sound_design import build_sound_design_tabs  # noqa: E402
 
@@ -103,7 +103,7 @@ def last_timings() -> dict:
 # -- handlers -------------------------------------------------------------------------------------
 def render_all(path: str | None, pitch: float = 60, steps: float = REFINE_STEPS, mode: str = SYNTHESIZE,
                vocoder: str = DEFAULT_VOCODER, progress=gr.Progress()) -> tuple:
-    """The "Play a sound" tab: render the uploaded sound with all three methods.
+    """The "Play a sound" tab: render the uploaded sound with every quick method and the plain pitch shift.
 
     Args:
         path: the uploaded or recorded audio file.
@@ -112,7 +112,8 @@ def render_all(path: str | None, pitch: float = 60, steps: float = REFINE_STEPS,
         mode: ``"synthesize"`` (at ``pitch``) or ``"reconstruct"`` (at the input's own pitch, estimated by pYIN).
         vocoder: a name from ``hyperlib.VOCODERS``.
     Returns:
-        (input mel plot, then a WAV path and a mel plot per method in ``PLAY_METHODS`` order, summary markdown).
+        (input mel plot, then a WAV path and a mel plot per method in ``PLAY_METHODS`` order and for the pitch
+        shift (``DSP_LABEL``), summary markdown).
     Raises:
         gr.Error: no sound, unusable audio, or an invalid setting.
     """
@@ -124,32 +125,38 @@ def render_all(path: str | None, pitch: float = 60, steps: float = REFINE_STEPS,
     with timed(timings, "decode"):
         note = load_note(model, path)
     with user_errors():
+        progress(0.05, desc="Estimating the pitch")
+        with timed(timings, "pitch estimate"):
+            own_pitch = model.estimate_pitch(note)
         if mode == RECONSTRUCT:
-            progress(0.05, desc="Estimating the pitch")
-            with timed(timings, "pitch estimate"):
-                pitch = model.estimate_pitch(note)
-        progress(0.1, desc="Rendering with the three methods")
+            pitch = own_pitch
+        progress(0.1, desc="Rendering with every method")
         shared = {}
         x, results = model.render_methods(note, pitch, list(PLAY_METHODS), steps, shared, vocoder)
+        with timed(timings, "pitch shift (DSP)"):
+            dsp = dsp_shift(model, note, results[0].pitch, own_pitch)
     timings["inversion (x, f, E)"] = sum(shared.values())
     for result in results:
         timings.update({f"{result.method}: {stage}": ms for stage, ms in result.timings_ms.items()
                         if stage not in ("vocoder", "total")})
-    timings["vocoder"] = sum(result.timings_ms["vocoder"] for result in results)
+    timings["vocoder"] = sum(result.timings_ms.get("vocoder", 0.0) for result in results)
     progress(0.9, desc="Plotting")
     with timed(timings, "plots"):
+        dsp_mel = model.mel(dsp)[0, 0].cpu().numpy()
         plots = [save_mel_plot(mel, title, model.audio_config) for mel, title in
-                 [(x, "Your sound")] + [(r.mel, METHOD_LABELS[r.method]) for r in results]]
+                 [(x, "Your sound")] + [(r.mel, METHOD_LABELS[r.method]) for r in results] + [(dsp_mel, DSP_LABEL)]]
     with timed(timings, "wav files"):
-        wavs = [save_wav(result) for result in results]
+        wavs = [save_wav(result) for result in results] + [save_audio(dsp, model.audio_config.sample_rate, "dsp")]
     outputs = [plots[0]]
     for wav, plot in zip(wavs, plots[1:]):
         outputs += [wav, plot]
     timings["total"] = (time.perf_counter() - start) * 1000
     _last_timings = timings
     source = "the input's own pitch, estimated" if mode == RECONSTRUCT else "the chosen pitch"
-    summary = (f"Rendered at **{note_name(results[0].pitch)}**, MIDI {results[0].pitch} ({source}); "
-               f"HyperGANStrument used {steps} refinement step(s); {VOCODER_LABELS.get(vocoder, vocoder)}.")
+    summary = (f"Rendered at **{note_name(results[0].pitch)}**, MIDI {results[0].pitch} ({source}; your sound's own "
+               f"pitch: {note_name(own_pitch)}); HyperGANStrument used {steps} refinement step(s); the neural methods "
+               f"used the {VOCODER_LABELS.get(vocoder, vocoder)}. The faithful method and the pitch shift keep your "
+               "own audio and need no vocoder.")
     return (*outputs, summary)
 
 
@@ -194,9 +201,8 @@ def play_tab() -> None:
         input_plot = mel_output("Your sound (log-mel)")
     outputs = [input_plot]
     with gr.Row():
-        for method in PLAY_METHODS:
-            label = METHOD_LABELS[method]
-            with gr.Column():
+        for method, label in [(m, METHOD_LABELS[m]) for m in PLAY_METHODS] + [("dsp", DSP_LABEL)]:
+            with gr.Column(min_width=160):
                 outputs.append(audio_output(label, f"play-{method}"))
                 outputs.append(mel_output(f"{label} (log-mel)"))
     outputs.append(gr.Markdown(elem_id="play-summary"))
@@ -215,7 +221,7 @@ def mix_tab() -> None:
         with gr.Column():
             mix = gr.Slider(0, 1, value=0.5, step=0.05, label="Mix (0 = first sound, 1 = second sound)")
             pitch = pitch_picker(69, "mix")
-            method = gr.Radio([(label, name) for name, label in METHOD_LABELS.items()], value="hyper", label="Method")
+            method = gr.Radio(mix_methods(), value="hyper", label="Method")
             steps = steps_slider()
             button = gr.Button("Mix", variant="primary", elem_id="mix-button")
         with gr.Column():

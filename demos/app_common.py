@@ -26,6 +26,8 @@ from hyperlib import AudioError, HyperGANStrument, Result
 from hyperlib.audio import MAX_SECONDS, write_wav
 from hyperlib.config import MAX_PITCH, MAX_STEPS, MIN_PITCH, REFINE_STEPS, AudioConfig
 from hyperlib.mel_image import mel_image
+from hyperlib.pitch_shift import phase_vocoder
+from hyperlib.validation import CODE_METHODS, check_pitch
 
 log = logging.getLogger("hyperlib.demo")
 
@@ -39,10 +41,16 @@ VIOLIN, TRUMPET = EXAMPLES_DIR / "violin.ogg", EXAMPLES_DIR / "trumpet.ogg"
 EXAMPLE_FILES = [PIANO, HANDSAW, VIOLIN, TRUMPET]
 
 METHOD_LABELS = {"gan": "GANStrument", "encoder": "GANStrument Enc.", "hyper": "HyperGANStrument",
+                 "faithful": "Faithful (your audio, pitch-shifted and corrected)",
                  "optimize": "GAN inversion (slower, closest)"}
-"""The methods offered where one is chosen, in display order: hyperlib method name -> label."""
-PLAY_METHODS = ("gan", "encoder", "hyper")
-"""The methods the "Play a sound" tab renders side by side (the quick ones; "optimize" fits G for seconds)."""
+"""The methods offered where one is chosen, in display order: hyperlib method name -> label. "faithful" changes
+pitch only; where timbres are mixed, ``mix_methods`` leaves it out."""
+PLAY_METHODS = ("gan", "encoder", "hyper", "faithful")
+"""The methods the "Play a sound" tab renders side by side (the quick ones; "optimize" fits G for seconds), beside
+the plain pitch shift of the input (``DSP_LABEL``)."""
+DSP_LABEL = "Pitch shift (DSP)"
+"""The reference every method is heard against: the input itself, moved by a phase-vocoder pitch shift with its
+duration kept (``hyperlib.pitch_shift.phase_vocoder``), what any audio editor does."""
 VOCODER_LABELS = {"ddsp": "Learned DDSP vocoder", "harmonic-noise": "Harmonic-plus-noise vocoder",
                   "griffin-lim": "Griffin-Lim vocoder"}
 """The vocoders offered (hyperlib.VOCODERS): name -> label."""
@@ -244,3 +252,17 @@ def mel_output(label: str) -> gr.Image:
     """A log-mel picture: the PNG file from ``save_mel_plot``, served as it is."""
     return gr.Image(type="filepath", format="png", label=label, show_label=False, interactive=False,
                     buttons=["download"])
+
+
+def mix_methods() -> list[tuple[str, str]]:
+    """(label, method) of the methods that can mix or edit timbres (every method but "faithful")."""
+    return [(label, name) for name, label in METHOD_LABELS.items() if name in CODE_METHODS]
+
+
+def dsp_shift(model: HyperGANStrument, note: np.ndarray, pitch: int, own_pitch: int | None = None) -> np.ndarray:
+    """The ``DSP_LABEL`` reference: the prepared ``note`` moved from its own MIDI pitch (``own_pitch``, else
+    estimated with pYIN) to MIDI ``pitch`` by the phase vocoder, duration kept: (num_samples,) float32. Raises
+    ValueError for a pitch outside MIDI 21-108."""
+    pitch = check_pitch(pitch, model.model_config)
+    own = model.estimate_pitch(note) if own_pitch is None else own_pitch
+    return phase_vocoder(note, pitch - own, model.audio_config)

@@ -37,7 +37,7 @@ PAGE_JS, PAGE_CSS = APP_DIR / "keyboard.js", APP_DIR / "keyboard.css"
 OUTPUT_DIR = Path(tempfile.gettempdir()) / "hyperlib-keyboard"
 KEEP_OUTPUTS_S = 3600
 METHODS = {"hyper": "HyperGANStrument", "gan": "GANStrument", "encoder": "GANStrument Enc.",
-           "optimize": "GAN inversion (slower, closest)"}
+           "faithful": "Faithful (your audio, pitch-shifted and corrected)", "optimize": "GAN inversion (slower, closest)"}
 VOCODERS = {"ddsp": "Learned DDSP", "harmonic-noise": "Harmonic-plus-noise", "griffin-lim": "Griffin-Lim"}
 DEFAULT_KEYS = KeyRange()
 """The default range: MIDI 36-84 (C2-C6), every third key sampled, HyperGANStrument, the default vocoder."""

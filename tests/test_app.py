@@ -24,6 +24,7 @@ import soundfile as sf
 gr = pytest.importorskip("gradio")
 
 from hyperlib.app_bench import AppStartError, serve_app  # noqa: E402
+from hyperlib.pitch_shift import phase_vocoder  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 APP_PATH = REPO_ROOT / "demos" / "app.py"
@@ -60,8 +61,8 @@ def assert_valid_wav(path) -> None:
 
 
 def audio_outputs(app, outputs) -> dict:
-    """The WAV paths in render_all's outputs, keyed by method."""
-    return dict(zip(app.PLAY_METHODS, outputs[1:-1:2]))
+    """The WAV paths in render_all's outputs, keyed by method ("dsp": the plain pitch shift)."""
+    return dict(zip(app.PLAY_METHODS + ("dsp",), outputs[1:-1:2]))
 
 
 # -- (a) the handlers on a real recording -------------------------------------------------------
@@ -77,7 +78,7 @@ def assert_mel_picture(app, path) -> None:
 
 
 def test_render_all_layout(app, piano_outputs):
-    assert len(piano_outputs) == 2 + 2 * len(app.PLAY_METHODS)
+    assert len(piano_outputs) == 2 + 2 * (len(app.PLAY_METHODS) + 1)  # the methods and the plain pitch shift
     for image in [piano_outputs[0], *piano_outputs[2:-1:2]]:
         assert_mel_picture(app, image)
     assert "E4" in piano_outputs[-1] and "MIDI 64" in piano_outputs[-1]
@@ -86,9 +87,11 @@ def test_render_all_layout(app, piano_outputs):
 def test_render_all_equals_the_api(app, piano_outputs):
     """Sharing the input's mel and h between the methods changes nothing: each WAV is the API's note."""
     model = app.get_model()
+    note = model.load(str(PIANO))
     for method, path in audio_outputs(app, piano_outputs).items():
         served, _ = sf.read(path, dtype="float32")
-        api = model.synthesize(str(PIANO), 64, method, 2).audio
+        api = (phase_vocoder(note, 64 - model.estimate_pitch(note), model.audio_config) if method == "dsp" else
+               model.synthesize(str(PIANO), 64, method, 2).audio)
         assert np.max(np.abs(served - api)) < 2 / 32768, method  # 16-bit rounding only
     from PIL import Image
 
@@ -106,7 +109,7 @@ def test_render_all_records_its_stages(app, piano_outputs):
     assert sum(ms for stage, ms in timings.items() if stage != "total") <= timings["total"]
 
 
-@pytest.mark.parametrize("method", ["gan", "encoder", "hyper"])
+@pytest.mark.parametrize("method", ["gan", "encoder", "hyper", "faithful", "dsp"])
 def test_render_all_audio_is_valid(app, piano_outputs, method):
     assert_valid_wav(audio_outputs(app, piano_outputs)[method])
 
@@ -212,6 +215,19 @@ def test_ab_compares_two_vocoders_on_the_same_note(app, monkeypatch, pair):
     assert_valid_wav(wav_b)
     reveal = app.ab_vote("A", trial, {})[2]
     assert all(f"HyperGANStrument, {app.VOCODER_LABELS[name]}" in reveal for name in app.AB_PAIRS[pair])
+
+
+def test_ab_pairs_every_method_with_the_pitch_shift(app):
+    assert {a for a, b in app.AB_PAIRS.values() if b == "dsp"} == set(app.METHOD_LABELS)
+    wav_a, wav_b, trial, *_ = app.ab_render(str(PIANO), "faithful-dsp", 67, 1)
+    model = app.get_model()
+    note = model.load(str(PIANO))
+    dsp = phase_vocoder(note, 67 - model.estimate_pitch(note), model.audio_config)
+    served = {side: sf.read(path, dtype="float32")[0] for side, path in zip(trial["order"], (wav_a, wav_b))}
+    assert np.max(np.abs(served["dsp"] - dsp)) < 2 / 32768  # the input itself, shifted
+    assert np.max(np.abs(served["faithful"] - model.synthesize(str(PIANO), 67, "faithful").audio)) < 2 / 32768
+    assert np.mean(np.abs(served["faithful"] - dsp)) > 1e-4  # the correction changed it
+    assert "Pitch shift (DSP)" in app.ab_vote("A", trial, {})[2]
 
 
 def test_play_tab_vocoder_choice(app):
