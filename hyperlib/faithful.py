@@ -71,7 +71,8 @@ class Faithful:
     @torch.no_grad()
     def batch(self, notes: np.ndarray, src: np.ndarray, tgt: np.ndarray, timings: dict | None = None) -> np.ndarray:
         """B prepared notes (B, num_samples) at MIDI ``src`` (B,), each moved to MIDI ``tgt`` (B,): (B, num_samples)
-        float32, each peak-normalized. ``timings`` as in ``__call__``."""
+        float32, each peak-normalized. At its own pitch (``src == tgt``) a note is returned as it is: the correction
+        models the change between two pitches. ``timings`` as in ``__call__``."""
         timings = {} if timings is None else timings
         device = next(self.correction.parameters()).device
         src_t, tgt_t = (torch.as_tensor(np.asarray(p, dtype=np.int64), device=device) for p in (src, tgt))
@@ -82,6 +83,6 @@ class Faithful:
             unique, index = np.unique(np.asarray(notes), axis=0, return_inverse=True)
             h = self.f(self.logmel(torch.from_numpy(unique).to(device)))[torch.as_tensor(index.reshape(-1))]
         with timed(timings, "correction"):
-            gain = self.correction(self.logmel(shifted), h, src_t, tgt_t)
+            gain = self.correction(self.logmel(shifted), h, src_t, tgt_t) * (src_t != tgt_t)[:, None, None]
             y = apply_mel_gain(shifted, gain, self.cfg, self.weights).cpu().numpy()
         return np.stack([peak_normalize(a, self.cfg.peak_dbfs) for a in y])

@@ -93,7 +93,8 @@ def build_pairs(fonts: list[str], model_dir: str | Path, pairs: int, seed: int =
         font, bank, program = presets[rng.integers(len(presets))]
         vel, p0 = int(rng.choice(velocities)), int(rng.choice(sources))
         p1 = draw_target(p0, SHIFT_GROUPS[k % len(SHIFT_GROUPS)], rng)
-        a, b = renderer.render(font, bank, program, p0, vel), renderer.render(font, bank, program, p1, vel)
+        a = renderer.render(font, bank, program, p0, vel)
+        b = a if p1 == p0 else renderer.render(font, bank, program, p1, vel)  # a note played twice in a row differs
         if a is None or b is None:
             continue
         try:
