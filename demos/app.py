@@ -51,6 +51,13 @@ from keyboard_tab import build_keyboard_tab  # noqa: E402
 from sound_design import build_sound_design_tabs  # noqa: E402
 
 SYNTHESIZE, RECONSTRUCT = "synthesize", "reconstruct"
+WHICH_METHOD = (
+    "**Which method for what.** *Faithful* keeps your own recording (its noise, attack and texture), moves it to "
+    "the new pitch and corrects its colour with what the model learned of how instruments change with pitch: in "
+    "the evaluation it comes closest to the real note at other pitches. *Pitch shift (DSP)* is the same move "
+    "without the correction, as any audio editor makes it. The neural methods (GANStrument, GANStrument Enc., "
+    "HyperGANStrument) redraw the note from its timbre code: they mix, edit and morph timbres (the other tabs), "
+    "which no pitch shifter can, but they turn noisy sounds into a clean comb of harmonics.")
 CACHE_SETTINGS = (10 * 60, 30 * 60)
 """gr.Blocks(delete_cache=...): every 10 min, gradio deletes its uploaded and served files older than 30 min."""
 CONCURRENCY_LIMIT = 2
@@ -206,6 +213,7 @@ def play_tab() -> None:
                 outputs.append(audio_output(label, f"play-{method}"))
                 outputs.append(mel_output(f"{label} (log-mel)"))
     outputs.append(gr.Markdown(elem_id="play-summary"))
+    gr.Markdown(WHICH_METHOD, elem_id="play-which-method")
     button.click(render_all, [sound, pitch, steps, mode, vocoder], outputs, api_name="render", show_progress="full")
 
 

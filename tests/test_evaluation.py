@@ -93,7 +93,8 @@ def test_tiny_evaluation_produces_every_row(tiny_results):
         for b, c in r["synthesis_by_shift"][m].items():  # empty shift groups are NaN by design
             assert (c["n"] == 0) == (not _finite(c["l1"])) == (not _finite(c["fine"])), (m, b)
         real = r["real_recordings"]["methods"][m]
-        assert _finite(real["timbre_mse_recon"])
+        assert _finite(real["timbre_mse_recon"]) and real["flatness_ratio_unpitched"] > 0  # the handsaw
+        assert set(real["flatness_ratio_by_file"]) == {"handsaw.ogg"}
         assert real["timbre_mse_recon_median"] == pytest.approx(np.median(list(real["timbre_mse_by_file"].values())))
         if m != "oracle":  # the oracle exists only at the recording's own pitch (documented NaN)
             assert _finite(real["pitch_acc_pyin"]) and _finite(real["pitch_acc_clf"])
@@ -222,6 +223,17 @@ def test_envelope_errors_see_colour_and_ringing():
     assert out["decay_0.5s"][2] > 5 and out["decay_0.8s"][2] > out["decay_0.5s"][2] and out["level_db"][2] > 5
     levels = frame_levels_db(ringing, cfg)
     assert levels.max() == 0 and levels.min() >= -LEVEL_FLOOR_DB
+
+
+def test_spectral_flatness_tells_noise_from_harmonics():
+    from hyperlib.mel import LogMel
+
+    cfg = AudioConfig()
+    t = np.arange(cfg.num_samples) / cfg.sample_rate
+    noise = np.random.default_rng(0).standard_normal(cfg.num_samples).astype(np.float32) * 0.1
+    harmonic = sum(np.sin(2 * np.pi * 220 * k * t) / k for k in range(1, 6)).astype(np.float32) * 0.1
+    flat = M.spectral_flatness(LogMel(cfg)(torch.from_numpy(np.stack([noise, harmonic]))), cfg)
+    assert flat[0] > 0.5 and flat[1] < 0.1 and flat[0] > 10 * flat[1]
 
 
 def test_log_spectral_l1_ignores_level_and_sees_spectra():

@@ -12,7 +12,7 @@ from scipy import linalg
 
 from ..audio import peak_normalize, pyin_f0
 from ..config import AudioConfig
-from ..mel import frame_levels_db
+from ..mel import denormalize_log, frame_levels_db
 
 # -- external pitch estimator ---------------------------------------------------------------------
 PYIN_FMIN_MIDI, PYIN_FMAX_MIDI = 24, 108
@@ -139,6 +139,16 @@ def envelope_errors(mel: torch.Tensor, truth: torch.Tensor, cfg: AudioConfig) ->
         frame = min(int(round(t * cfg.sample_rate / cfg.hop_length)), level.shape[1] - 1)
         out[f"decay_{t}s"] = (level[:, frame] - level_true[:, frame]).numpy()
     return out
+
+
+def spectral_flatness(mel: torch.Tensor, cfg: AudioConfig, within_db: float = 40.0) -> np.ndarray:
+    """Wiener entropy of the mel spectrum: per frame the geometric over the arithmetic mean of the mel magnitudes
+    (1 for white noise, near 0 for a few harmonics), averaged over the frames within ``within_db`` dB of the note's
+    loudest frame. mel: (B, 1, n_mels, frames) normalized log-mels. Returns (B,)."""
+    log_mag = denormalize_log(mel[:, 0].double(), cfg)  # (B, n_mels, frames), natural log
+    flat = torch.exp(log_mag.mean(dim=1)) / torch.exp(log_mag).mean(dim=1)
+    loud = frame_levels_db(mel, cfg) > -within_db
+    return ((flat * loud).sum(dim=1) / loud.sum(dim=1).clamp(min=1)).numpy()
 
 
 # -- feature-space metrics ----------------------------------------------------------------------------

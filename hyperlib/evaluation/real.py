@@ -26,6 +26,9 @@ def real_recordings(ev: Evaluator) -> dict:
     are that pitch plus ``real_shifts``. The sampler resamples the real audio, the pitch shifters and the faithful
     method shift it (their timbre MSE at shift 0 is that of the input itself); the oracle exists only
     at the input's own pitch (the input through the vocoder), so it has a timbre MSE and no pitch score.
+    "flatness_ratio_unpitched": on the unpitched recordings, the geometric mean over recordings of the outputs'
+    ``metrics.spectral_flatness`` (mean over the target pitches) over the input's (1: as noisy as the input; well
+    under 1: a comb of harmonics; the oracle: the reconstruction only).
     "audio": HyperGANStrument's reconstruction vocoded by each of ``VOCODERS`` against the recording
     (``metrics.audio_distances``, mel and fine resolution), mean over recordings and per recording.
     """
@@ -36,6 +39,7 @@ def real_recordings(ev: Evaluator) -> dict:
     recs = {}
     hits_clf = {m: [] for m in pyin_methods}
     timbre = {m: {} for m in MODEL_METHODS + ev.audio_methods + REFERENCES}
+    flatness = {m: {} for m in MODEL_METHODS + ev.audio_methods + REFERENCES}  # unpitched: output / input
     pyin_items = {m: [] for m in pyin_methods}
     pyin_pitch: list[int] = []
     audio_dist: dict[str, dict[str, dict]] = {name: {} for name in VOCODERS}
@@ -58,6 +62,8 @@ def real_recordings(ev: Evaluator) -> dict:
         outs.update({m: ev.logmel(a) for m, a in audios.items()})
         oracle = ev.logmel([vocode(ev.model.vocoder, x[0, 0].numpy(), p0, ev.acfg.peak_dbfs)])
         timbre["oracle"][name] = float(((ev.clf.score(oracle)[0][0] - x_feat) ** 2).mean())
+        if not pitched:
+            flatness["oracle"][name] = float(M.spectral_flatness(oracle, ev.acfg)[0] / M.spectral_flatness(x, ev.acfg)[0])
         i0 = targets.index(p0)
         for vocoder, by_file in audio_dist.items():
             y = vocode(ev.vocoder(vocoder), outs["hyper"][i0, 0].numpy(), p0, ev.acfg.peak_dbfs)
@@ -67,6 +73,9 @@ def real_recordings(ev: Evaluator) -> dict:
         for m, y in outs.items():
             feat, pred = ev.clf.score(y)
             timbre[m][name] = float(((feat[i0] - x_feat) ** 2).mean())
+            if not pitched:  # every target pitch: is the noise still noise there?
+                flatness[m][name] = float(np.mean(M.spectral_flatness(y, ev.acfg))
+                                          / M.spectral_flatness(x, ev.acfg)[0])
             if pitched:
                 hits_clf[m] += (pred == np.array(targets)).tolist()
             pyin_items[m] += [audios[m][j] if m in audios else (y[j, 0].numpy(), targets[j]) for j in scored]
@@ -85,7 +94,10 @@ def real_recordings(ev: Evaluator) -> dict:
                     "n_clf": len(clf_hits),
                     "timbre_mse_recon": float(np.mean(list(timbre[m].values()))),
                     "timbre_mse_recon_median": float(np.median(list(timbre[m].values()))),
-                    "timbre_mse_by_file": timbre[m]}
+                    "timbre_mse_by_file": timbre[m],
+                    "flatness_ratio_unpitched": float(np.exp(np.mean(np.log(list(flatness[m].values())))))
+                    if flatness[m] else float("nan"),
+                    "flatness_ratio_by_file": flatness[m]}
     audio_rows = {v: {k: float(np.mean([d[k] for d in by_file.values()])) for k in ("mel", "fine")}
                   for v, by_file in audio_dist.items()}
     return {"recordings": recs, "methods": table,
