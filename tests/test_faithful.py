@@ -145,3 +145,14 @@ def test_a_model_without_correction_says_how_to_get_one(model):
     bare = HyperGANStrument(nets, model.model_config, model.audio_config)
     with pytest.raises(ValueError, match="train-correction"):
         bare.synthesize(str(PIANO), 64, "faithful")
+
+
+def test_faithful_plays_melodies_and_exports_instruments(model, tmp_path):
+    if model.faithful is None:
+        pytest.skip("the model has no spectral correction")
+    audio, sr = model.melody(str(PIANO), "60:0:0.4,67:0.4:0.4", method="faithful")
+    assert sr == CFG.sample_rate and audio.size >= int(0.8 * sr) and np.isfinite(audio).all()
+    sfz = model.export_sfz(str(HANDSAW), tmp_path, low=48, high=60, every=6, method="faithful")
+    assert sfz.is_file() and len(list(tmp_path.rglob("*.wav"))) == 3
+    with pytest.raises(ValueError, match="cannot mix"):
+        model.morph([str(PIANO), str(HANDSAW)], nodes=3, method="faithful")
