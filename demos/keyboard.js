@@ -342,13 +342,18 @@ function createKeyboard() {
     if (node) node.textContent = state.midi;
   }
 
+  function showOctave() {  // scroll the strip to the computer keyboard's octave (where it is wider than the screen)
+    const c = 12 * (state.octave + 1);
+    const first = state.root && state.root.querySelector(`.hk-key[data-midi="${c}"]`);
+    if (first) first.parentElement.scrollLeft = first.offsetLeft - 8;
+  }
+
   function drawLabels() {  // mark the keys the computer keyboard plays at the current octave
     if (!state.root) return;
     const octave = state.root.querySelector(".hk-octave");
     const c = 12 * (state.octave + 1);
     if (octave) octave.textContent = `Computer keyboard: ${name(c)}-${name(c + 17)}`;
-    const first = state.root.querySelector(`.hk-key[data-midi="${c}"]`), piano = state.root.querySelector(".hk-piano");
-    if (first && piano) piano.scrollLeft = first.offsetLeft - 8;  // the computer keyboard's octave in view
+    showOctave();
     const codes = {};
     for (const code of [...WHITE_CODES, ...Object.keys(BLACK_CODES)]) codes[codeToMidi(code)] = code.replace("Key", "");
     for (const node of state.root.querySelectorAll(".hk-key")) {
@@ -433,6 +438,9 @@ function createKeyboard() {
     piano.addEventListener("pointerdown", onPointerDown);
     piano.addEventListener("pointermove", onPointerMove);
     piano.addEventListener("contextmenu", (e) => e.preventDefault());
+    let width = 0;  // a narrower screen (a phone turned, a window resized) shows the octave again
+    new ResizeObserver(() => { if (piano.clientWidth !== width) { width = piano.clientWidth; showOctave(); } })
+      .observe(piano);
     state.shown = false;
     new IntersectionObserver((entries) => { state.shown = entries[entries.length - 1].isIntersecting; },
                              { rootMargin: "100000px" }).observe(state.root);

@@ -167,7 +167,7 @@ def build_sound_design_tabs(get_model: Callable[[], HyperGANStrument]) -> None:
                 steps = steps_slider()
                 button = gr.Button("Render", variant="primary", elem_id="faders-button")
             with gr.Column():
-                out, info = audio_output("Edited sound"), gr.Markdown()
+                out, info = audio_output("Edited sound"), gr.Markdown(elem_id="faders-info")
         button.click(edit_handler, [sound, pitch, *sliders, steps], [out, info], api_name="faders")
 
     with gr.Tab("Morph", elem_id="tab-morph"):
@@ -179,7 +179,7 @@ def build_sound_design_tabs(get_model: Callable[[], HyperGANStrument]) -> None:
             a, b = audio_input("First sound", VIOLIN), audio_input("Second sound", HANDSAW)
         with gr.Row():
             with gr.Column():
-                nodes = gr.Slider(3, 15, value=9, step=1, label="Notes in the morph")
+                nodes = gr.Slider(3, 15, value=9, step=1, label="Notes in the morph", elem_id="morph-nodes")
                 pitch = pitch_slider(60)
                 even = gr.Checkbox(True, label="Even steps (SOM)")
                 steps = steps_slider()
@@ -221,5 +221,5 @@ def build_sound_design_tabs(get_model: Callable[[], HyperGANStrument]) -> None:
                 steps = steps_slider()
                 button = gr.Button("Export", variant="primary", elem_id="sfz-button")
             with gr.Column():
-                out, info = gr.File(label="SFZ instrument (zip)"), gr.Markdown()
+                out, info = gr.File(label="SFZ instrument (zip)"), gr.Markdown(elem_id="sfz-info")
         button.click(sfz_handler, [sound, low, high, every, name, steps], [out, info], api_name="export_sfz")
