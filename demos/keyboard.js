@@ -43,6 +43,7 @@ function createKeyboard() {
   window.addEventListener("error", (e) => state.errors.push(String(e.message)));
 
   function name(midi) { return NAMES[midi % 12] + (Math.floor(midi / 12) - 1); }
+  function keyLabel(code) { return { Semicolon: ";", Quote: "'" }[code] || code.replace("Key", ""); }
   function isBlack(midi) { return [1, 3, 6, 8, 10].includes(midi % 12); }
   function el(tag, attrs = {}, text = "") {
     const node = document.createElement(tag);
@@ -355,10 +356,9 @@ function createKeyboard() {
     if (octave) octave.textContent = `Computer keyboard: ${name(c)}-${name(c + 17)}`;
     showOctave();
     const codes = {};
-    for (const code of [...WHITE_CODES, ...Object.keys(BLACK_CODES)]) codes[codeToMidi(code)] = code.replace("Key", "");
+    for (const code of [...WHITE_CODES, ...Object.keys(BLACK_CODES)]) codes[codeToMidi(code)] = keyLabel(code);
     for (const node of state.root.querySelectorAll(".hk-key")) {
-      const label = codes[node.dataset.midi];
-      node.querySelector(".hk-hint").textContent = label ? ({ Semicolon: ";", Quote: "'" }[label] || label) : "";
+      node.querySelector(".hk-hint").textContent = codes[node.dataset.midi] || "";
     }
   }
 
@@ -388,8 +388,8 @@ function createKeyboard() {
     state.root = root.querySelector(".hk-root") || root;
     state.root.replaceChildren();
     const banner = el("button", { class: "hk-banner", type: "button" },
-                      "Sound is off: your browser blocks audio until you click or press a key. " +
-                      "Click here to turn it on.");
+                      "Sound is off: your browser blocks audio until you tap, click or press a key. " +
+                      "Tap or click here to turn it on.");
     banner.hidden = true;
     banner.addEventListener("click", () => audio());
     const controls = el("div", { class: "hk-controls" });
@@ -459,8 +459,7 @@ function createKeyboard() {
     showAudioState();
   }
 
-  const computerKeys = [...WHITE_CODES, ...Object.keys(BLACK_CODES)].map(
-    (code) => ({ Semicolon: ";", Quote: "'" }[code] || code.replace("Key", "")));
+  const computerKeys = [...WHITE_CODES, ...Object.keys(BLACK_CODES)].map(keyLabel);  // as the help lists them
   Object.assign(state, { mount, load, noteOn, noteOff, allNotesOff, startRecording, stopRecording, computerKeys });
   return state;
 }

@@ -451,7 +451,8 @@ def test_make_space_assembles_a_runnable_folder(tmp_path):
     # app.py uses the package, weights and examples beside it; its temp folder goes when the process ends
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     probe = ("import json, app, app_common, hyperlib; print(json.dumps([str(app.REPO_ROOT), hyperlib.__file__, "
-             "str(app_common.EXAMPLES_DIR), app.PIANO.is_file(), str(app.OUTPUT_DIR), str(app_common.EXAMPLE_COPIES)]))")
+             "str(app_common.EXAMPLES_DIR), app.PIANO.is_file(), str(app.OUTPUT_DIR), "
+             "str(app_common.EXAMPLE_COPIES)]))")
     out = subprocess.run([sys.executable, "-c", probe], cwd=space, env=env, capture_output=True, text=True,
                          timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]
