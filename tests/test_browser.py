@@ -270,8 +270,9 @@ def test_phone_layout(browser, app_url):
     first screen, and the Keyboard tab's Method dropdown shows its whole text."""
     page, errors, _ = open_page(browser, app_url, PHONE, touch=True)
     screen = {"x": 0, "y": 0, **PHONE}
-    for elem_id in TABS:
-        assert visible_in(page, f"#{elem_id}-button", screen), elem_id
+    for elem_id in TABS:  # side by side, in rows, all on the first screen
+        button = page.locator(f"#{elem_id}-button").bounding_box()
+        assert visible_in(page, f"#{elem_id}-button", screen) and button["y"] + button["height"] <= PHONE["height"]
     assert not page.get_by_role("button", name="More tabs").is_visible()
     upload = page.locator("#play-input").bounding_box()
     print(f"\nthe upload's top on a phone: {upload['y']:.0f} px of {PHONE['height']}")
