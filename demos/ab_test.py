@@ -24,10 +24,10 @@ _rng = random.SystemRandom()  # the A/B test's order; unpredictable, so the test
 
 
 def tally_markdown(tally: dict) -> str:
-    """The A/B tally, one table row per method pair: votes for each method of the pair."""
+    """The A/B tally, one table row per method pair: the votes for the pair's first and second side, and all votes."""
     if not tally:
         return "No votes yet. Render a pair, listen to both, and pick the one that sounds better."
-    rows = ["| Pair | Preferred | Preferred | Votes |", "|---|---|---|---|"]
+    rows = ["| Pair | Votes for the first | Votes for the second | All votes |", "|---|---|---|---|"]
     for key, (first, second) in AB_PAIRS.items():
         if key in tally:
             a, b = tally[key].get(first, 0), tally[key].get(second, 0)

@@ -21,7 +21,6 @@ os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # must be set before gradio is
 
 import sys
 import time
-import warnings
 from pathlib import Path
 
 import gradio as gr
@@ -66,17 +65,26 @@ CONCURRENCY_LIMIT = 2
 QUEUE_MAX_SIZE = 40
 """Requests waiting beyond this are turned away with gradio's "queue is full" message instead of piling up."""
 
-HEADER = f"""
+INTRO = """
 # HyperGANStrument: a neural sampler
 
 Upload or record one short sound (a single note works best), or click one of the examples. The app turns it
-into an instrument you can play at any pitch from A0 to C8, with three methods:
+into an instrument you can play at any pitch from A0 to C8.
+"""
+"""The top of the page, short enough to leave the upload in view on a phone; HEADER follows, folded."""
+
+HEADER = f"""
+The app renders your sound with three neural methods and one that keeps your own audio:
 
 * **GANStrument**: a feature extractor *f* turns the sound into a timbre code *h*; the generator *G* renders
   *h* at the chosen pitch.
 * **GANStrument Enc.**: an encoder *E* inverts the sound into *G*'s inputs (*h*, *z*) in one pass.
 * **HyperGANStrument**: starts from GANStrument's output, then a hypernetwork *H* compares its timbre with
   your sound's and adjusts *G*'s weights, once per refinement step, to bring the two closer.
+* **Faithful**: your own recording, moved to the new pitch by a phase-vocoder pitch shift, then its colour
+  corrected by a small network that reads *h* and the two pitches. It keeps the noise and attack of your sound;
+  it changes pitch only, so it is not offered where timbres are mixed. The plain pitch shift, **Pitch shift
+  (DSP)**, plays beside it for comparison.
 
 The Interpolate, Blind A/B test and Keyboard tabs also offer **GAN inversion** by optimization: *G*'s inputs and
 then its weights are fitted to your sound by gradient descent. It comes closest to the input but takes a few
@@ -240,19 +248,22 @@ def mix_tab() -> None:
 
 
 def build_demo() -> gr.Blocks:
-    """The whole app: a header, the play, interpolate and A/B tabs, and the sound-design tabs. Gradio deletes its cached files per CACHE_SETTINGS."""
-    with warnings.catch_warnings(), gr.Blocks(title="HyperGANStrument", delete_cache=CACHE_SETTINGS) as demo:
-        # gradio converts the AIFF example to WAV for the browser, and says so each time
-        warnings.filterwarnings("ignore", message="Audio does not have a browser-compatible container")
-        gr.Markdown(HEADER)
-        with gr.Tab("Play a sound", elem_id="tab-play"):
-            play_tab()
-        with gr.Tab("Interpolate", elem_id="tab-mix"):
-            mix_tab()
-        with gr.Tab("Blind A/B test", elem_id="tab-ab"):
-            ab_tab()
-        build_sound_design_tabs(get_model)  # faders, morph, melody, SFZ export
-        build_keyboard_tab(get_model)  # the timbre as a keyboard instrument in the browser
+    """The whole app: a short introduction (the methods folded below it), the play, interpolate and A/B tabs, and
+    the sound-design tabs. Gradio deletes its cached files per CACHE_SETTINGS."""
+    with gr.Blocks(title="HyperGANStrument", delete_cache=CACHE_SETTINGS) as demo:
+        gr.Markdown(INTRO, elem_id="intro")
+        with gr.Accordion("How it works: the methods, and what happens to your sound", open=False,
+                          elem_id="about"):
+            gr.Markdown(HEADER)
+        with gr.Tabs(overflow_behavior="wrap"):  # every tab in view, on a phone in two or three rows
+            with gr.Tab("Play a sound", elem_id="tab-play"):
+                play_tab()
+            with gr.Tab("Interpolate", elem_id="tab-mix"):
+                mix_tab()
+            with gr.Tab("Blind A/B test", elem_id="tab-ab"):
+                ab_tab()
+            build_sound_design_tabs(get_model)  # faders, morph, melody, SFZ export
+            build_keyboard_tab(get_model)  # the timbre as a keyboard instrument in the browser
         gr.api(last_timings, api_name="timings", api_visibility="undocumented", queue=False)
     return demo
 

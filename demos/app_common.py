@@ -23,7 +23,7 @@ import soundfile as sf
 from PIL import Image
 
 from hyperlib import AudioError, HyperGANStrument, Result
-from hyperlib.audio import MAX_SECONDS, write_wav
+from hyperlib.audio import ACCEPTED, MAX_SECONDS, write_wav
 from hyperlib.config import MAX_PITCH, MAX_STEPS, MIN_PITCH, REFINE_STEPS, AudioConfig
 from hyperlib.mel_image import mel_image
 from hyperlib.pitch_shift import phase_vocoder
@@ -35,9 +35,28 @@ APP_DIR = Path(__file__).resolve().parent
 REPO_ROOT = APP_DIR if (APP_DIR / "hyperlib").is_dir() else APP_DIR.parent
 """The repository (demos/app_common.py) or an assembled Space (beside hyperlib/, checkpoints/, examples/)."""
 EXAMPLES_DIR = REPO_ROOT / "examples"
-PIANO = EXAMPLES_DIR / "piano_c4.aif"
-HANDSAW = EXAMPLES_DIR / "handsaw.ogg"
-VIOLIN, TRUMPET = EXAMPLES_DIR / "violin.ogg", EXAMPLES_DIR / "trumpet.ogg"
+BROWSER_FORMATS = (".wav", ".ogg", ".mp3", ".flac")
+"""Audio files every current browser decodes; the app's examples in other formats are shown as WAV copies."""
+EXAMPLE_COPIES = Path(tempfile.mkdtemp(prefix="hyperlib-examples-"))
+"""This process's browser-playable copies of the examples; removed when the process exits."""
+atexit.register(shutil.rmtree, EXAMPLE_COPIES, ignore_errors=True)
+
+
+def browser_playable(path: Path) -> Path:
+    """``path`` itself when browsers decode its format (BROWSER_FORMATS), else a 16-bit WAV copy of it with the
+    same name in EXAMPLE_COPIES (Chromium, for one, cannot decode AIFF). A missing file is returned as it is."""
+    if path.suffix.lower() in BROWSER_FORMATS or not path.is_file():
+        return path
+    copy = EXAMPLE_COPIES / f"{path.stem}.wav"
+    if not copy.is_file():
+        audio, sample_rate = sf.read(str(path), dtype="int16")
+        sf.write(str(copy), audio, sample_rate, subtype="PCM_16")
+    return copy
+
+
+PIANO = browser_playable(EXAMPLES_DIR / "piano_c4.aif")
+HANDSAW = browser_playable(EXAMPLES_DIR / "handsaw.ogg")
+VIOLIN, TRUMPET = browser_playable(EXAMPLES_DIR / "violin.ogg"), browser_playable(EXAMPLES_DIR / "trumpet.ogg")
 EXAMPLE_FILES = [PIANO, HANDSAW, VIOLIN, TRUMPET]
 
 METHOD_LABELS = {"gan": "GANStrument", "encoder": "GANStrument Enc.", "hyper": "HyperGANStrument",
@@ -136,14 +155,24 @@ def save_mel_plot(mel: np.ndarray, title: str, audio_config: AudioConfig) -> str
 
 
 # -- input checks ---------------------------------------------------------------------------------
+APP_ACCEPTED = "WAV, FLAC, OGG, AIFF or MP3 files"
+"""What the app accepts, in the words of the app: the library's ACCEPTED also names the Python API's arrays."""
+
+
+def for_people(exc: Exception) -> str:
+    """The library's message for the app's users: what only the Python API accepts (a (numpy_array,
+    sample_rate) pair) is left out of the list of accepted inputs."""
+    return str(exc).replace(ACCEPTED, APP_ACCEPTED)
+
+
 @contextmanager
 def user_errors():
     """Turn the library's bad-input errors (AudioError and other ValueErrors, a missing faders file) into
-    messages shown in the app (gr.Error), never a traceback."""
+    messages shown in the app (gr.Error, worded by ``for_people``), never a traceback."""
     try:
         yield
     except (ValueError, FileNotFoundError) as exc:  # AudioError is a ValueError
-        raise gr.Error(str(exc), print_exception=False) from exc
+        raise gr.Error(for_people(exc), print_exception=False) from exc
 
 
 def step_progress(progress: gr.Progress, desc: str, start: float = 0.0, end: float = 1.0):
@@ -196,7 +225,8 @@ def load_note(model: HyperGANStrument, path: str | None, which: str = "") -> np.
     try:
         return model.load(path)
     except AudioError as exc:
-        raise gr.Error(f"{which.capitalize()} sound: {exc}" if which else str(exc), print_exception=False) from exc
+        message = for_people(exc)
+        raise gr.Error(f"{which.capitalize()} sound: {message}" if which else message, print_exception=False) from exc
     except Exception as exc:  # a decoder failing in an unforeseen way: still a clear answer, and the server goes on
         log.exception("decoding %s failed", path)
         raise gr.Error(f"Could not read the {which + ' ' if which else ''}sound as audio; please upload a WAV, FLAC, "

@@ -10,6 +10,10 @@
 // curve of hyperlib.melody.velocity_gain. Inputs: pointer (mouse, touch; one note per pointer), the computer
 // keyboard (two rows, Z / X octave down / up), Web MIDI where the browser offers it (note on/off, sustain
 // pedal CC 64). Recording taps the output with an AudioWorklet and encodes a 16-bit WAV in the page.
+//
+// Touch: the strip scrolls sideways under a swipe (CSS touch-action: pan-x) and a tap plays. A touch becomes a
+// note once it has stayed put for TOUCH_DECIDE_MS, or when it is lifted before that; a touch that moves sideways
+// first, or that the browser takes over for scrolling (pointercancel), plays nothing.
 
 const kb = window.hyperlibKeyboard || (window.hyperlibKeyboard = createKeyboard());
 kb.mount(element);
@@ -22,6 +26,8 @@ function createKeyboard() {
   const WHITE_STEPS = [0, 2, 4, 5, 7, 9, 11, 12, 14, 16, 17]; // semitones above C of the white-key row
   const NAMES = ["C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"];
   const MAX_VOICES = 32;
+  const TOUCH_DECIDE_MS = 50;  // a touch held this long without moving is a note, not the start of a swipe
+  const TOUCH_SLOP_PX = 8;  // sideways movement that makes a touch a swipe
   const RECORDER = `class Tap extends AudioWorkletProcessor {
     process(inputs) { const ch = inputs[0][0]; if (ch) this.port.postMessage(ch.slice(0)); return true; }
   }
@@ -30,12 +36,14 @@ function createKeyboard() {
   const state = {
     ready: false, index: null, buffers: new Map(), voices: new Map(), pointers: new Map(), held: new Map(),
     sustained: new Set(), pedal: false, octave: 4, velocity: 100, release: 0.25, log: [], errors: [],
+    touches: new Map(), audioChecked: false,
     ctx: null, master: null, recorder: null, chunks: null, recording: null, midi: "not connected",
     root: null, loadedId: null,
   };
   window.addEventListener("error", (e) => state.errors.push(String(e.message)));
 
   function name(midi) { return NAMES[midi % 12] + (Math.floor(midi / 12) - 1); }
+  function keyLabel(code) { return { Semicolon: ";", Quote: "'" }[code] || code.replace("Key", ""); }
   function isBlack(midi) { return [1, 3, 6, 8, 10].includes(midi % 12); }
   function el(tag, attrs = {}, text = "") {
     const node = document.createElement(tag);
@@ -57,11 +65,17 @@ function createKeyboard() {
     return state.ctx;
   }
 
+  // the banner shows only once keys are loaded and the browser has been asked to start the audio and did not
   function showAudioState() {
     const banner = state.root && state.root.querySelector(".hk-banner");
     if (!banner) return;
-    const blocked = !state.ctx || state.ctx.state !== "running";
+    const blocked = state.ready && state.audioChecked && (!state.ctx || state.ctx.state !== "running");
     banner.hidden = !blocked;
+  }
+
+  function checkAudio() {  // ask for the audio (allowed after the page's first gesture), judge a moment later
+    audio();
+    setTimeout(() => { state.audioChecked = true; showAudioState(); }, 300);
   }
 
   function parseWav(bytes) {  // 16-bit PCM mono WAV -> Float32Array (walks the RIFF chunks)
@@ -97,8 +111,9 @@ function createKeyboard() {
     Object.assign(state, { index, buffers, ready: true, loadMs: performance.now() - started });
     state.octave = Math.min(Math.max(Math.floor(((index.low + index.high) / 2) / 12) - 1, 0), 8);
     drawPiano();
-    setStatus(`${index.keys.length} rendered keys, MIDI ${index.low}-${index.high} (${name(index.low)}-` +
-              `${name(index.high)}), loaded in ${state.loadMs.toFixed(0)} ms.`);
+    setStatus(`${index.sound ? index.sound + ": " : ""}${index.keys.length} rendered keys, MIDI ${index.low}-` +
+              `${index.high} (${name(index.low)}-${name(index.high)}), loaded in ${state.loadMs.toFixed(0)} ms.`);
+    checkAudio();
   }
 
   function region(midi) {
@@ -232,13 +247,37 @@ function createKeyboard() {
   function onPointerDown(e) {
     const midi = pointerNote(e);
     if (midi === null) return;
+    if (e.pointerType === "touch") {  // a tap or the start of a swipe: decided by touchDecided
+      const touch = { midi, x: e.clientX, eventTime: e.timeStamp };
+      touch.timer = setTimeout(() => touchDecided(e.pointerId), TOUCH_DECIDE_MS);
+      state.touches.set(e.pointerId, touch);
+      return;
+    }
     e.preventDefault();
     state.pointers.set(e.pointerId, midi);
-    noteOn(midi, state.velocity, e.pointerType === "touch" ? "touch" : "pointer", e.timeStamp);
+    noteOn(midi, state.velocity, "pointer", e.timeStamp);
   }
 
-  function onPointerMove(e) {  // glide across the keys while pressed
-    if (!state.pointers.has(e.pointerId)) return;
+  function touchDecided(pointerId) {  // the touch stayed put: its note starts (timed from the touch itself)
+    const touch = state.touches.get(pointerId);
+    if (!touch) return;
+    state.touches.delete(pointerId);
+    clearTimeout(touch.timer);
+    state.pointers.set(pointerId, touch.midi);
+    noteOn(touch.midi, state.velocity, "touch", touch.eventTime);
+  }
+
+  function touchSwiped(pointerId) {  // the touch scrolls the strip: no note
+    const touch = state.touches.get(pointerId);
+    if (!touch) return;
+    clearTimeout(touch.timer);
+    state.touches.delete(pointerId);
+  }
+
+  function onPointerMove(e) {  // glide across the keys while pressed (mouse and pen; a touch scrolls instead)
+    const touch = state.touches.get(e.pointerId);
+    if (touch && Math.abs(e.clientX - touch.x) > TOUCH_SLOP_PX) touchSwiped(e.pointerId);
+    if (!state.pointers.has(e.pointerId) || e.pointerType === "touch") return;
     // the key under the pointer (a touch stays captured by the key it started on, so e.target would not change)
     const midi = pointerNote(e, document.elementFromPoint(e.clientX, e.clientY));
     const was = state.pointers.get(e.pointerId);
@@ -249,8 +288,10 @@ function createKeyboard() {
   }
 
   function onPointerUp(e) {
+    if (e.type === "pointercancel") touchSwiped(e.pointerId);  // the browser scrolls: the touch was a swipe
+    else touchDecided(e.pointerId);  // a quick tap, lifted before TOUCH_DECIDE_MS: it still plays
     if (!state.pointers.has(e.pointerId)) return;
-    noteOff(state.pointers.get(e.pointerId), "pointer", e.timeStamp);
+    noteOff(state.pointers.get(e.pointerId), e.pointerType === "touch" ? "touch" : "pointer", e.timeStamp);
     state.pointers.delete(e.pointerId);
   }
 
@@ -302,16 +343,22 @@ function createKeyboard() {
     if (node) node.textContent = state.midi;
   }
 
+  function showOctave() {  // scroll the strip to the computer keyboard's octave (where it is wider than the screen)
+    const c = 12 * (state.octave + 1);
+    const first = state.root && state.root.querySelector(`.hk-key[data-midi="${c}"]`);
+    if (first) first.parentElement.scrollLeft = first.offsetLeft - 8;
+  }
+
   function drawLabels() {  // mark the keys the computer keyboard plays at the current octave
     if (!state.root) return;
     const octave = state.root.querySelector(".hk-octave");
     const c = 12 * (state.octave + 1);
     if (octave) octave.textContent = `Computer keyboard: ${name(c)}-${name(c + 17)}`;
+    showOctave();
     const codes = {};
-    for (const code of [...WHITE_CODES, ...Object.keys(BLACK_CODES)]) codes[codeToMidi(code)] = code.replace("Key", "");
+    for (const code of [...WHITE_CODES, ...Object.keys(BLACK_CODES)]) codes[codeToMidi(code)] = keyLabel(code);
     for (const node of state.root.querySelectorAll(".hk-key")) {
-      const label = codes[node.dataset.midi];
-      node.querySelector(".hk-hint").textContent = label ? ({ Semicolon: ";", Quote: "'" }[label] || label) : "";
+      node.querySelector(".hk-hint").textContent = codes[node.dataset.midi] || "";
     }
   }
 
@@ -341,15 +388,22 @@ function createKeyboard() {
     state.root = root.querySelector(".hk-root") || root;
     state.root.replaceChildren();
     const banner = el("button", { class: "hk-banner", type: "button" },
-                      "Sound is off: your browser blocks audio until you click or press a key. " +
-                      "Click here to turn it on.");
+                      "Sound is off: your browser blocks audio until you tap, click or press a key. " +
+                      "Tap or click here to turn it on.");
+    banner.hidden = true;
     banner.addEventListener("click", () => audio());
     const controls = el("div", { class: "hk-controls" });
     const velocity = el("input", { type: "range", min: 1, max: 127, value: state.velocity, class: "hk-velocity" });
-    velocity.addEventListener("input", () => { state.velocity = Number(velocity.value); });
+    const velocityValue = el("output", { class: "hk-velocity-value" });
+    const showVelocity = () => { velocityValue.textContent = `${state.velocity} / 127`; };
+    velocity.addEventListener("input", () => { state.velocity = Number(velocity.value); showVelocity(); });
     const release = el("input", { type: "range", min: 0.02, max: 2, step: 0.01, value: state.release,
                                   class: "hk-release" });
-    release.addEventListener("input", () => { state.release = Number(release.value); });
+    const releaseValue = el("output", { class: "hk-release-value" });
+    const showRelease = () => { releaseValue.textContent = `${state.release.toFixed(2)} s`; };
+    release.addEventListener("input", () => { state.release = Number(release.value); showRelease(); });
+    showVelocity();
+    showRelease();
     const down = el("button", { type: "button", class: "hk-octave-down" }, "Octave -");
     const up = el("button", { type: "button", class: "hk-octave-up" }, "Octave +");
     down.addEventListener("click", () => { state.octave = Math.max(state.octave - 1, 0); drawLabels(); });
@@ -373,8 +427,9 @@ function createKeyboard() {
     });
     const midi = el("button", { type: "button", class: "hk-midi" }, "Connect MIDI");
     midi.addEventListener("click", connectMidi);
-    const label = (text, input) => { const l = el("label", {}, text); l.append(input); return l; };
-    controls.append(label("Velocity ", velocity), label("Release ", release), down, up, record, download, midi);
+    const label = (text, input, value) => { const l = el("label", {}, text); l.append(input, value); return l; };
+    controls.append(label("Velocity ", velocity, velocityValue), label("Release ", release, releaseValue), down, up,
+                    record, download, midi);
     state.root.append(banner, el("div", { class: "hk-status" }, "Render the keyboard to play it."),
                       el("div", { class: "hk-octave" }), el("div", { class: "hk-piano" }),
                       controls, el("div", { class: "hk-midi-status" }, navigator.requestMIDIAccess ?
@@ -383,6 +438,9 @@ function createKeyboard() {
     piano.addEventListener("pointerdown", onPointerDown);
     piano.addEventListener("pointermove", onPointerMove);
     piano.addEventListener("contextmenu", (e) => e.preventDefault());
+    let width = 0;  // a narrower screen (a phone turned, a window resized) shows the octave again
+    new ResizeObserver(() => { if (piano.clientWidth !== width) { width = piano.clientWidth; showOctave(); } })
+      .observe(piano);
     state.shown = false;
     new IntersectionObserver((entries) => { state.shown = entries[entries.length - 1].isIntersecting; },
                              { rootMargin: "100000px" }).observe(state.root);
@@ -391,8 +449,8 @@ function createKeyboard() {
       window.addEventListener("keyup", onKeyUp, { capture: true });
       for (const type of ["pointerup", "pointercancel"]) window.addEventListener(type, onPointerUp);
       window.addEventListener("blur", () => { for (const code of [...state.held.keys()]) onKeyUp({ code }); });
-      // the first gesture anywhere on the page lets the audio start
-      for (const type of ["pointerdown", "keydown"]) {
+      // the first gesture anywhere on the page lets the audio start (a touch counts once it is lifted)
+      for (const type of ["pointerdown", "pointerup", "keydown"]) {
         window.addEventListener(type, () => visible() && audio(), { capture: true });
       }
       state.listening = true;
@@ -401,6 +459,7 @@ function createKeyboard() {
     showAudioState();
   }
 
-  Object.assign(state, { mount, load, noteOn, noteOff, allNotesOff, startRecording, stopRecording });
+  const computerKeys = [...WHITE_CODES, ...Object.keys(BLACK_CODES)].map(keyLabel);  // as the help lists them
+  Object.assign(state, { mount, load, noteOn, noteOff, allNotesOff, startRecording, stopRecording, computerKeys });
   return state;
 }

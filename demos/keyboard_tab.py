@@ -24,15 +24,16 @@ from gradio.data_classes import FileData
 APP_DIR = Path(__file__).resolve().parent
 # The repository (demos/keyboard_tab.py) or an assembled Space (beside hyperlib/, checkpoints/, examples/).
 REPO_ROOT = APP_DIR if (APP_DIR / "hyperlib").is_dir() else APP_DIR.parent
-if str(REPO_ROOT) not in sys.path:
-    sys.path.insert(0, str(REPO_ROOT))
+for _path in (REPO_ROOT, APP_DIR):  # hyperlib without installing it; app_common.py beside this file
+    if str(_path) not in sys.path:
+        sys.path.insert(0, str(_path))
 
+from app_common import PIANO, for_people  # noqa: E402
 from hyperlib import DEFAULT_VOCODER, HyperGANStrument  # noqa: E402
 from hyperlib.config import REFINE_STEPS  # noqa: E402
 from hyperlib.sound_design.keyboard import KeyCache, KeyRange, export_keyset_sfz, write_payload  # noqa: E402
 from hyperlib.sound_design.sfz import safe_name, zip_instrument  # noqa: E402
 
-PIANO = REPO_ROOT / "examples" / "piano_c4.aif"
 PAGE_JS, PAGE_CSS = APP_DIR / "keyboard.js", APP_DIR / "keyboard.css"
 OUTPUT_DIR = Path(tempfile.gettempdir()) / "hyperlib-keyboard"
 KEEP_OUTPUTS_S = 3600
@@ -41,6 +42,11 @@ METHODS = {"hyper": "HyperGANStrument", "gan": "GANStrument", "encoder": "GANStr
 VOCODERS = {"ddsp": "Learned DDSP", "harmonic-noise": "Harmonic-plus-noise", "griffin-lim": "Griffin-Lim"}
 DEFAULT_KEYS = KeyRange()
 """The default range: MIDI 36-84 (C2-C6), every third key sampled, HyperGANStrument, the default vocoder."""
+COMPUTER_KEYS = "A W S E D F T G Y H U J K O L P ; '"
+"""The computer keys that play notes (keyboard.js: WHITE_CODES and BLACK_CODES), from C up to F of the next octave."""
+
+DROPDOWN_MIN_WIDTH = 220
+"""Pixels: the Method and Vocoder dropdowns share a row only where both show their longest choice whole."""
 
 _get_model: Callable[[], HyperGANStrument] = HyperGANStrument.from_pretrained
 cache = KeyCache()
@@ -75,7 +81,7 @@ def _key_set(path, method, vocoder, low, high, every, steps, progress=None):
         note = model.load(str(path))
         return cache.render(model, note, keys, progress)
     except ValueError as exc:  # AudioError is a ValueError
-        raise gr.Error(str(exc), print_exception=False) from exc
+        raise gr.Error(for_people(exc), print_exception=False) from exc
 
 
 def _per_key(progress: gr.Progress) -> Callable[[int, int], None]:
@@ -99,13 +105,15 @@ def render_handler(path, method="hyper", vocoder=DEFAULT_VOCODER, low=DEFAULT_KE
     fd, wav = tempfile.mkstemp(prefix="hyperlib-keys-", suffix=".wav", dir=OUTPUT_DIR)
     os.close(fd)
     payload = write_payload(keyset, wav)
+    k, sound = keyset.keys, Path(path).name
     payload.update(audio=FileData(path=wav, mime_type="audio/wav").model_dump(), renderSeconds=keyset.render_s,
-                   id=f"{keyset.sound_hash[:12]}-{time.time_ns()}")
-    k = keyset.keys
+                   id=f"{keyset.sound_hash[:12]}-{time.time_ns()}", sound=sound)
     how = "from the cache" if cached else f"in {keyset.render_s:.1f} s"
-    status = (f"{len(keyset.regions)} keys rendered {how} ({METHODS.get(k.method, k.method)}, "
-              f"{VOCODERS[k.vocoder]} vocoder), playing MIDI {k.low}-{k.high}. Play with the mouse, touch, "
-              "the computer keyboard or a MIDI keyboard.")
+    sampled = "every key" if k.every == 1 else f"one key in {k.every}"
+    status = (f"**{sound}**: {len(keyset.regions)} keys rendered {how} by {METHODS.get(k.method, k.method)} "
+              f"({k.steps} refinement step{'s' if k.steps != 1 else ''}, {VOCODERS[k.vocoder]} vocoder), "
+              f"{sampled} sampled, playing MIDI {k.low}-{k.high}. Play with the mouse, touch, the computer keyboard "
+              "or a MIDI keyboard.")
     return payload, status
 
 
@@ -128,19 +136,21 @@ def build_keyboard_tab(get_model: Callable[[], HyperGANStrument]) -> None:
     global _get_model
     _get_model = get_model
     with gr.Tab("Keyboard", elem_id="tab-keyboard"):
-        gr.Markdown("Render a sound's timbre across the keyboard once, then play it in your browser: click or touch "
-                    "the keys, use the computer keyboard (`A W S E D F T G Y H U J K`: white and black keys; `Z` / "
-                    "`X`: octave down / up) or a MIDI keyboard. Record what you play to a WAV, or download the keys "
-                    "as an SFZ instrument.")
+        gr.Markdown("Render a sound's timbre across the keyboard once, then play it in your browser: tap or click "
+                    "the keys (swipe the keyboard sideways to reach the others), use the computer keyboard "
+                    f"(`{COMPUTER_KEYS}`: white and black keys; `Z` / `X`: octave down / up) or a MIDI keyboard. "
+                    "Record what you play to a WAV, or download the keys as an SFZ instrument.",
+                    elem_id="kb-help")
         with gr.Row():
             with gr.Column():
                 sound = gr.Audio(str(PIANO) if PIANO.is_file() else None, sources=["upload", "microphone"],
                                  type="filepath", label="Your sound", elem_id="kb-input")
                 with gr.Row():
+                    # wide enough for "HyperGANStrument": on a phone the two go on separate lines
                     method = gr.Dropdown([(label, name) for name, label in METHODS.items()], value="hyper",
-                                         label="Method", elem_id="kb-method")
+                                         label="Method", min_width=DROPDOWN_MIN_WIDTH, elem_id="kb-method")
                     vocoder = gr.Dropdown([(label, name) for name, label in VOCODERS.items()], value=DEFAULT_VOCODER,
-                                          label="Vocoder", elem_id="kb-vocoder")
+                                          label="Vocoder", min_width=DROPDOWN_MIN_WIDTH, elem_id="kb-vocoder")
             with gr.Column():
                 with gr.Row():
                     low = gr.Slider(21, 108, value=DEFAULT_KEYS.low, step=1, label="Lowest key", elem_id="kb-low")

@@ -36,10 +36,11 @@ from hyperlib.config import REFINE_STEPS  # noqa: E402
 from hyperlib.hub import resolve  # noqa: E402
 from hyperlib.sound_design.faders import load_labels  # noqa: E402
 from hyperlib.sound_design.melody import ODE_TO_JOY  # noqa: E402
-from hyperlib.sound_design.morph import join  # noqa: E402
+from hyperlib.sound_design.morph import MorphPath, join, spread  # noqa: E402
 from hyperlib.sound_design.sfz import safe_name, zip_instrument  # noqa: E402
 
 NUM_FADERS = 4
+NOTES_LABEL = "Notes"
 MORPH_ITERATIONS = 8
 
 _get_model: Callable[[], HyperGANStrument] = HyperGANStrument.from_pretrained
@@ -65,22 +66,30 @@ def edit_handler(path, pitch=60, f0=0.0, f1=0.0, f2=0.0, f3=0.0, steps=REFINE_ST
     return save_audio(r.audio, r.sample_rate, f"hyperlib-edit-midi{r.pitch}"), f"MIDI {r.pitch}; {moved}."
 
 
-def step_figure(before: np.ndarray, after: np.ndarray) -> Figure:
-    """Bar plot of neighbour log-mel L1 distances along the linear and the SOM path."""
-    fig = Figure(figsize=(6, 3), layout="constrained")
-    ax = fig.add_subplot()
-    x = np.arange(len(before))
-    ax.bar(x - 0.2, before, 0.4, label="linear")
-    ax.bar(x + 0.2, after, 0.4, label="SOM (even)")
-    ax.set(xlabel="step between neighbouring notes", ylabel="log-mel L1 distance", title="Step sizes along the morph")
-    ax.legend()
+def step_figure(path: MorphPath) -> Figure:
+    """Bar plots of the step sizes between neighbouring notes along the linear and the SOM path: above, the
+    log-mel L1 distances the SOM evens out; below, the MFCC distances of the notes' audio, which it never sees.
+    Each panel's title gives the two paths' spreads (coefficient of variation)."""
+    fig = Figure(figsize=(6, 5), layout="constrained")
+    panels = ((path.distances_before, path.distances_after, "log-mel L1 distance",
+               "What the SOM evens out: log-mel L1"),
+              (path.audio_distances_before, path.audio_distances_after, "MFCC distance",
+               "Not optimized, a check: MFCC distance of the audio"))
+    for row, (before, after, ylabel, title) in enumerate(panels, start=1):
+        ax = fig.add_subplot(2, 1, row)
+        x = np.arange(len(before))
+        ax.bar(x - 0.2, before, 0.4, label=f"linear (spread {spread(before):.2f})")
+        ax.bar(x + 0.2, after, 0.4, label=f"SOM (spread {spread(after):.2f})")
+        ax.set(xlabel="step between neighbouring notes", ylabel=ylabel, title=title)
+        ax.legend(fontsize="small")
     return fig
 
 
 def morph_handler(path_a, path_b, nodes=9, pitch=60, even=True, steps=REFINE_STEPS) -> tuple[str, Figure, str]:
     """The "Morph" tab: a chain of ``nodes`` notes from the first to the second sound.
 
-    Returns (WAV of the notes joined, 0.5 s each; step-size plot; markdown with the spread before/after).
+    Returns (WAV of the notes joined, 0.5 s each; step-size plot; markdown with the spreads before/after, in
+    the log-mel distance the SOM evens out and in the MFCC distance of the audio, which it does not see).
     The linear path is always computed (as the SOM's start), so the plot compares both.
     """
     purge_outputs()
@@ -89,20 +98,35 @@ def morph_handler(path_a, path_b, nodes=9, pitch=60, even=True, steps=REFINE_STE
         res = model.morph([_need(path_a, "first"), _need(path_b, "second")], whole_number(nodes), whole_number(pitch), bool(even),
                           "hyper", whole_number(steps), MORPH_ITERATIONS if even else 0)
     p = res.path
-    text = (f"{len(res)} notes at MIDI {res[0].pitch}, {'SOM-evened' if even else 'linear'} path. "
-            f"Step-size spread (coefficient of variation of neighbour log-mel distances): linear "
-            f"**{p.spread_before:.3f}**" + (f", after the SOM **{p.spread_after:.3f}**." if even else "."))
-    return save_audio(join(res), res[0].sample_rate, "hyperlib-morph"), step_figure(p.distances_before, p.distances_after), text
+    after = lambda value: f", after the SOM **{value:.3f}**." if even else "."  # noqa: E731
+    text = (f"{len(res)} notes at MIDI {res[0].pitch}, {'SOM-evened' if even else 'linear'} path. Step-size spread "
+            "(coefficient of variation; 0 = all steps equal) of the neighbour log-mel distances, which the SOM "
+            f"evens out: linear **{p.spread_before:.3f}**{after(p.spread_after)} Of the MFCC distances of the notes' "
+            f"audio, which it does not see (a check): linear **{p.audio_spread_before:.3f}**"
+            f"{after(p.audio_spread_after)}")
+    return save_audio(join(res), res[0].sample_rate, "hyperlib-morph"), step_figure(p), text
 
 
 def melody_handler(path, notes_text=ODE_TO_JOY, midi_file=None, release=0.15, steps=REFINE_STEPS) -> tuple[str, str]:
-    """The "Play a melody" tab: the notes (or an uploaded MIDI file, which wins) in the sound's timbre."""
+    """The "Play a melody" tab: the notes (or an uploaded MIDI file, which is used instead) in the sound's timbre.
+
+    Returns (WAV, markdown naming the input that was played: the MIDI file or the notes box).
+    """
     purge_outputs()
     model = _get_model()
     notes = str(midi_file) if midi_file else (notes_text or "")
     with user_errors():
         audio, sr = model.melody(_need(path), notes, "hyper", whole_number(steps), float(release))
-    return save_audio(audio, sr, "hyperlib-melody"), f"{len(audio) / sr:.2f} s at {sr} Hz."
+    source = f"the MIDI file **{Path(midi_file).name}**" if midi_file else "the notes in the box"
+    return save_audio(audio, sr, "hyperlib-melody"), f"Played {source}: {len(audio) / sr:.2f} s at {sr} Hz."
+
+
+def notes_box(midi_file) -> gr.Textbox:
+    """The notes box while a MIDI file is uploaded (greyed, saying the file is played instead) or not."""
+    if midi_file:
+        return gr.Textbox(interactive=False, label=f"Notes (not used: the MIDI file {Path(midi_file).name} is "
+                                                   "played; clear it to use the notes)")
+    return gr.Textbox(interactive=True, label=NOTES_LABEL)
 
 
 def sfz_handler(path, low=36, high=84, every=3, name="", steps=REFINE_STEPS) -> tuple[str, str]:
@@ -131,48 +155,56 @@ def build_sound_design_tabs(get_model: Callable[[], HyperGANStrument]) -> None:
 
     with gr.Tab("Timbre faders", elem_id="tab-faders"):
         gr.Markdown("Move the sound along the principal directions of the timbre space (PCA of the timbre code "
-                    "*h* over the training corpus). Values are in standard deviations of the corpus; the labels "
-                    "say what each direction was measured to do (left = negative, right = positive).")
+                    "*h* over the training corpus). Values are in standard deviations of the corpus; each slider "
+                    "names what its direction was measured to change, and what its left (negative) and right "
+                    "(positive) ends do.")
         with gr.Row():
             with gr.Column():
                 sound = audio_input("Your sound", VIOLIN)
                 pitch = pitch_slider(60)
-                sliders = [gr.Slider(-3, 3, value=0, step=0.1, label=label) for label in labels]
+                sliders = [gr.Slider(-3, 3, value=0, step=0.1, label=title, info=sides or None,
+                                     elem_id=f"fader-{k}") for k, (title, sides) in enumerate(labels)]
                 steps = steps_slider()
-                button = gr.Button("Render", variant="primary")
+                button = gr.Button("Render", variant="primary", elem_id="faders-button")
             with gr.Column():
-                out, info = audio_output("Edited sound"), gr.Markdown()
+                out, info = audio_output("Edited sound"), gr.Markdown(elem_id="faders-info")
         button.click(edit_handler, [sound, pitch, *sliders, steps], [out, info], api_name="faders")
 
     with gr.Tab("Morph", elem_id="tab-morph"):
         gr.Markdown("A morph from the first sound to the second, one note per step. *Even* spaces the steps "
-                    "with a self-organizing map so that neighbouring notes differ by equal amounts.")
+                    "with a self-organizing map so that neighbouring notes differ by equal amounts of log-mel "
+                    "distance; the chart checks the result in a second measure the map does not optimize, the MFCC "
+                    "distance of the notes' audio.")
         with gr.Row():
             a, b = audio_input("First sound", VIOLIN), audio_input("Second sound", HANDSAW)
         with gr.Row():
             with gr.Column():
-                nodes = gr.Slider(3, 15, value=9, step=1, label="Notes in the morph")
+                nodes = gr.Slider(3, 15, value=9, step=1, label="Notes in the morph", elem_id="morph-nodes")
                 pitch = pitch_slider(60)
                 even = gr.Checkbox(True, label="Even steps (SOM)")
                 steps = steps_slider()
-                button = gr.Button("Morph", variant="primary")
+                button = gr.Button("Morph", variant="primary", elem_id="morph-button")
             with gr.Column():
-                out, plot, info = audio_output("Morph (0.5 s per note)"), gr.Plot(show_label=False), gr.Markdown()
+                out, plot = audio_output("Morph (0.5 s per note)"), gr.Plot(show_label=False, elem_id="morph-plot")
+                info = gr.Markdown(elem_id="morph-info")
         button.click(morph_handler, [a, b, nodes, pitch, even, steps], [out, plot, info], api_name="morph")
 
     with gr.Tab("Play a melody", elem_id="tab-melody"):
         gr.Markdown("Notes as `pitch:start:duration[:velocity]` (MIDI number or name like C4, seconds, 1-127), "
-                    "comma-separated, or a MIDI file. The default is the opening of Ode to Joy.")
+                    "comma-separated, or a MIDI file, which is played instead of the notes while it is uploaded. "
+                    "The default is the opening of Ode to Joy.")
         with gr.Row():
             with gr.Column():
                 sound = audio_input("Your sound", VIOLIN)
-                notes = gr.Textbox(ODE_TO_JOY, label="Notes", lines=3)
-                midi = gr.File(label="or a MIDI file", file_types=[".mid", ".midi"], type="filepath")
+                notes = gr.Textbox(ODE_TO_JOY, label=NOTES_LABEL, lines=3, elem_id="melody-notes")
+                midi = gr.File(label="or a MIDI file (played instead of the notes)", file_types=[".mid", ".midi"],
+                               type="filepath", elem_id="melody-midi")
                 release = gr.Slider(0.0, 1.0, value=0.15, step=0.05, label="Release (s)")
                 steps = steps_slider()
-                button = gr.Button("Play", variant="primary")
+                button = gr.Button("Render melody", variant="primary", elem_id="melody-button")
             with gr.Column():
-                out, info = audio_output("Melody"), gr.Markdown()
+                out, info = audio_output("Melody", "melody-output"), gr.Markdown(elem_id="melody-info")
+        midi.change(notes_box, midi, notes, api_visibility="private", queue=False, show_progress="hidden")
         button.click(melody_handler, [sound, notes, midi, release, steps], [out, info], api_name="melody")
 
     with gr.Tab("Export instrument", elem_id="tab-sfz"):
@@ -187,7 +219,7 @@ def build_sound_design_tabs(get_model: Callable[[], HyperGANStrument]) -> None:
                 every = gr.Slider(1, 12, value=3, step=1, label="Sample every n-th key")
                 name = gr.Textbox("", label="Instrument name (default: the file name)")
                 steps = steps_slider()
-                button = gr.Button("Export", variant="primary")
+                button = gr.Button("Export", variant="primary", elem_id="sfz-button")
             with gr.Column():
-                out, info = gr.File(label="SFZ instrument (zip)"), gr.Markdown()
+                out, info = gr.File(label="SFZ instrument (zip)"), gr.Markdown(elem_id="sfz-info")
         button.click(sfz_handler, [sound, low, high, every, name, steps], [out, info], api_name="export_sfz")

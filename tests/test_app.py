@@ -301,6 +301,23 @@ def test_bad_upload_is_reported(app, tmp_path, kind, words):
     with pytest.raises(gr.Error) as error:
         app.render_all(write_bad_file(tmp_path, kind), 60, 1)
     assert_readable(error, *words)
+    assert "numpy" not in error.value.message and "sample_rate" not in error.value.message  # the API's words
+
+
+def test_examples_are_offered_in_formats_browsers_play(app):
+    """The AIFF piano is shown as a WAV copy with the same samples; the other examples are shown as they are."""
+    assert [p.suffix for p in app.EXAMPLE_FILES] == [".wav", ".ogg", ".ogg", ".ogg"]
+    assert app.PIANO.name == "piano_c4.wav" and app.PIANO.parent == sys.modules["app_common"].EXAMPLE_COPIES
+    copy, sr = sf.read(app.PIANO, dtype="int16")
+    original, sr_original = sf.read(PIANO, dtype="int16")
+    assert sr == sr_original and np.array_equal(copy, original)
+
+
+def test_tally_columns_are_headed_distinctly(app):
+    table = app.tally_markdown({"hyper-gan": {"hyper": 2, "gan": 1}})
+    headings = [cell.strip() for cell in table.splitlines()[0].strip("|").split("|")]
+    assert len(headings) == 4 and len(set(headings)) == 4, headings
+    assert "| HyperGANStrument vs GANStrument | HyperGANStrument: 2 | GANStrument: 1 | 3 |" in table
 
 
 @pytest.mark.parametrize("kind", ["clipped-square", "pcm8", "pcm24", "float32", "8khz", "96khz", "6-channel"])
@@ -449,14 +466,15 @@ def test_make_space_assembles_a_runnable_folder(tmp_path):
     assert not list(space.rglob("__pycache__"))
     # app.py uses the package, weights and examples beside it; its temp folder goes when the process ends
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    probe = ("import json, app, hyperlib; print(json.dumps([str(app.REPO_ROOT), hyperlib.__file__, "
-             "str(app.PIANO), str(app.OUTPUT_DIR)]))")
+    probe = ("import json, app, app_common, hyperlib; print(json.dumps([str(app.REPO_ROOT), hyperlib.__file__, "
+             "str(app_common.EXAMPLES_DIR), app.PIANO.is_file(), str(app.OUTPUT_DIR), "
+             "str(app_common.EXAMPLE_COPIES)]))")
     out = subprocess.run([sys.executable, "-c", probe], cwd=space, env=env, capture_output=True, text=True,
                          timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]
-    root, package, piano, output_dir = json.loads(out.stdout.strip().splitlines()[-1])
-    assert Path(root) == space and Path(package).is_relative_to(space) and Path(piano).is_file()
-    assert not Path(output_dir).exists()
+    root, package, examples, piano_shown, output_dir, copies = json.loads(out.stdout.strip().splitlines()[-1])
+    assert Path(root) == space and Path(package).is_relative_to(space) and Path(examples) == space / "examples"
+    assert piano_shown and not Path(output_dir).exists() and not Path(copies).exists()
 
 
 # -- (c) the app served over HTTP ---------------------------------------------------------------

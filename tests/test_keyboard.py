@@ -101,6 +101,9 @@ def test_render_handler_gives_the_page_a_file_and_an_index(tab):
     payload, status = tab.render_handler(str(PIANO), "gan", "harmonic-noise", 58, 62, 3.0, 0, no_progress)
     assert Path(payload["audio"]["path"]).is_file() and payload["audio"]["meta"]["_type"] == "gradio.FileData"
     assert [k["key"] for k in payload["keys"]] == [58, 61] and "2 keys rendered" in status
+    # the status names the sound and the render's settings
+    assert payload["sound"] == "piano_c4.aif" and status.startswith("**piano_c4.aif**")
+    assert all(w in status for w in ("GANStrument", "0 refinement steps", "Harmonic-plus-noise", "one key in 3"))
     payload2, status2 = tab.render_handler(str(PIANO), "gan", "harmonic-noise", 58, 62, 3, 0, no_progress)
     assert "from the cache" in status2 and payload2["id"] != payload["id"]
 

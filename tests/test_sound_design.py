@@ -105,9 +105,23 @@ def test_morph_path_ends_are_the_inputs(model):
     assert np.isfinite(p.spread_before) and np.isfinite(p.spread_after)
     assert p.spread_after <= p.spread_before + 1e-12  # the best iterate (the linear start included) is kept
     assert all(r.audio.shape == (16384,) and np.all(np.isfinite(r.audio)) for r in res)
+    # the check the SOM does not optimize: MFCC distances of the audio, on the linear path and the adapted one
+    assert p.audio_distances_before.shape == p.audio_distances_after.shape == (4,)
+    assert np.all(p.audio_distances_after > 0) and np.isfinite(p.audio_spread_after)
     linear = model.morph([PIANO, HANDSAW], nodes=5, pitch=60, even=False, refine_steps=1)
     np.testing.assert_allclose(linear.path.positions, np.linspace(0, 1, 5), atol=1e-6)
     assert linear.path.spread_after == linear.path.spread_before
+    # the linear path's MFCC steps, measured on its own render and as the SOM run's "before", agree
+    np.testing.assert_allclose(linear.path.audio_distances_after, p.audio_distances_before, rtol=1e-4)
+
+
+def test_mfcc_distance_tells_notes_apart():
+    from hyperlib.sound_design.descriptors import mfcc_distance, mfcc_frames
+
+    t = np.arange(16384) / SR
+    tone = lambda *harmonics: sum(np.sin(2 * np.pi * 220 * k * t) / k for k in harmonics).astype(np.float32)  # noqa: E731
+    a, b, c = (mfcc_frames(tone(*h), SR) for h in ((1,), (1, 2), (1, 2, 3, 4, 5, 6, 7)))
+    assert mfcc_distance(a, a) == 0 and 0 < mfcc_distance(a, b) < mfcc_distance(a, c)
 
 
 def test_the_tools_take_gan_inversion(model, faders, monkeypatch):
@@ -255,6 +269,32 @@ def test_cli_melody_and_export(tmp_path, model):
     assert main(["melody", PIANO, "--notes", "60:0", "-o", str(tmp_path / "bad.wav"), *model_arg]) == 2
 
 
+def test_fader_labels_are_distinct_and_say_which_way_is_which():
+    """The shipped faders' slider labels, derived from the measurement in faders.json: four distinct titles naming
+    what each direction changes, and for each what its left and its right end do."""
+    from hyperlib.sound_design.faders import load_labels
+
+    labels = load_labels(REPO_ROOT / "checkpoints", 4)
+    titles, sides = zip(*labels)
+    assert len(set(titles)) == 4 and all(t.startswith(f"Fader {k}: ") for k, t in enumerate(titles)), titles
+    assert all(re.fullmatch(r"left: .+; right: .+", side) for side in sides), sides
+    for side in sides:  # the two ends are opposites, word for word
+        left, right = (part.split(": ", 1)[1].split(", ") for part in side.split("; "))
+        assert len(left) == len(right) and not set(left) & set(right)
+
+
+def test_fader_titles_alike_get_their_measured_slope():
+    from hyperlib.sound_design.fader_study import slider_labels
+
+    stats = lambda slope: {"decay_db": {"slope_per_std": slope, "r": 0.9, "relative_slope": 0.5},  # noqa: E731
+                           "centroid_hz": {"slope_per_std": 1.0, "r": 0.1, "relative_slope": 0.01}}
+    (t0, s0), (t1, s1), (t2, s2) = slider_labels([{"fader": 0, "descriptors": stats(2.0)},
+                                                  {"fader": 1, "descriptors": stats(-3.0)}], 3)
+    assert (t0, t1) == ("Fader 0: sustain (sustain +2 dB per std)", "Fader 1: sustain (sustain -3 dB per std)")
+    assert (s0, s1) == ("left: shorter decay; right: longer sustain", "left: longer sustain; right: shorter decay")
+    assert (t2, s2) == ("Fader 2", "")
+
+
 def test_app_tabs_build_and_handlers_run(model, faders):
     gr = pytest.importorskip("gradio")
     import importlib.util
@@ -264,8 +304,9 @@ def test_app_tabs_build_and_handlers_run(model, faders):
     spec.loader.exec_module(sd)
     with gr.Blocks():
         sd.build_sound_design_tabs(lambda: model)
-    wav, _ = sd.melody_handler(PIANO, "60:0:0.2,64:0.2:0.2", None, 0.1, 0)
-    assert sf.info(wav).samplerate == SR
+    wav, text = sd.melody_handler(PIANO, "60:0:0.2,64:0.2:0.2", None, 0.1, 0)
+    assert sf.info(wav).samplerate == SR and "the notes in the box" in text
+    assert sd.notes_box("/tmp/x/song.mid").interactive is False and sd.notes_box(None).interactive is True
     wav, _ = sd.edit_handler(PIANO, 60, 1.0, 0, 0, 0, 0)
     assert sf.info(wav).frames == 16384
     archive, text = sd.sfz_handler(PIANO, 60, 62, 3, "test", 0)

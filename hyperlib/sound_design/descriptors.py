@@ -39,6 +39,31 @@ def mel_l1(a: np.ndarray, b: np.ndarray) -> float | np.ndarray:
     return np.abs(np.asarray(a, np.float64) - np.asarray(b, np.float64)).mean(axis=(-2, -1))
 
 
+MFCC_COEFFICIENTS = 20
+"""MFCCs per frame for ``mfcc_frames`` (librosa's default); the 0th (loudness) is left out of the distances."""
+
+
+def mfcc_frames(audio: np.ndarray, sample_rate: int) -> np.ndarray:
+    """MFCCs 1..MFCC_COEFFICIENTS-1 of a note's audio, frame by frame (1024-sample FFT, 256-sample hop).
+
+    Args:
+        audio: (num_samples,) float32 waveform at ``sample_rate`` Hz.
+    Returns:
+        (MFCC_COEFFICIENTS - 1, frames) float64.
+    """
+    y = np.asarray(audio, dtype=np.float32)
+    return librosa.feature.mfcc(y=y, sr=sample_rate, n_mfcc=MFCC_COEFFICIENTS, n_fft=1024, hop_length=256)[1:]
+
+
+def mfcc_distance(a: np.ndarray, b: np.ndarray) -> float:
+    """Timbre distance of two notes from their audio: the Euclidean distance between their MFCC vectors
+    (``mfcc_frames`` of each), averaged over the frames they share. A measure of the sound a listener hears,
+    independent of the generator's log-mel (it runs on the vocoded audio, with its own mel filter bank and
+    cepstrum)."""
+    n = min(a.shape[1], b.shape[1])
+    return float(np.linalg.norm(a[:, :n] - b[:, :n], axis=0).mean())
+
+
 ATTACK_WINDOW_S = 0.1
 DESCRIPTORS = {
     "centroid_hz": "spectral centroid (brightness), Hz, energy-weighted mean over frames",

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .fader_study import MIN_R, MIN_REL, WORDS, notable
+from .fader_study import MIN_R, MIN_REL, UNITS, WORDS, label_for, notable
 from .faders import FADERS_FILE, FADERS_JSON
 
 
@@ -19,7 +19,7 @@ def _pitched(measurement: dict) -> bool:
 def report_markdown(report: dict, model_dir: str = "checkpoints") -> str:
     """The measured meaning of the faders as Markdown (tables from ``faders.json``)."""
     m = report["measurement"]
-    units = {"centroid_hz": "Hz", "attack_per_s": "1/s", "flatness": "", "decay_db": "dB"}
+    units = UNITS
     lines = ["# Timbre faders", "",
              "Principal directions of the timbre space h = f(x) over the training corpus "
              f"({report['num_codes']} notes of `{report['corpus']}`), shipped as `{model_dir}/{FADERS_FILE}` "
@@ -59,7 +59,7 @@ def report_markdown(report: dict, model_dir: str = "checkpoints") -> str:
             " cents from the target."
         lines.append(f"- **Fader {f['fader']}** (moving it up, to positive values): {text}. "
                      f"Mean log-mel change {f['mel_l1_per_std']:.3f} per std.{pitch_text} Slider label: "
-                     f"*{f['label']}*.")
+                     f"*{label_for(f['descriptors'])}*.")
     if m["faders"] and "pitch_cents" in m["faders"][0] and not _pitched(m):
         zero = [c for f in m["faders"] for row in f["pitch_cents"] for c in [row[m["values"].index(0.0)]]]
         off = np.mean([c is None or c >= 50 for c in zero])

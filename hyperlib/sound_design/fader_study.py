@@ -64,6 +64,8 @@ def _within_stats(values: np.ndarray, desc: np.ndarray) -> dict:
     return {"slope_per_std": slope, "r": r, "sign_agreement": agree}
 
 
+UNITS = {"centroid_hz": "Hz", "attack_per_s": "1/s", "flatness": "", "decay_db": "dB"}
+"""The unit of each descriptor's value (``descriptors.DESCRIPTORS``)."""
 MIN_R, MIN_REL = 0.4, 0.1
 """A descriptor is named for a fader when |r| >= 0.4 and one std moves it by >= 10 % of its between-timbre spread."""
 
@@ -75,17 +77,52 @@ def notable(stats: dict) -> list[tuple[str, dict]]:
     return [(n, s) for n, s in ranked if abs(s["r"]) >= MIN_R and abs(s.get("relative_slope", 1.0)) >= MIN_REL]
 
 
-def label_for(stats: dict) -> str:
-    """A slider label from measured descriptor stats, e.g. "darker <-> brighter, shorter decay <-> longer sustain".
+QUALITIES = {"centroid_hz": "brightness", "attack_per_s": "attack", "flatness": "noisiness", "decay_db": "sustain"}
+"""descriptor -> the quality it measures, as a slider's title names it."""
+MAX_NAMED = 3
+"""A fader's label names at most this many ``notable`` descriptors, strongest first."""
 
-    Names at most two ``notable`` descriptors; the left word is the negative end of the slider.
+
+def label_for(stats: dict) -> str:
+    """Which way is which on a slider, from measured descriptor stats, e.g. "left: darker, shorter decay;
+    right: brighter, longer sustain".
+
+    Names at most MAX_NAMED ``notable`` descriptors, strongest first; left is the negative end of the slider.
     """
-    parts = []
-    for name, s in notable(stats):
-        if len(parts) < 2:
-            lo, hi = WORDS[name]
-            parts.append(f"{lo} \u2194 {hi}" if s["slope_per_std"] > 0 else f"{hi} \u2194 {lo}")
-    return ", ".join(parts) if parts else "mixed / subtle"
+    left, right = [], []
+    for name, s in notable(stats)[:MAX_NAMED]:
+        lo, hi = WORDS[name]
+        left.append(lo if s["slope_per_std"] > 0 else hi)
+        right.append(hi if s["slope_per_std"] > 0 else lo)
+    if not left:
+        return f"no clear change (no descriptor moves with |r| >= {MIN_R} and >= {MIN_REL:.0%} of its spread)"
+    return f"left: {', '.join(left)}; right: {', '.join(right)}"
+
+
+def slider_labels(measured_faders: list[dict], count: int) -> list[tuple[str, str]]:
+    """(title, which way is which) for sliders 0 .. count - 1, from ``measure_faders``' per-fader entries.
+
+    The title names the qualities a fader was measured to change ("Fader 1: sustain, noisiness, brightness"),
+    the second part which end does what (``label_for``). Faders whose measured qualities read alike get their
+    strongest descriptor's measured slope in the title, e.g. "sustain +2.0 dB per std", so that no two titles
+    read the same. A fader that was not measured is titled "Fader k" with an empty second part.
+    """
+    by_index = {int(f["fader"]): f for f in measured_faders}
+    qualities = {k: [QUALITIES[n] for n, _ in notable(f["descriptors"])[:MAX_NAMED]] or ["no clear change"]
+                 for k, f in by_index.items()}
+    out = []
+    for k in range(count):
+        if k not in by_index:
+            out.append((f"Fader {k}", ""))
+            continue
+        title = ", ".join(qualities[k])
+        if any(j != k and qualities[j] == qualities[k] for j in qualities):
+            ranked = notable(by_index[k]["descriptors"]) or sorted(
+                by_index[k]["descriptors"].items(), key=lambda kv: -abs(kv[1]["r"]))
+            name, s = ranked[0]
+            title += f" ({QUALITIES[name]} {s['slope_per_std']:+.3g} {UNITS[name]} per std)".replace("  ", " ")
+        out.append((f"Fader {k}: {title}", label_for(by_index[k]["descriptors"])))
+    return out
 
 
 def measure_faders(model: "Pipeline", fader_set: Faders, timbre_codes: np.ndarray,

@@ -184,10 +184,13 @@ def edit(model: "Pipeline", sound, faders: Mapping[int, float], pitch: int | Non
     return result
 
 
-def load_labels(model_dir: str | Path | None, count: int = 4) -> list[str]:
-    """Slider labels "Fader k: <measured meaning>" from ``model_dir/faders.json`` ("Fader k" if absent)."""
-    labels = {}
+def load_labels(model_dir: str | Path | None, count: int = 4) -> list[tuple[str, str]]:
+    """Slider labels (title, which way is which) for faders 0 .. count - 1, derived from the measurement in
+    ``model_dir/faders.json`` (``fader_study.slider_labels``); ("Fader k", "") where it is absent."""
+    from .fader_study import slider_labels  # fader_study imports this module
+
     path = Path(model_dir) / FADERS_JSON if model_dir else None
+    measured = []
     if path is not None and path.is_file():
-        labels = json.loads(path.read_text()).get("labels", {})
-    return [f"Fader {k}: {labels[str(k)]}" if str(k) in labels else f"Fader {k}" for k in range(count)]
+        measured = json.loads(path.read_text()).get("measurement", {}).get("faders", [])
+    return slider_labels(measured, count)

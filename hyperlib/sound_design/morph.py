@@ -23,7 +23,10 @@ vector g_j - g_i weighted by the squared distance; its fixed point evens out D x
 partly equalises D).
 
 The spread of the step sizes is reported as the coefficient of variation (std / mean) of the
-neighbour log-mel L1 distances, before (linear) and after (SOM).
+neighbour log-mel L1 distances, before (linear) and after (SOM). Those are the distances the SOM evens out, so
+their spread after the SOM says only that it converged; ``morph`` also measures the rendered notes with a
+measure the SOM never sees, the MFCC distance between neighbouring notes' vocoded audio
+(``descriptors.mfcc_distance``), on the linear path and on the adapted one.
 """
 from __future__ import annotations
 
@@ -35,7 +38,7 @@ import torch
 
 from ..render import Code, Result, render_mels, timed
 from ..validation import check_code_method, check_pitch, check_steps, whole_number
-from .descriptors import mel_l1
+from .descriptors import mel_l1, mfcc_distance, mfcc_frames
 
 if TYPE_CHECKING:
     from ..pipeline import Pipeline
@@ -54,7 +57,9 @@ class MorphPath:
     coordinates (mesh). distances_before / distances_after: neighbour log-mel L1 distances (mean absolute
     difference of normalized log-mels) of the linear and the adapted path: (K - 1,) for a chain, (2 K (K - 1),)
     horizontal then vertical for a mesh. spread_before / spread_after: their coefficients of variation. history:
-    the spread at each SOM iteration.
+    the spread at each SOM iteration. audio_distances_before / audio_distances_after: the same neighbours' MFCC
+    distances of the vocoded notes (``descriptors.mfcc_distance``, not what the SOM evens out), set by
+    ``morph``; None for a path from ``chain`` or ``mesh`` alone.
     """
 
     codes: np.ndarray
@@ -63,6 +68,8 @@ class MorphPath:
     distances_after: np.ndarray
     iterations: int = 0
     history: list = field(default_factory=list)
+    audio_distances_before: np.ndarray | None = None
+    audio_distances_after: np.ndarray | None = None
 
     @property
     def spread_before(self) -> float:
@@ -72,11 +79,22 @@ class MorphPath:
     def spread_after(self) -> float:
         return spread(self.distances_after)
 
+    @property
+    def audio_spread_before(self) -> float:
+        """Spread of the linear path's MFCC steps (NaN when not measured)."""
+        return float("nan") if self.audio_distances_before is None else spread(self.audio_distances_before)
+
+    @property
+    def audio_spread_after(self) -> float:
+        """Spread of the adapted path's MFCC steps (NaN when not measured)."""
+        return float("nan") if self.audio_distances_after is None else spread(self.audio_distances_after)
+
     def summary(self) -> str:
         b, a = self.distances_before, self.distances_after
         return (f"step-size spread (CV of neighbour log-mel L1): linear {self.spread_before:.3f} -> som "
                 f"{self.spread_after:.3f}; max/min step linear {b.max() / max(b.min(), 1e-12):.2f} -> "
-                f"som {a.max() / max(a.min(), 1e-12):.2f} ({self.iterations} iterations)")
+                f"som {a.max() / max(a.min(), 1e-12):.2f} ({self.iterations} iterations); not optimized, CV of "
+                f"neighbour MFCC distances: linear {self.audio_spread_before:.3f} -> som {self.audio_spread_after:.3f}")
 
 
 class MorphResults(list):
@@ -90,6 +108,33 @@ def spread(distances: np.ndarray) -> float:
     d = np.asarray(distances, dtype=np.float64)
     m = d.mean()
     return float(d.std() / m) if m > 0 else 0.0
+
+
+def neighbour_pairs(nodes: int, mesh: bool = False) -> np.ndarray:
+    """(P, 2) indices of neighbouring nodes: (i, i + 1) along a chain of ``nodes``; for a nodes x nodes mesh
+    (row-major indices) the horizontal pairs, then the vertical ones."""
+    if not mesh:
+        return np.stack([np.arange(nodes - 1), np.arange(1, nodes)], 1)
+    idx = np.arange(nodes * nodes).reshape(nodes, nodes)
+    return np.concatenate([np.stack([idx[:, :-1].ravel(), idx[:, 1:].ravel()], 1),
+                           np.stack([idx[:-1].ravel(), idx[1:].ravel()], 1)])
+
+
+def audio_distances(results: Sequence[Result], pairs: np.ndarray) -> np.ndarray:
+    """(P,) MFCC distances (``descriptors.mfcc_distance``) between the audio of the ``pairs`` of ``results``."""
+    mfccs = [mfcc_frames(r.audio, r.sample_rate) for r in results]
+    return np.array([mfcc_distance(mfccs[i], mfccs[j]) for i, j in pairs])
+
+
+def straight_codes(codes: np.ndarray) -> np.ndarray:
+    """The linear path with the same ends as ``codes``: evenly spaced on the line between its ends (K, C), or the
+    bilinear grid between its corners (K, K, C)."""
+    u = np.linspace(0.0, 1.0, codes.shape[0])[:, None]
+    if codes.ndim == 2:
+        return ((1 - u) * codes[0] + u * codes[-1]).astype(np.float32)
+    top = (1 - u) * codes[0, 0] + u * codes[0, -1]
+    bottom = (1 - u) * codes[-1, 0] + u * codes[-1, -1]
+    return np.stack([(1 - a) * top + a * bottom for a in u[:, 0]]).astype(np.float32)
 
 
 def flat_code(code: Code) -> np.ndarray:
@@ -254,8 +299,7 @@ def mesh(model: "Pipeline", corners: Sequence[np.ndarray], nodes: int = 5, pitch
     u = np.linspace(0.0, 1.0, nodes)
     grid = np.array([[(1 - a) * ((1 - b) * c[0] + b * c[1]) + a * ((1 - b) * c[2] + b * c[3]) for b in u] for a in u])
     idx = np.arange(nodes * nodes).reshape(nodes, nodes)
-    pairs = np.concatenate([np.stack([idx[:, :-1].ravel(), idx[:, 1:].ravel()], 1),
-                            np.stack([idx[:-1].ravel(), idx[1:].ravel()], 1)])
+    pairs = neighbour_pairs(nodes, mesh=True)
     neighbours = {}
     last = nodes - 1
     for r in range(nodes):
@@ -294,7 +338,9 @@ def morph(model: "Pipeline", sounds: Sequence, nodes: int = 9, pitch: int = 60, 
             a chain, 0.5 for a mesh); rule: the mesh's update ("equal" or "paper").
     Returns:
         ``MorphResults``: K Results (chain) or K lists of K Results (mesh), with ``.path`` (MorphPath:
-        the node codes and the step-size spread before and after).
+        the node codes, the step-size spread before and after, and the neighbours' MFCC distances of the linear
+        and the rendered path, a check the SOM does not optimize; with ``even`` the linear path's K (or K x K)
+        notes are rendered once more for it).
     """
     check_code_method(method)
     refine_steps, pitch = check_steps(refine_steps), check_pitch(pitch, model.model_config)
@@ -314,6 +360,14 @@ def morph(model: "Pipeline", sounds: Sequence, nodes: int = 9, pitch: int = 60, 
     out = MorphResults(_render_codes(model, c, pitch, method, refine_steps) for c in p.codes) if p.codes.ndim == 2 \
         else MorphResults([_render_codes(model, c, pitch, method, refine_steps) for c in row] for row in p.codes)
     out.path = p
+    with timed(timings, "audio_check"):  # the measure the SOM does not see, on the linear and the rendered path
+        is_mesh = p.codes.ndim == 3
+        pairs = neighbour_pairs(nodes, is_mesh)
+        p.audio_distances_after = audio_distances([r for row in out for r in row] if is_mesh else out, pairs)
+        straight = straight_codes(p.codes).reshape(-1, p.codes.shape[-1])
+        p.audio_distances_before = audio_distances(
+            [_render_codes(model, c, pitch, method, refine_steps) for c in straight], pairs) if even \
+            else p.audio_distances_after
     return out
 
 
