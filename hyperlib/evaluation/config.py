@@ -13,7 +13,7 @@ REFERENCES = ("sampler", "oracle")
 ROW_NAMES = {"gan": "GANStrument", "encoder": "GANStrument Enc.", "hyper-pre": "HyperGANStrument-Pre",
              "hyper": "HyperGANStrument", "optimize": "GAN inversion (optimization)", "sampler": "Classic sampler",
              "oracle": "Oracle"}
-SPLIT_CORPORA = {"validation": "data/timgm6mb", "train": "data/fluidr3"}
+SPLIT_CORPORA = {"validation": "data/timgm6mb", "train": "data/full"}
 
 
 @dataclass
