@@ -210,6 +210,7 @@ def test_cli_synth(model, tmp_path):
     np.testing.assert_allclose(y, model.synthesize(PIANO, 64, "hyper").audio, atol=2 / 32768)
 
 
+@pytest.mark.slow
 def test_cli_reconstruct_and_interpolate(model, tmp_path):
     out = tmp_path / "rec.wav"
     proc = run_cli("reconstruct", PIANO, "--method", "gan", "-o", out)

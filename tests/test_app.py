@@ -460,6 +460,7 @@ def served_app(tmp_path):
         yield url
 
 
+@pytest.mark.slow
 def test_served_app_render_endpoint(served_app, tmp_path):
     from gradio_client import Client, handle_file
 

@@ -167,6 +167,7 @@ def test_synth_patches_play_the_asked_pitch():
         render_patch(random_patch(rng), 60, 0)
 
 
+@pytest.mark.slow
 def test_corpus_with_synth_patches_only(tmp_path):
     corpus = run_cli("corpus", "--fonts", "--synth-patches", "4", "--pitches", "48", "60", "-o", str(tmp_path / "dsp"))
     assert corpus.returncode == 0, corpus.stderr

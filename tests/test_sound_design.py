@@ -110,6 +110,7 @@ def test_morph_path_ends_are_the_inputs(model):
     assert linear.path.spread_after == linear.path.spread_before
 
 
+@pytest.mark.slow
 def test_the_tools_take_gan_inversion(model, faders, monkeypatch):
     """"optimize" codes travel with their offsets: faders, morph, melody and SFZ keys render what synthesize does."""
     from hyperlib.inversion import OptimizeConfig
