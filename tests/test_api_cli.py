@@ -200,6 +200,7 @@ def read_wav(path) -> np.ndarray:
     return y
 
 
+@pytest.mark.slow
 def test_cli_synth(model, tmp_path):
     out = tmp_path / "out.wav"
     proc = run_cli("synth", PIANO, "--pitch", "64", "--method", "hyper", "-o", out)

@@ -420,6 +420,7 @@ def test_space_card_matches_gradio():
     assert fields["app_file"] == "app.py" and fields["license"] == "mit" and fields["title"] and fields["emoji"]
 
 
+@pytest.mark.slow
 def test_make_space_assembles_a_runnable_folder(tmp_path):
     space = tmp_path / "space"
     run = subprocess.run(["bash", str(REPO_ROOT / "demos" / "make_space.sh"), str(space)], capture_output=True,

@@ -136,6 +136,7 @@ def test_missing_repo_or_revision_says_what_was_tried(local_hub, tiny_model, tmp
     assert run.returncode == 2 and "not in the local cache, and HF_HUB_OFFLINE=1 is set" in run.stderr, run.stderr[-3000:]
 
 
+@pytest.mark.slow
 def test_push_then_download_gives_identical_files(local_hub, tiny_model, tmp_path):
     model = tmp_path / "model"
     model.mkdir()
