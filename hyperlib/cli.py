@@ -241,6 +241,14 @@ def _eval_args(sub) -> None:
     p.add_argument("--tiny", action="store_true", help="tiny subsets (smoke test)")
     p.add_argument("--seed", type=int, default=0)
 
+    p = sub.add_parser("report", help="write results.md, the README's table and the model card's metrics from "
+                                      "one results.json")
+    p.add_argument("--results", required=True, help="an evaluation's results.json (e.g. docs/results/results.json)")
+    p.add_argument("--readme", default="README.md", help="page with a results block (default: README.md; '' skips it)")
+    p.add_argument("--card", default="checkpoints/README.md",
+                   help="model card with a results block (default: checkpoints/README.md; '' skips it)")
+    p.add_argument("--check", action="store_true", help="write nothing; exit 1 where a page differs")
+
 
 def _hub_args(sub) -> None:
     """The ``push`` and ``download`` subcommands (hyperlib.hub)."""
@@ -262,8 +270,18 @@ def _run_hub_command(args) -> None:
         print(download(args.repo_id, args.revision))
 
 
-def _run_eval_command(args) -> None:
-    if args.command == "train-eval":
+def _run_eval_command(args) -> int:
+    if args.command == "report":
+        from .evaluation.publish import publish, stale
+
+        files = (args.results, args.readme or None, args.card or None)
+        if args.check:
+            differ = stale(*files)
+            print("\n".join(f"differs from {args.results}: {p}" for p in differ) or "every page agrees")
+            return 1 if differ else 0
+        written = publish(*files)
+        print("\n".join(f"wrote {p}" for p in written) or "every page was current")
+    elif args.command == "train-eval":
         from .evaluation import train_eval_classifiers, train_f_noadv
 
         if not args.skip_classifiers:
@@ -286,6 +304,7 @@ def _run_eval_command(args) -> None:
         cfg = EvalConfig.tiny(**kw) if args.tiny else EvalConfig(**kw)
         evaluate(args.model, corpus, args.out, cfg, args.split)
         print(f"wrote {args.out}/results.md")
+    return 0
 
 
 @contextmanager
@@ -352,8 +371,8 @@ def main(argv: list[str] | None = None) -> int:
             _run_vocoder_command(args)
         elif args.command in ("correction-pairs", "train-correction"):
             _run_correction_command(args)
-        elif args.command in ("train-eval", "evaluate"):
-            _run_eval_command(args)
+        elif args.command in ("train-eval", "evaluate", "report"):
+            return _run_eval_command(args)
         elif args.command == "bench-app":
             from .app_bench import bench_app
 

@@ -1,8 +1,11 @@
 """Write a model folder's card (``README.md``) from what its ``config.json`` recorded, with the Hub's metadata.
 
-The front matter carries the Hub's fields (license, library_name, tags, pipeline_tag) and, given an evaluation's
-``results.json`` (``python -m hyperlib evaluate --split validation``), HyperGANStrument's scores in the Hub's
-model-index form.
+The card follows the Hub's conventions: what the model is, how to use it, training data and licences, the
+networks and their training, evaluation, limitations, citation. The front matter carries the Hub's fields
+(license, library_name, tags, pipeline_tag) and, given an evaluation's ``results.json`` (``python -m hyperlib
+evaluate --split validation``), HyperGANStrument's scores in the Hub's model-index form; the evaluation section
+holds the same run's main table between ``<!-- results:start -->`` and ``<!-- results:end -->``, which
+``python -m hyperlib report`` rewrites (``card_with_results``).
 """
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ import re
 from pathlib import Path
 
 from . import checkpoint as ckpt
+from .evaluation.report import replace_block, table1, table1_caption
 from .training.history import plot_loss_curves
 
 LICENSE = "mit"
@@ -39,6 +43,21 @@ EVAL_METRICS = [  # (results.json section, key, metric type, metric name, decima
 LOSS_CURVES = "loss_curves.png"
 """The card's figure: every stage's logged losses against the samples its weights have seen (``plot_loss_curves``)."""
 FRONT_MATTER = re.compile(r"\A---\n.*?\n---\n", re.S)
+CITATION = [
+    "@inproceedings{zhang2024hyperganstrument,",
+    "  title     = {HyperGANStrument: Instrument Sound Synthesis and Editing with Pitch-Invariant Hypernetworks},",
+    "  author    = {Zhang, Zhe and Akama, Taketo},",
+    "  booktitle = {IEEE International Conference on Acoustics, Speech and Signal Processing (ICASSP)},",
+    "  year      = {2024}",
+    "}",
+    "@inproceedings{narita2023ganstrument,",
+    "  title     = {GANStrument: Adversarial Instrument Sound Synthesis with Pitch-Invariant Instance Conditioning},",
+    "  author    = {Narita, Gaku and Shimizu, Junichi and Akama, Taketo},",
+    "  booktitle = {IEEE International Conference on Acoustics, Speech and Signal Processing (ICASSP)},",
+    "  year      = {2023}",
+    "}",
+]
+"""The papers the card asks users to cite: the method and its baseline."""
 
 
 def metadata(results: dict | None = None) -> str:
@@ -60,6 +79,20 @@ def metadata(results: dict | None = None) -> str:
     data = ModelCardData(license=LICENSE, library_name="hyperlib", tags=TAGS, pipeline_tag=PIPELINE_TAG,
                          model_name=MODEL_NAME if evals else None, eval_results=evals or None)
     return f"---\n{data.to_yaml()}\n---\n"
+
+
+def evaluation_section(results: dict) -> str:
+    """The card's evaluation figures from a parsed validation ``results.json``: a caption naming the run and
+    the main table, every method and reference as ``results.json`` holds them."""
+    return "\n".join([table1_caption(results), "", *table1(results)])
+
+
+def card_with_results(text: str, results: dict) -> str:
+    """``text`` (a card) with its front matter and its results block rewritten from ``results`` (a parsed
+    validation ``results.json``). Raises ValueError where the card has no results block or the results are of
+    another split."""
+    return metadata(results) + replace_block(FRONT_MATTER.sub("", text, count=1), "results",
+                                             evaluation_section(results))
 
 
 def write_metadata(model_dir: str | Path, results_json: str | Path) -> Path:
@@ -106,8 +139,11 @@ def _fmt_losses(losses: dict) -> str:
 
 
 def model_card(model_dir: str | Path, data: str, notes: str = "", results: dict | None = None) -> str:
-    """Markdown card: the Hub's metadata (``metadata(results)``), data, networks (parameters, file sizes), and per
-    stage its start (new or the folder's previous weights), steps, batch, lr, wall time and final losses."""
+    """Markdown card in the Hub's conventions: the Hub's metadata (``metadata(results)``), what the model is, how to
+    use it, ``data`` (the training data and their licences), networks (parameters, file sizes), per stage its start
+    (new or the folder's previous weights), steps, batch, lr, wall time and final losses, then ``notes``, the
+    evaluation (``evaluation_section(results)`` between the results markers; a pointer to the command without
+    ``results``), limitations and citation. Raises ValueError for results of another split than validation."""
     model_dir = Path(model_dir)
     cfg = ckpt.read_config(model_dir)
     model_cfg, audio_cfg = ckpt.configs(model_dir)
@@ -132,11 +168,32 @@ def model_card(model_dir: str | Path, data: str, notes: str = "", results: dict 
         cpu_h = f"{s.get('wall_time_total_s', s['wall_time_s']) * threads / 3600:.2f}" if threads and s["device"] == "cpu" else "—"
         stages.append(f"| {stage} | {start} | {s['steps']} | {s['batch_size']} | {s['lr']} | {s['wall_time_s'] / 60:.1f} | "
                       f"{samples:,} | {cpu_h} | {s['device']} | {_fmt_losses(s['final_losses'])} |")
+    if results is not None:
+        evaluation = ["## Evaluation", "",
+                      "Scored on a held-out soundfont the networks never heard, with networks trained apart from "
+                      "them (a 16-family classifier and an 88-pitch classifier); the full report, with synthesis "
+                      "by shift size, loudness over time, audio distances per vocoder, real recordings, cost and "
+                      "the pitch probe, is `docs/results/results.md` in the repository, and what the figures mean "
+                      "is in `docs/evaluation.md`.", "",
+                      "<!-- results:start -->", evaluation_section(results), "<!-- results:end -->", ""]
+    else:
+        evaluation = ["## Evaluation", "", "Not evaluated yet: `python -m hyperlib evaluate --split validation`.", ""]
     return metadata(results) + "\n".join([
         "", "# hyperlib HyperGANStrument checkpoint", "",
         "All networks of HyperGANStrument (Zhang & Akama, 2024) and its baselines, trained from scratch on CPU "
-        "by this repository's pipeline (`python -m hyperlib train STAGE`).", "",
-        "## Data", "", data, "",
+        "by this repository's pipeline (`python -m hyperlib train STAGE`): the feature extractor f, the "
+        "generator G and its discriminator D, the hypernetwork H (and H_pre, before its adversarial stage) and "
+        "the encoder E of the GANStrument Enc. baseline. Given one short sound, they rebuild it, play its timbre "
+        "at any MIDI pitch 21-108 and mix timbres; the `ddsp` vocoder that turns their log-mels into audio ships "
+        "inside the `hyperlib` package.", "",
+        "## How to use", "",
+        "```bash", "pip install torch==2.13.0 .      # in a checkout of the hyperlib repository", "```", "",
+        "```python", "from hyperlib import HyperGANStrument", "",
+        "model = HyperGANStrument.from_pretrained()        # this checkpoint (or a folder or a Hub repo id)",
+        "r = model.synthesize(\"piano.wav\", pitch=64)      # the input's timbre at MIDI 64",
+        "r.audio, r.sample_rate                            # float32 mono waveform, 16000 Hz", "```", "",
+        "`python -m hyperlib synth piano.wav --pitch 64 -o out.wav` does the same from the command line.", "",
+        "## Training data and licences", "", data, "",
         f"Representation: {audio_cfg.sample_rate} Hz mono, {audio_cfg.num_samples} samples per note, log-mel "
         f"{audio_cfg.n_mels} x {audio_cfg.num_frames} (n_fft {audio_cfg.n_fft}, hop {audio_cfg.hop_length}, "
         f"{audio_cfg.f_min:g}-{audio_cfg.f_max:g} Hz), vocoded at the rendered pitch by hyperlib's `ddsp` vocoder, a "
@@ -153,11 +210,14 @@ def model_card(model_dir: str | Path, data: str, notes: str = "", results: dict 
         "| device | final losses |",
         "|---|---|---|---|---|---|---|---|---|---|",
         *stages, "", *curves, *[f"- **{k}**: {_stage_text(k, trained.get(k, {}))}" for k in STAGE_TEXT], "", notes, "",
+        *evaluation,
         "## Limitations", "",
         "Short CPU training (hours, where the paper trained for days on GPUs), small networks and a small vocoder "
         "trained on CPU: the sound is rough. The `ddsp` vocoder is tuned to this checkpoint's G: retrain it when G "
-        "or H change. Timbres far from General MIDI soundfonts (noisy sounds) are reproduced loosely. Measured "
-        "quality: `docs/results/results.md`.", "",
+        "or H change. Timbres far from General MIDI soundfonts (noisy sounds, glides, speech) are reproduced "
+        "loosely: on such sounds H's refinement is about even with GANStrument's, not the help the paper shows. "
+        "One fixed pitch per note; inputs are cut to their first 1.024 s.", "",
+        "## Citation", "", "```bibtex", *CITATION, "```", "",
     ])
 
 

@@ -5,7 +5,9 @@
     display(audio_table([a1, a2], ["input", "rebuilt"]))
 
 Mel plots have their axes in seconds and Hz (``librosa.display.specshow`` with the mel scale).
-matplotlib and librosa are dependencies of hyperlib; IPython is imported only by ``audio_table``.
+librosa is a core dependency of hyperlib; matplotlib is not: it comes with the ``notebooks``, ``app`` and
+``train`` extras (``pip install -e ".[notebooks]"``), and importing this module without it raises
+ModuleNotFoundError. IPython is imported only by ``audio_table``.
 """
 from __future__ import annotations
 

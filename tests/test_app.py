@@ -453,6 +453,7 @@ def test_space_card_matches_gradio():
     assert fields["app_file"] == "app.py" and fields["license"] == "mit" and fields["title"] and fields["emoji"]
 
 
+@pytest.mark.slow
 def test_make_space_assembles_a_runnable_folder(tmp_path):
     space = tmp_path / "space"
     run = subprocess.run(["bash", str(REPO_ROOT / "demos" / "make_space.sh"), str(space)], capture_output=True,
@@ -494,6 +495,7 @@ def served_app(tmp_path):
         yield url
 
 
+@pytest.mark.slow
 def test_served_app_render_endpoint(served_app, tmp_path):
     from gradio_client import Client, handle_file
 

@@ -25,6 +25,7 @@ def test_a_bad_answer_is_not_counted_as_a_render(tmp_path):
         check_render(["plot", {"url": "x.mp3"}] * 3 + ["MIDI 60"], downloaded=False)
 
 
+@pytest.mark.slow
 def test_short_benchmark_of_the_served_app(capsys):
     out = bench_app(clients=2, requests=2, in_process=False)
     printed = capsys.readouterr().out

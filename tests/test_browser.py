@@ -33,6 +33,8 @@ pytest.importorskip("gradio")
 
 from test_app import HANDSAW, PIANO, REPO_ROOT, SAMPLE_RATE, NUM_SAMPLES, start_app, write_bad_file  # noqa: E402
 
+pytestmark = pytest.mark.browser
+
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--no-first-run", "--disable-sync", "--disable-quic"]

@@ -5,6 +5,7 @@ folder named by ``HYPERLIB_CHECKPOINT``).
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -45,7 +46,9 @@ def test_write_hashes_records_every_safetensors(model_copy):
     record = json.loads(ckpt.write_hashes(model_copy).read_text())
     names = sorted(p.name for p in model_copy.glob("*.safetensors"))
     assert record["algorithm"] == "sha256" and sorted(record["files"]) == names
-    assert all(len(h) == 64 and int(h, 16) >= 0 for h in record["files"].values())
+    for name, digest in record["files"].items():  # each file's own sha256, as hex
+        assert digest == hashlib.sha256((model_copy / name).read_bytes()).hexdigest(), name
+    assert len(set(record["files"].values())) == len(names)  # different weights, different digests
 
 
 def test_correct_copy_loads(model_copy):

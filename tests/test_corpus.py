@@ -125,6 +125,7 @@ def test_soundfont_lookup():
         soundfont_path("NoSuchFont")
 
 
+@pytest.mark.slow
 def test_cli_corpus_tiny(tmp_path):
     out = tmp_path / "cli_corpus"
     proc = run_cli("corpus", "--tiny", "--fonts", "TimGM6mb", "-o", out)
@@ -137,6 +138,7 @@ def test_cli_corpus_tiny(tmp_path):
     assert c.mels.shape == (len(c.notes), 128, 128) and c.mels.dtype == np.float16
 
 
+@pytest.mark.slow
 def test_cli_corpus_unknown_font(tmp_path):
     proc = run_cli("corpus", "--tiny", "--fonts", "NoSuchFont", "-o", tmp_path / "x")
     assert proc.returncode == 2
@@ -167,6 +169,7 @@ def test_synth_patches_play_the_asked_pitch():
         render_patch(random_patch(rng), 60, 0)
 
 
+@pytest.mark.slow
 def test_corpus_with_synth_patches_only(tmp_path):
     corpus = run_cli("corpus", "--fonts", "--synth-patches", "4", "--pitches", "48", "60", "-o", str(tmp_path / "dsp"))
     assert corpus.returncode == 0, corpus.stderr

@@ -184,7 +184,7 @@ def test_a_run_starts_from_a_trained_decoder_and_adds_the_gate(pairs_file, tmp_p
 
 
 def test_the_shipped_decoder_learned_the_mels_of_the_bundled_checkpoint():
-    """The decoder is trained on the model's own mels: retrain it (README) when f, G or H change."""
+    """The decoder is trained on the model's own mels: retrain it (docs/training.md) when f, G or H change."""
     from hyperlib.checkpoint import recorded_hashes
     from hyperlib.hub import bundled
 

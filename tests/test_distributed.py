@@ -51,6 +51,7 @@ def with_features(tiny_corpus, small_cfg, tmp_path_factory):
     return model_dir
 
 
+@pytest.mark.slow
 def test_two_processes_train_the_generator_as_one(with_features, tiny_corpus, tmp_path):
     one, two = tmp_path / "one", tmp_path / "two"
     for d in (one, two):

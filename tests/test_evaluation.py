@@ -74,6 +74,7 @@ def tiny_results(tiny_setup, tmp_path_factory):
     return evaluate(model, corpus, out, EvalConfig.tiny(seed=0)), out
 
 
+@pytest.mark.slow
 def test_tiny_evaluation_produces_every_row(tiny_results):
     r, out = tiny_results
     for name in ("results.md", "results.json", "fig2_grid.png", "fig3_interpolation.png"):
@@ -141,6 +142,7 @@ def test_tiny_evaluation_produces_every_row(tiny_results):
         assert name in md
 
 
+@pytest.mark.slow
 def test_missing_noadv_is_reported_not_fatal(tiny_setup, tiny_results, tmp_path):
     from hyperlib.evaluation import Evaluator
     from hyperlib.evaluation.probe import probe as run_probe

@@ -15,6 +15,8 @@ from hyperlib import checkpoint as ckpt
 
 SCRIPT = REPO / "scripts" / "gpu_run.sh"
 
+pytestmark = pytest.mark.install
+
 
 def gpu_run(run_dir, minutes: str, patches: str, device: str = "cpu") -> subprocess.CompletedProcess:
     env = {**os.environ, "DEVICE": device, "PYTHON": sys.executable}

@@ -72,6 +72,7 @@ def same_files(a: Path, b: Path) -> bool:
         (a / n).read_bytes() == (b / n).read_bytes() for n in names)
 
 
+@pytest.mark.slow
 def test_first_download_renders_then_offline_reuse(local_hub, tiny_model, tmp_path):
     sha = local_hub.publish(REPO_ID, tiny_model)
     home = tmp_path / "hf_home"
@@ -93,6 +94,7 @@ def test_first_download_renders_then_offline_reuse(local_hub, tiny_model, tmp_pa
     assert cached.is_relative_to(home) and same_files(cached, tiny_model)
 
 
+@pytest.mark.slow
 def test_pinned_revision(local_hub, tiny_model, tmp_path, small_cfg):
     first = local_hub.publish(REPO_ID, tiny_model)
     second = local_hub.publish(REPO_ID, make_model(tmp_path / "retrained", small_cfg, seed=1))
@@ -118,6 +120,7 @@ def test_tampered_weights_are_refused(local_hub, tiny_model, tmp_path):
     assert "Traceback" not in run.stderr and not (tmp_path / "x.wav").exists()
 
 
+@pytest.mark.slow
 def test_missing_repo_or_revision_says_what_was_tried(local_hub, tiny_model, tmp_path):
     home = tmp_path / "hf_home"
     run = hyperlib_cli("synth", PIANO, "--pitch", 60, "--model", "tester/no-such-model", "-o", tmp_path / "x.wav",
@@ -133,6 +136,7 @@ def test_missing_repo_or_revision_says_what_was_tried(local_hub, tiny_model, tmp
     assert run.returncode == 2 and "not in the local cache, and HF_HUB_OFFLINE=1 is set" in run.stderr, run.stderr[-3000:]
 
 
+@pytest.mark.slow
 def test_push_then_download_gives_identical_files(local_hub, tiny_model, tmp_path):
     model = tmp_path / "model"
     model.mkdir()

@@ -96,6 +96,7 @@ def test_import_loads_no_app_or_training_package():
 
 
 # -- the wheel ---------------------------------------------------------------------------------------------------
+@pytest.mark.install
 def test_wheel_in_a_fresh_venv_loads_a_model_folder_and_renders(tmp_path):
     run = subprocess.run([sys.executable, "-m", "build", "--wheel", "--outdir", str(tmp_path / "dist"), str(REPO)],
                          env=clean_env(), capture_output=True, text=True, timeout=INSTALL_TIMEOUT_S)
@@ -146,6 +147,7 @@ def space_gradio_version() -> str:
     return fields["sdk_version"].strip().strip('"')
 
 
+@pytest.mark.install
 def test_space_folder_runs_in_a_fresh_venv(tmp_path):
     pytest.importorskip("gradio_client")
     from gradio_client import Client, handle_file

@@ -21,6 +21,8 @@ gradio_client = pytest.importorskip("gradio_client")
 
 from test_app import HANDSAW, PIANO, assert_valid_wav, start_app, write_bad_file  # noqa: E402
 
+pytestmark = pytest.mark.slow
+
 CLIENTS, REQUESTS_PER_CLIENT = 4, 3
 VIOLIN = PIANO.parent / "violin.ogg"
 

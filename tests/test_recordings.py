@@ -16,7 +16,7 @@ from hyperlib.audio import SILENCE_PEAK, load_audio, load_note
 from hyperlib.config import AudioConfig
 from hyperlib.evaluation.recordings import (EXAMPLES, EXAMPLES_DIR, KINDS, LICENCES, MANIFEST, RECORDINGS_DIR,
                                             read_manifest, real_recording_files)
-from hyperlib.evaluation.report import ROWS as METHOD_ROWS, markdown
+from hyperlib.evaluation.report import markdown, rows
 
 ROWS = read_manifest()
 ATTRIBUTION = (RECORDINGS_DIR / "ATTRIBUTION.md").read_text()
@@ -148,13 +148,14 @@ def test_report_lists_one_row_per_recording():
     pairs = real_recording_files()
     r["real_recordings"]["recordings"] = {p.name: {"pitched": pitched, "estimated_pitch": 60, "targets": [60]}
                                           for p, pitched in pairs}
-    for m in METHOD_ROWS:
+    method_rows = rows(r, "real_recordings/methods")
+    for m in method_rows:
         r["real_recordings"]["methods"][m]["timbre_mse_by_file"] = {p.name: 1.0 for p, _ in pairs}
     md = markdown(r)
     section = md[md.index("## Real recordings"):md.index("## Cost")]
     table = [ln for ln in section.splitlines() if ln.startswith("| ") and ln.split("|")[1].strip() in
              {p.name for p, _ in pairs}]
     assert len(table) == len(pairs)
-    width = len(METHOD_ROWS) + 2
+    width = len(method_rows) + 2
     assert all(len(ln.strip("|").split("|")) == width for ln in table)
     assert all("1.0000" in ln for ln in table)

@@ -124,6 +124,7 @@ def test_mfcc_distance_tells_notes_apart():
     assert mfcc_distance(a, a) == 0 and 0 < mfcc_distance(a, b) < mfcc_distance(a, c)
 
 
+@pytest.mark.slow
 def test_the_tools_take_gan_inversion(model, faders, monkeypatch):
     """"optimize" codes travel with their offsets: faders, morph, melody and SFZ keys render what synthesize does."""
     from hyperlib.inversion import OptimizeConfig

@@ -142,6 +142,7 @@ def test_vocoder_is_chosen_per_call_and_per_model(model):
     assert model.vocoder_name == DEFAULT_VOCODER  # a per-call choice leaves the default alone
 
 
+@pytest.mark.slow
 def test_cli_vocoder_option(model, tmp_path):
     import soundfile as sf
 

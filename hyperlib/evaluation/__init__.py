@@ -1,7 +1,7 @@
 """Evaluation (paper sec. 4): independent evaluation classifiers, metrics,
 the ``evaluate`` run and its report.
 
-    python -m hyperlib train-eval --corpus data/fluidr3 --validation data/timgm6mb --model checkpoints
+    python -m hyperlib train-eval --corpus data/full --validation data/timgm6mb --model checkpoints
     python -m hyperlib evaluate --split validation --out results/
 """
 from .classifiers import (EvalClassifiers, MelClassifier, load_eval_classifiers, train_eval_classifiers,

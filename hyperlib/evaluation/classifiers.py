@@ -34,7 +34,7 @@ from ..corpus import GM_FAMILIES, Corpus, load_corpus
 from ..models.layers import ConvTrunk
 
 EVAL_CONFIG = "eval_config.json"
-TRAIN_HINT = ("train them with `python -m hyperlib train-eval --corpus data/fluidr3 --validation data/timgm6mb "
+TRAIN_HINT = ("train them with `python -m hyperlib train-eval --corpus data/full --validation data/timgm6mb "
               "--model {model}`")
 
 

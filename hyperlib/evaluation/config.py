@@ -21,7 +21,7 @@ ROW_NAMES = {"gan": "GANStrument", "encoder": "GANStrument Enc.", "hyper-pre": "
              "faithful": "Faithful (pitch shift + correction)", "sampler": "Classic sampler",
              "phase-vocoder": "Pitch shift (phase vocoder)", "rubberband": "Pitch shift (Rubber Band, formants kept)",
              "oracle": "Oracle"}
-SPLIT_CORPORA = {"validation": "data/timgm6mb", "train": "data/fluidr3"}
+SPLIT_CORPORA = {"validation": "data/timgm6mb", "train": "data/full"}
 
 
 @dataclass

@@ -9,7 +9,6 @@ from pathlib import Path
 from .config import ROW_NAMES
 from .metrics import FINE_HOP, FINE_N_FFT, SHIFT_BUCKETS
 
-ROWS = ("gan", "encoder", "hyper-pre", "hyper", "faithful", "sampler", "phase-vocoder", "rubberband", "oracle")
 
 
 def _f(v, digits: int = 3, pct: bool = False) -> str:
@@ -35,9 +34,66 @@ def _pitches(p: list) -> str:
     return ", ".join(map(str, p))
 
 
+TABLE1_HEADER = ("| Method | Rec. L1 ↓ | Rec. timbre MSE ↓ | Rec. pitch acc. clf ↑ | Rec. pitch acc. pYIN ↑ "
+                 "| Syn. L1 ↓ | Syn. FD ↓ | Syn. pitch acc. clf ↑ | Syn. pitch acc. pYIN ↑ "
+                 "| Int. FD ↓ | Int. pitch acc. clf ↑ | Int. pitch acc. pYIN ↑ |")
+
+
+def row_names(r: dict) -> dict:
+    """Method or reference key -> the label its rows carry: ``results.json``'s own labels, else ``ROW_NAMES``,
+    else the key itself (a row added to the results needs no code to be shown)."""
+    return {**ROW_NAMES, **r.get("methods", {})}
+
+
+def rows(r: dict, *sections: str) -> list[str]:
+    """The method and reference keys that hold results in any of ``sections`` (top-level keys of ``r``, or a
+    path such as ``"real_recordings/methods"``), in the order of ``r["methods"]``, then any others in the order
+    the sections list them."""
+    found: list[str] = []
+    for section in sections:
+        d = _get(r, *section.split("/")) or {}
+        found += [k for k in d if k not in found]
+    order = list(r.get("methods", {}))
+    return sorted(found, key=lambda k: (order.index(k) if k in order else len(order), found.index(k)))
+
+
+def table1(r: dict) -> list[str]:
+    """The main table (the paper's Table 1 layout) as markdown lines: a row per method and reference that
+    ``r`` scores in reconstruction, synthesis or interpolation; "—" where a row has no figure."""
+    names = row_names(r)
+    lines = [TABLE1_HEADER, "|---|" + "---:|" * 11]
+    for m in rows(r, "reconstruction", "synthesis", "interpolation"):
+        rec, syn, itp = _get(r, "reconstruction", m) or {}, _get(r, "synthesis", m) or {}, _get(r, "interpolation", m) or {}
+        cells = [_f(rec.get("l1")), _f(rec.get("timbre_mse"), 4), _f(rec.get("pitch_acc_clf"), pct=True),
+                 _f(rec.get("pitch_acc_pyin"), pct=True), _f(syn.get("l1")), _f(syn.get("fd"), 2),
+                 _f(syn.get("pitch_acc_clf"), pct=True), _f(syn.get("pitch_acc_pyin"), pct=True),
+                 _f(itp.get("fd"), 2), _f(itp.get("pitch_acc_clf"), pct=True), _f(itp.get("pitch_acc_pyin"), pct=True)]
+        lines.append(f"| {names.get(m, m)} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def table1_caption(r: dict) -> str:
+    """One line naming the run behind ``table1``: notes, corpus, refinement steps, vocoder, seed."""
+    sz, cfg = r["sizes"], r["config"]
+    return (f"{sz['input_notes']} held-out notes of `{r['corpus']}` ({sz['synthesis_pairs']} synthesis pairs, "
+            f"{sz['interpolation_samples']} interpolation samples), refinement steps T = {cfg['steps']}, vocoder "
+            f"{_vocoder_label(r)}, seed {cfg['seed']}. ↓ lower is better, ↑ higher is better; pitch accuracy by the "
+            f"pitch classifier (clf) or by pYIN on the audio (within {r['pyin']['tolerance_cents']:.0f} cents).")
+
+
+def replace_block(text: str, name: str, block: str) -> str:
+    """``text`` with what lies between the lines ``<!-- NAME:start -->`` and ``<!-- NAME:end -->`` replaced by
+    ``block``. Raises ValueError where the markers are missing, repeated or out of order."""
+    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+    if text.count(start) != 1 or text.count(end) != 1 or text.index(start) > text.index(end):
+        raise ValueError(f"expected one {start!r} line before one {end!r} line; add them around the generated part")
+    head, rest = text.split(start, 1)
+    return f"{head}{start}\n{block}\n{end}{rest.split(end, 1)[1]}"
+
+
 def markdown(r: dict) -> str:
     """The report as markdown. ``r``: the results dict of ``evaluate`` (NaN or None shown as —)."""
-    names, sz, cfg = {**ROW_NAMES, **r["methods"]}, r["sizes"], r["config"]  # results of older runs lack new rows
+    names, sz, cfg = row_names(r), r["sizes"], r["config"]
     pyin = r["pyin"]
     lines = [f"# Evaluation: {r['split']} split", "",
              f"Model `{r['model_dir']}`, held-out corpus `{r['corpus']}`; {sz['input_notes']} input notes "
@@ -52,17 +108,7 @@ def markdown(r: dict) -> str:
              "asked pitches; interpolation: against the validation notes). Pitch acc.: share of notes whose "
              "pitch is the asked one, by the pitch classifier (clf) or by pYIN on the vocoded audio "
              f"(within {pyin['tolerance_cents']:.0f} cents; MIDI {pyin['scored_midi'][0]}-{pyin['scored_midi'][1]} only).", "",
-             "| Method | Rec. L1 ↓ | Rec. timbre MSE ↓ | Rec. pitch acc. clf ↑ | Rec. pitch acc. pYIN ↑ "
-             "| Syn. L1 ↓ | Syn. FD ↓ | Syn. pitch acc. clf ↑ | Syn. pitch acc. pYIN ↑ "
-             "| Int. FD ↓ | Int. pitch acc. clf ↑ | Int. pitch acc. pYIN ↑ |",
-             "|---|" + "---:|" * 11]
-    for m in ROWS:
-        rec, syn, itp = _get(r, "reconstruction", m) or {}, _get(r, "synthesis", m) or {}, _get(r, "interpolation", m) or {}
-        cells = [_f(rec.get("l1")), _f(rec.get("timbre_mse"), 4), _f(rec.get("pitch_acc_clf"), pct=True),
-                 _f(rec.get("pitch_acc_pyin"), pct=True), _f(syn.get("l1")), _f(syn.get("fd"), 2),
-                 _f(syn.get("pitch_acc_clf"), pct=True), _f(syn.get("pitch_acc_pyin"), pct=True),
-                 _f(itp.get("fd"), 2), _f(itp.get("pitch_acc_clf"), pct=True), _f(itp.get("pitch_acc_pyin"), pct=True)]
-        lines.append(f"| {names[m]} | " + " | ".join(cells) + " |")
+             *table1(r)]
     lines += ["", f"N: reconstruction {sz['input_notes']} notes (pYIN {sz['reconstruction_pyin']}), synthesis "
               f"{sz['synthesis_pairs']} pairs (pYIN {sz['synthesis_pyin']}), interpolation "
               f"{sz['interpolation_samples']} samples (pYIN {sz['interpolation_pyin']}; FD reference "
@@ -76,7 +122,7 @@ def markdown(r: dict) -> str:
     lines += audio_table(r)
 
     rr = r.get("real_recordings", {})
-    recs = rr.get("recordings", {})
+    recs, real_rows = rr.get("recordings", {}), rows(r, "real_recordings/methods")
     lines += ["## Real recordings", "",
               f"{len(recs)} recordings (examples/ and recordings/), each at shifts "
               f"{', '.join(map(str, cfg['real_shifts']))} semitones. "
@@ -85,9 +131,9 @@ def markdown(r: dict) -> str:
               "| Method | pitch acc. pYIN | pitch acc. clf | timbre MSE (mean) | timbre MSE (median) "
               "| flatness, unpitched (output / input) |",
               "|---|---:|---:|---:|---:|---:|"]
-    for m in ROWS:
+    for m in real_rows:
         c = _get(rr, "methods", m) or {}
-        lines.append(f"| {names[m]} | {_f(c.get('pitch_acc_pyin'), pct=True)} (N={c.get('n_pyin', 0)}) | "
+        lines.append(f"| {names.get(m, m)} | {_f(c.get('pitch_acc_pyin'), pct=True)} (N={c.get('n_pyin', 0)}) | "
                      f"{_f(c.get('pitch_acc_clf'), pct=True)} | {_f(c.get('timbre_mse_recon'), 4)} | "
                      f"{_f(c.get('timbre_mse_recon_median'), 4)} | {_f(c.get('flatness_ratio_unpitched'), 2)} |")
     lines += ["", "The oracle (the recording through the vocoder) exists only at the recording's own pitch. Flatness: "
@@ -96,11 +142,12 @@ def markdown(r: dict) -> str:
               "noise, well under 1 turns it into a comb of harmonics.", "",
               "Timbre MSE of the reconstruction per recording (pitch: MIDI by pYIN, or unpitched and rendered "
               "around that MIDI pitch):", "",
-              "| Recording | pitch | " + " | ".join(names[m] for m in ROWS) + " |", "|---|---|" + "---:|" * len(ROWS)]
+              "| Recording | pitch | " + " | ".join(names.get(m, m) for m in real_rows) + " |",
+              "|---|---|" + "---:|" * len(real_rows)]
     for k, v in recs.items():
         pitch = f"{v['estimated_pitch']}" if v["pitched"] else f"unpitched ({v['estimated_pitch']})"
         lines.append(f"| {k} | {pitch} | "
-                     + " | ".join(_f(_get(rr, "methods", m, "timbre_mse_by_file", k), 4) for m in ROWS) + " |")
+                     + " | ".join(_f(_get(rr, "methods", m, "timbre_mse_by_file", k), 4) for m in real_rows) + " |")
     lines.append("")
     lines += real_audio_table(rr)
 
@@ -114,10 +161,9 @@ def markdown(r: dict) -> str:
               f"warm-up calls (`HyperGANStrument.synthesize`, one note at a time, {cost.get('threads')} torch threads, "
               f"vocoder {_vocoder_label(r)}):", "",
               "| Method | " + " | ".join(stages) + " |", "|---|" + "---:|" * len(stages)]
-    for m in [m for m in ("gan", "encoder", "hyper-pre", "hyper", "faithful", "optimize") if m in cost.get(
-            "ms_per_note", {})]:
-        t = cost["ms_per_note"][m]
-        lines.append(f"| {names[m]} | " + " | ".join(_f(t.get(s), 1) for s in stages) + " |")
+    for m in rows(r, "cost/ms_per_note"):
+        t = _get(cost, "ms_per_note", m) or {}
+        lines.append(f"| {names.get(m, m)} | " + " | ".join(_f(t.get(s), 1) for s in stages) + " |")
     lines += ["", f"{names['optimize']}: over {cost.get('optimize_notes_timed')} notes; it estimates the input's "
               "pitch (pYIN) to fit G there."]
     lines += ["", f"Hypernetwork overhead (HyperGANStrument / GANStrument - 1): end to end "
@@ -180,9 +226,9 @@ def shift_tables(r: dict, names: dict) -> list[str]:
                                     ("Pitch accuracy, pYIN ↑", "pitch_acc_pyin", 1, True)):
         lines += [f"**{title}**", "", "| Method | " + " | ".join(f"{b} (N={n})" for b, n in zip(buckets, ns)) + " |",
                   "|---|" + "---:|" * len(buckets)]
-        for m in ROWS:
+        for m in rows(r, "synthesis_by_shift"):
             if m in by:
-                lines.append(f"| {names[m]} | " + " | ".join(_f(_get(by, m, b, key), digits, pct) for b in buckets) + " |")
+                lines.append(f"| {names.get(m, m)} | " + " | ".join(_f(_get(by, m, b, key), digits, pct) for b in buckets) + " |")
         lines.append("")
     npy = [str(_get(by, "hyper", b, "n_pyin")) for b in buckets]
     return lines + [f"pYIN N per group: {', '.join(f'{b}: {n}' for b, n in zip(buckets, npy))}.", ""]
@@ -202,7 +248,7 @@ def optimize_table(r: dict, names: dict) -> list[str]:
              "| Method | Rec. L1 ↓ | Rec. timbre MSE ↓ | Syn. L1 ↓ | Syn. pitch acc. clf ↑ |",
              "|---|---:|---:|---:|---:|"]
     for m, c in o["methods"].items():
-        lines.append(f"| {names[m]} | {_f(c['rec_l1'])} | {_f(c['rec_timbre_mse'], 4)} | {_f(c['syn_l1'])} | "
+        lines.append(f"| {names.get(m, m)} | {_f(c['rec_l1'])} | {_f(c['rec_timbre_mse'], 4)} | {_f(c['syn_l1'])} | "
                      f"{_f(c['syn_pitch_acc_clf'], pct=True)} |")
     return lines + [""]
 
@@ -215,11 +261,11 @@ def envelope_table(r: dict, names: dict) -> list[str]:
              "note's loudest frame, floored at -80 dB), and the level's signed error at 0.5 s and 0.8 s (dB; "
              "positive: the note rings too long). Reconstruction / synthesis.", "",
              "| Method | Colour | Level (dB) | Decay 0.5 s (dB) | Decay 0.8 s (dB) |", "|---|---:|---:|---:|---:|"]
-    for m in ROWS:
+    for m in rows(r, "reconstruction", "synthesis"):
         rec, syn = _get(r, "reconstruction", m) or {}, _get(r, "synthesis", m) or {}
         cells = [f"{_f(rec.get(k), d)} / {_f(syn.get(k), d)}"
                  for k, d in (("spectral_envelope", 3), ("level_db", 1), ("decay_0.5s", 1), ("decay_0.8s", 1))]
-        lines.append(f"| {names[m]} | " + " | ".join(cells) + " |")
+        lines.append(f"| {names.get(m, m)} | " + " | ".join(cells) + " |")
     return lines + [""]
 
 

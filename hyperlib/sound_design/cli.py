@@ -1,6 +1,6 @@
 """Sound-design subcommands: ``faders``, ``edit``, ``morph``, ``melody``, ``export-sfz``.
 
-    python -m hyperlib faders --corpus data/fluidr3 --model checkpoints --doc docs/faders.md
+    python -m hyperlib faders --corpus data/full --model checkpoints --doc docs/faders.md
     python -m hyperlib edit examples/piano_c4.aif --fader 0=1.5 --fader 3=-2 --pitch 60 -o edited.wav
     python -m hyperlib morph examples/piano_c4.aif examples/handsaw.ogg --nodes 9 --pitch 60 -o morph.wav
     python -m hyperlib melody examples/violin.ogg --notes "60:0:0.5,64:0.5:0.5,67:1:1" -o tune.wav
@@ -50,7 +50,7 @@ def _fader(text: str) -> tuple[int, float]:
 def add_sound_design_args(sub) -> None:
     """Add the sound-design subcommands to ``sub`` (an argparse subparsers object)."""
     p = sub.add_parser("faders", help="build the timbre faders (PCA of h) and measure what they do")
-    p.add_argument("--corpus", required=True, help="training corpus folder (e.g. data/fluidr3)")
+    p.add_argument("--corpus", required=True, help="training corpus folder (e.g. data/full)")
     p.add_argument("--model", default="checkpoints", help="model folder to read and write (default: checkpoints)")
     p.add_argument("--components", type=int, default=8, help="principal directions kept (default: 8)")
     p.add_argument("--timbres", type=int, default=8, help="corpus timbres measured (default: 8)")

@@ -1,6 +1,6 @@
 """The ``faders`` command: build the timbre faders from a corpus and measure what they do.
 
-    python -m hyperlib faders --corpus data/fluidr3 --model checkpoints --doc docs/faders.md
+    python -m hyperlib faders --corpus data/full --model checkpoints --doc docs/faders.md
 """
 from __future__ import annotations
 

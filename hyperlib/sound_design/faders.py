@@ -9,7 +9,7 @@ one-sigma move of the corpus::
     model = HyperGANStrument.from_pretrained()
     r = model.edit("piano.wav", faders={0: 1.5, 3: -2.0}, pitch=60, method="hyper", steps=3)
 
-``python -m hyperlib faders --corpus data/fluidr3 --model checkpoints`` writes ``faders.safetensors``
+``python -m hyperlib faders --corpus data/full --model checkpoints`` writes ``faders.safetensors``
 (mean, components, per-component std) and ``faders.json`` (what each direction measurably does, see
 ``fader_study.measure_faders``) into the model folder, and optionally the doc ``docs/faders.md``.
 """
@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 
 FADERS_FILE = "faders.safetensors"
 FADERS_JSON = "faders.json"
-BUILD_COMMAND = "python -m hyperlib faders --corpus data/fluidr3 --model {model}"
+BUILD_COMMAND = "python -m hyperlib faders --corpus data/full --model {model}"
 MAX_FADER = 10.0
 """Largest accepted |fader value| in standard deviations."""
 

@@ -28,7 +28,7 @@ STAGE_DEFAULTS = {
     "features": TrainConfig(steps=3000, batch_size=32, lr=1e-3, betas=(0.9, 0.99)),
     "generator": TrainConfig(steps=3000, batch_size=16, lr=2e-3, ema_half_life=10_000, channels_last=True),
     # H: the paper's L_pre with its reconstruction term as an absolute error, at every known pitch, and the
-    # envelope loss; in the adversarial stage also the gradient difference loss (README)
+    # envelope loss; in the adversarial stage also the gradient difference loss (docs/training.md, "Stages in order")
     "hypernet-pre": TrainConfig(steps=1200, batch_size=8, lr=2.5e-3, betas=(0.9, 0.99), recon_known_pitch=True,
                                 envelope_weight=0.1, recon_loss="l1"),
     "hypernet-adv": TrainConfig(steps=600, batch_size=8, lr=2.5e-3, timbre_weight=20.0, recon_weight=200.0,
