@@ -34,7 +34,7 @@ from app_common import (HANDSAW, VIOLIN, audio_input, audio_output, new_output_f
 from hyperlib import HyperGANStrument  # noqa: E402
 from hyperlib.config import REFINE_STEPS  # noqa: E402
 from hyperlib.hub import resolve  # noqa: E402
-from hyperlib.sound_design.faders import load_labels  # noqa: E402
+from hyperlib.sound_design.fader_study import load_labels  # noqa: E402
 from hyperlib.sound_design.melody import ODE_TO_JOY  # noqa: E402
 from hyperlib.sound_design.morph import MorphPath, join, spread  # noqa: E402
 from hyperlib.sound_design.sfz import safe_name, zip_instrument  # noqa: E402

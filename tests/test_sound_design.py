@@ -273,7 +273,7 @@ def test_cli_melody_and_export(tmp_path, model):
 def test_fader_labels_are_distinct_and_say_which_way_is_which():
     """The shipped faders' slider labels, derived from the measurement in faders.json: four distinct titles naming
     what each direction changes, and for each what its left and its right end do."""
-    from hyperlib.sound_design.faders import load_labels
+    from hyperlib.sound_design.fader_study import load_labels
 
     labels = load_labels(REPO_ROOT / "checkpoints", 4)
     titles, sides = zip(*labels)

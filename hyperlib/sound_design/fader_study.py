@@ -6,7 +6,9 @@ against PCA in w (G's mapping output).
 """
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -15,7 +17,7 @@ import torch
 from ..config import REFINE_STEPS
 from ..render import render_mels, vocode
 from .descriptors import DESCRIPTORS, describe, mel_l1, pitch_cents
-from .faders import Faders, fit_pca
+from .faders import FADERS_JSON, Faders, fit_pca
 
 if TYPE_CHECKING:
     from ..corpus import Corpus
@@ -253,3 +255,13 @@ def compare_spaces(model: "Pipeline", h_codes: np.ndarray, pitches: np.ndarray,
                       "pitch_cents_at_ends": float(np.nanmedian(cents)) if np.any(np.isfinite(cents)) else None,
                       "pitch_off_semitone_at_ends": float(np.mean([not (c < 50) for c in cents]))}
     return out
+
+
+def load_labels(model_dir: str | Path | None, count: int = 4) -> list[tuple[str, str]]:
+    """Slider labels (title, which way is which) for faders 0 .. count - 1, derived from the measurement in
+    ``model_dir/faders.json`` (``slider_labels``); ("Fader k", "") where it is absent."""
+    path = Path(model_dir) / FADERS_JSON if model_dir else None
+    measured = []
+    if path is not None and path.is_file():
+        measured = json.loads(path.read_text()).get("measurement", {}).get("faders", [])
+    return slider_labels(measured, count)

@@ -15,7 +15,6 @@ one-sigma move of the corpus::
 """
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -182,15 +181,3 @@ def edit(model: "Pipeline", sound, faders: Mapping[int, float], pitch: int | Non
     result = model.render_code(method, h, code.z, pitch, steps, timings, deltas=code.deltas)
     timings["total"] = sum(timings.values())
     return result
-
-
-def load_labels(model_dir: str | Path | None, count: int = 4) -> list[tuple[str, str]]:
-    """Slider labels (title, which way is which) for faders 0 .. count - 1, derived from the measurement in
-    ``model_dir/faders.json`` (``fader_study.slider_labels``); ("Fader k", "") where it is absent."""
-    from .fader_study import slider_labels  # fader_study imports this module
-
-    path = Path(model_dir) / FADERS_JSON if model_dir else None
-    measured = []
-    if path is not None and path.is_file():
-        measured = json.loads(path.read_text()).get("measurement", {}).get("faders", [])
-    return slider_labels(measured, count)
