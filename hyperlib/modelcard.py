@@ -14,6 +14,7 @@ import re
 from pathlib import Path
 
 from . import checkpoint as ckpt
+from .faithful import CORRECTION_FILE, load_correction
 from .evaluation.report import replace_block, table1, table1_caption
 from .training.history import plot_loss_curves
 
@@ -156,6 +157,12 @@ def model_card(model_dir: str | Path, data: str, notes: str = "", results: dict 
             size = path.stat().st_size
             total += size
             rows.append(f"| {name} | {params / 1e6:.2f} M | {size / 2**20:.1f} MiB |")
+    correction = load_correction(model_dir, model_cfg.h_dim, audio_cfg)
+    if correction is not None:
+        size = (model_dir / CORRECTION_FILE).stat().st_size
+        total += size
+        rows.append(f"| correction (faithful method) | {sum(p.numel() for p in correction.parameters()) / 1e6:.2f} M "
+                    f"| {size / 2**20:.1f} MiB |")
     stages = []
     trained = cfg.get("training", {})
     curves = [f"![Loss curves]({LOSS_CURVES})", ""] if (model_dir / LOSS_CURVES).is_file() else []
@@ -185,7 +192,9 @@ def model_card(model_dir: str | Path, data: str, notes: str = "", results: dict 
         "generator G and its discriminator D, the hypernetwork H (and H_pre, before its adversarial stage) and "
         "the encoder E of the GANStrument Enc. baseline. Given one short sound, they rebuild it, play its timbre "
         "at any MIDI pitch 21-108 and mix timbres; the `ddsp` vocoder that turns their log-mels into audio ships "
-        "inside the `hyperlib` package.", "",
+        "inside the `hyperlib` package. The folder also holds the spectral correction of the faithful method, which "
+        "plays the input's own audio at another pitch: a phase-vocoder pitch shift whose colour a small network, "
+        "reading f's h and the two pitches, corrects (`docs/faithful.md` in the repository).", "",
         "## How to use", "",
         "```bash", "pip install torch==2.13.0 .      # in a checkout of the hyperlib repository", "```", "",
         "```python", "from hyperlib import HyperGANStrument", "",

@@ -5,7 +5,7 @@
 
 One run's ``results.json`` (``python -m hyperlib evaluate``) is the source of every figure: this module rewrites
 ``results.md`` beside it (``report.markdown``), the README's main table (between ``<!-- results:start -->`` and
-``<!-- results:end -->``) and the model card's front matter and evaluation section (``modelcard.card_with_results``).
+``<!-- results:end -->``) and pitch-change table (``<!-- shifts:start -->``, ``<!-- shifts:end -->``), and the model card's front matter and evaluation section (``modelcard.card_with_results``).
 No figure is copied by hand, so none can drift; ``stale`` says which pages a regeneration would change.
 """
 from __future__ import annotations
@@ -14,12 +14,19 @@ import json
 from pathlib import Path
 
 from ..modelcard import card_with_results
-from .report import markdown, replace_block, table1, table1_caption
+from .report import markdown, replace_block, shift_summary, table1, table1_caption
 
 
 def readme_results(results: dict) -> str:
     """The README's results block: the caption of the run and its main table (``report.table1``)."""
     return "\n".join([table1_caption(results), "", *table1(results)])
+
+
+def readme_blocks(text: str, results: dict) -> str:
+    """The README with its results block rewritten and, where it has one (``<!-- shifts:start -->``), its
+    pitch-change block (``report.shift_summary``)."""
+    text = replace_block(text, "results", readme_results(results))
+    return replace_block(text, "shifts", "\n".join(shift_summary(results))) if "<!-- shifts:start -->" in text else text
 
 
 def pages(results_json: str | Path, readme: str | Path | None = None,
@@ -33,7 +40,7 @@ def pages(results_json: str | Path, readme: str | Path | None = None,
     results_json = Path(results_json)
     results = json.loads(results_json.read_text())
     out = {results_json.with_name("results.md"): markdown(results)}
-    for page, write in ((readme, lambda text: replace_block(text, "results", readme_results(results))),
+    for page, write in ((readme, lambda text: readme_blocks(text, results)),
                         (card, lambda text: card_with_results(text, results))):
         if page is not None:
             try:

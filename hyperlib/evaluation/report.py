@@ -234,6 +234,26 @@ def shift_tables(r: dict, names: dict) -> list[str]:
     return lines + [f"pYIN N per group: {', '.join(f'{b}: {n}' for b, n in zip(buckets, npy))}.", ""]
 
 
+SHIFT_SUMMARY_ROWS = ("faithful", "phase-vocoder", "rubberband", "sampler", "hyper")
+"""The rows of ``shift_summary``: what a user can pick to hear a sound at another pitch."""
+
+
+def shift_summary(r: dict) -> list[str]:
+    """A compact table of pitch changes for the README: log-mel L1 / fine-resolution distance per |shift| group
+    (1-3, 4-6, 7-12, >12 semitones) for the faithful method, the pitch shifters, the classic sampler and
+    HyperGANStrument (those of ``SHIFT_SUMMARY_ROWS`` the results hold)."""
+    names, by = row_names(r), r.get("synthesis_by_shift", {})
+    buckets = [b[0] for b in SHIFT_BUCKETS[1:]]
+    ns = [_get(by, "hyper", b, "n") for b in buckets]
+    lines = ["Log-mel L1 / fine-resolution distance (↓) of the note at another pitch against the true note there, by "
+             "the size of the pitch change in semitones (N pairs):", "",
+             "| Method | " + " | ".join(f"{b} (N={n})" for b, n in zip(buckets, ns)) + " |", "|---|" + "---:|" * len(buckets)]
+    for m in [m for m in SHIFT_SUMMARY_ROWS if m in by]:
+        lines.append(f"| {names.get(m, m)} | " + " | ".join(
+            f"{_f(_get(by, m, b, 'l1'))} / {_f(_get(by, m, b, 'fine'))}" for b in buckets) + " |")
+    return lines
+
+
 def optimize_table(r: dict, names: dict) -> list[str]:
     """GAN inversion by optimization beside every method on its subset (empty when the run has none)."""
     o = r.get("optimize") or {}
