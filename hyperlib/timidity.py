@@ -67,6 +67,10 @@ def render_notes(config: str | Path, bank: int, program: int, drum: bool, notes:
                  sample_rate: int, num_samples: int, hold_s: float) -> np.ndarray:
     """Render ``notes`` ((MIDI pitch, velocity) pairs) of one preset, one after another, each alone.
 
+    ``timidity`` always reads its default configuration too (Debian's plays FluidR3_GM), so a preset or
+    drum key that ``config`` does not define would sound from there: such notes are not played and come
+    back as silence.
+
     Args:
         config: the TiMidity++ configuration of the patch set (e.g. /etc/timidity/freepats.cfg).
         bank, program: the melodic preset; with ``drum`` the drum set ``program`` (``bank`` unused),
@@ -79,6 +83,18 @@ def render_notes(config: str | Path, bank: int, program: int, drum: bool, notes:
     """
     if not Path(config).is_file():
         raise FileNotFoundError(f"{config} is missing.")
+    patches = read_config(config)
+    defined = patches.drumsets.get(program, {}) if drum else patches.banks.get(bank, {})
+    play = [k for k, (pitch, _) in enumerate(notes) if (pitch if drum else program) in defined]
+    out = np.zeros((len(notes), num_samples), np.int16)
+    if play:
+        out[play] = _play([notes[k] for k in play], config, bank, program, drum, sample_rate, num_samples, hold_s)
+    return out
+
+
+def _play(notes: list[tuple[int, int]], config: str | Path, bank: int, program: int, drum: bool, sample_rate: int,
+          num_samples: int, hold_s: float) -> np.ndarray:
+    """``render_notes`` of notes that ``config`` defines: one MIDI file, one ``timidity`` run."""
     note_ms, hold_ms = math.ceil(num_samples * 1000 / sample_rate), round(hold_s * 1000)
     slot_ms = note_ms + SLOT_GAP_MS
     channel = DRUM_CHANNEL if drum else 0
