@@ -268,7 +268,7 @@ class FontRenderer:
         held = synth.get_samples(self.hold)
         synth.noteoff(0, pitch)
         rest = synth.get_samples(self.cfg.num_samples - self.hold)
-        synth.system_reset()  # releases the voices, whose tails may last a second: play them out before the next note
+        synth.system_reset()  # releases the voices, whose tails can last seconds: play them out before the next note
         block = self.cfg.sample_rate // 16
         for _ in range(FLUSH_S * 16):
             if np.abs(synth.get_samples(block)).max() <= 1:
@@ -320,8 +320,7 @@ def _render_fonts(fonts, programs, pitches, velocities, cfg: AudioConfig, hold_s
     with tqdm(total=len(jobs) * len(notes), desc="render", unit="note") as bar:
         for font, bank, program, name, kit in jobs:
             src = SOUNDFONTS[font]
-            family = (GM_FAMILIES.index("sound_effects") if bank == 128 and program == GS_SFX_KIT else KIT_FAMILY
-                      ) if kit else program // 8
+            family = _kit_family(bank, program) if kit else program // 8
             for (pitch, vel), audio in zip(notes, renderer.render_notes(font, bank, program, notes)):
                 bar.update()
                 key = (font, bank, program, pitch if kit else None)
@@ -331,6 +330,11 @@ def _render_fonts(fonts, programs, pitches, velocities, cfg: AudioConfig, hold_s
                 if audio is not None and add(audio, record):
                     instrument_ids.setdefault(key, record.instrument_id)
     renderer.close()
+
+
+def _kit_family(bank: int, program: int) -> int:
+    """GM family of a drum kit's keys: "sound effects" for the GS SFX kit, "percussive" for any other kit."""
+    return GM_FAMILIES.index("sound_effects") if (bank, program) == (128, GS_SFX_KIT) else KIT_FAMILY
 
 
 def save_corpus(corpus: Corpus, out_dir: str | Path) -> None:

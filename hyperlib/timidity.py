@@ -118,7 +118,7 @@ def _play(notes: list[tuple[int, int]], config: str | Path, bank: int, program: 
 
     command = [timidity_program(), "-c", str(config), "--preserve-silence", "-EFreverb=0", "-EFchorus=0",
                "-EFdelay=0", "--output-mono", "-Or1sl", "-s", str(sample_rate), "-o", "-", "-"]
-    proc = subprocess.run(command, input=midi.getvalue(), capture_output=True)
+    proc = subprocess.run(command, input=midi.getvalue(), capture_output=True, check=False)
     if proc.returncode != 0:
         raise RuntimeError(f"timidity failed ({proc.returncode}): {proc.stderr.decode(errors='replace')[-500:]}")
     audio = np.frombuffer(proc.stdout, np.int16)
