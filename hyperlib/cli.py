@@ -10,7 +10,7 @@ from tqdm import tqdm
 
 from .audio import AudioError, write_wav
 from .config import REFINE_STEPS
-from .corpus import TRAIN_FONTS, TRAIN_VELOCITIES
+from .corpus import SOUNDFONTS, TRAIN_FONTS, TRAIN_VELOCITIES, WIDE_FONTS
 from .hub import DEFAULT_REPO_ID, HubError, download, push
 from .sound_design.cli import COMMANDS as SOUND_DESIGN_COMMANDS, add_sound_design_args, render_args, run_sound_design
 from .vocoders import DEFAULT_VOCODER, VOCODERS
@@ -39,7 +39,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("corpus", help="render the soundfont corpus (and random DSP synthesizer patches), or import NSynth")
     source = p.add_mutually_exclusive_group()
     source.add_argument("--fonts", nargs="*", default=TRAIN_FONTS,
-                        help=f"soundfont names (default: the train fonts, {' '.join(TRAIN_FONTS)})")
+                        help=f"source names (default: the train fonts, {' '.join(TRAIN_FONTS)}; known: "
+                             f"{' '.join(SOUNDFONTS)})")
+    source.add_argument("--wide", action="store_const", dest="fonts", const=WIDE_FONTS,
+                        help=f"every training source: {' '.join(WIDE_FONTS)} (GS sound effects, drum kits, "
+                             "FreePats through TiMidity++)")
     source.add_argument("--nsynth", default=None, metavar="DIR",
                         help="import an NSynth folder instead (nsynth-train, nsynth-valid or nsynth-test: "
                              "examples.json beside audio/*.wav); the other options are not used")
@@ -47,8 +51,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also render this many random DSP synthesizer patches (subtractive, FM, additive, noise)")
     p.add_argument("--seed", type=int, default=0, help="seed of the random patches")
     p.add_argument("--workers", type=int, default=1, help="processes that render the DSP patches (default: 1)")
-    p.add_argument("--programs", type=int, nargs="*", default=None, help="GM programs (default: all)")
-    p.add_argument("--pitches", type=int, nargs="*", default=None, help="MIDI pitches (default: 21-108)")
+    p.add_argument("--programs", type=int, nargs="*", default=None,
+                   help="program numbers of the melodic presets and drum kits (default: all)")
+    p.add_argument("--pitches", type=int, nargs="*", default=None,
+                   help="MIDI pitches, and the drum kits' keys (default: 21-108)")
     p.add_argument("--velocities", type=int, nargs="+", default=None,
                    help=f"MIDI velocities (default: {' '.join(map(str, TRAIN_VELOCITIES))}; 100 with --tiny)")
     p.add_argument("--tiny", action="store_true", help="3 presets at 7 pitches (for smoke tests)")
