@@ -11,6 +11,7 @@ kept. ``<out>/state.pt`` holds the resumable state, ``<out>/log.jsonl`` the loss
 from __future__ import annotations
 
 import json
+import math
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import date
@@ -32,12 +33,14 @@ from .vocoder import spectral_loss
 @dataclass
 class CorrectionTrainConfig:
     """Settings of ``train_correction``: Adam's learning rate ``lr`` with a linear warm-up over ``warmup_steps``,
-    then constant; the loss weights (see the module docstring); ``val_every`` steps between held-out checks."""
+    then constant until ``decay_from`` (None: to the end), then a cosine decay to a tenth at ``steps``; the loss
+    weights (see the module docstring); ``val_every`` steps between held-out checks."""
 
     steps: int = 3000
     batch_size: int = 16
     lr: float = 2e-3
     warmup_steps: int = 100
+    decay_from: int | None = None
     mel_weight: float = 1.0
     spectral_weight: float = 0.125
     val_every: int = 200
@@ -52,6 +55,15 @@ def corrected(net: SpectralCorrection, shifted: torch.Tensor, h: torch.Tensor, s
     gain = net(logmel(shifted), h, src, tgt)
     y = apply_mel_gain(shifted, gain, logmel.cfg, weights)
     return y * (10 ** (peak_dbfs / 20) / y.abs().amax(dim=1, keepdim=True).clamp(min=1e-8))
+
+
+def lr_at(tc: CorrectionTrainConfig, step: int) -> float:
+    """The learning rate of step ``step`` (0-based) under ``tc``'s warm-up and decay."""
+    lr = tc.lr * min(1.0, (step + 1) / tc.warmup_steps)
+    if tc.decay_from is not None and step >= tc.decay_from:
+        done = (step - tc.decay_from) / max(1, tc.steps - tc.decay_from)
+        lr *= 0.1 + 0.45 * (1 + math.cos(math.pi * min(1.0, done)))
+    return lr
 
 
 def train_correction(pairs_path: str | Path, val_path: str | Path, model_dir: str | Path, out_dir: str | Path,
@@ -132,7 +144,7 @@ def train_correction(pairs_path: str | Path, val_path: str | Path, model_dir: st
         while step < tc.steps:
             t0 = time.perf_counter()
             for g in opt.param_groups:
-                g["lr"] = tc.lr * min(1.0, (step + 1) / tc.warmup_steps)
+                g["lr"] = lr_at(tc, step)
             shifted, target, h, src, tgt = tensors(pairs, rng.integers(len(pairs), size=tc.batch_size))
             y = corrected(net, shifted, h, src, tgt, logmel, weights, audio_cfg.peak_dbfs)
             mel_l1, spec = loss_terms(y, target)
