@@ -11,7 +11,7 @@ from tqdm import tqdm
 from .audio import AudioError, write_wav
 from .config import REFINE_STEPS
 from .corpus import TRAIN_FONTS, TRAIN_VELOCITIES
-from .hub import DEFAULT_REPO_ID, HubError, download, push
+from .hub import DEFAULT_REPO_ID, DEFAULT_REVISION, HubError, download, push
 from .sound_design.cli import COMMANDS as SOUND_DESIGN_COMMANDS, add_sound_design_args, render_args, run_sound_design
 from .vocoders import DEFAULT_VOCODER, VOCODERS
 
@@ -207,7 +207,7 @@ def _hub_args(sub) -> None:
 
     p = sub.add_parser("download", help="fetch a model from the Hub into the local cache and print its folder")
     p.add_argument("repo_id", nargs="?", default=DEFAULT_REPO_ID, help=f"namespace/name (default: {DEFAULT_REPO_ID})")
-    p.add_argument("--revision", default=None, help="branch, tag or commit (default: main)")
+    p.add_argument("--revision", default=None, help=f"branch, tag or commit (default: main; {DEFAULT_REVISION} for {DEFAULT_REPO_ID})")
 
 
 def _run_hub_command(args) -> None:

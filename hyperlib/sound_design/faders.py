@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from safetensors.numpy import save_file
 
-from ..checkpoint import read_safetensors
+from ..checkpoint import read_safetensors, record_hash
 from ..config import REFINE_STEPS
 from ..render import Result, timed
 from ..validation import check_method, check_pitch, check_steps
@@ -84,12 +84,14 @@ class Faders:
         return (np.asarray(codes, np.float64) - self.mean) @ self.components.T / self.std
 
     def save(self, path: str | Path) -> Path:
-        """Write a safetensors file (tensors mean, components, std, explained; space in the metadata)."""
+        """Write a safetensors file (tensors mean, components, std, explained; space in the metadata) and record
+        its sha256 in its folder's ``hashes.json`` (``record_hash``)."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         save_file({"mean": self.mean.astype(np.float32), "components": self.components.astype(np.float32),
                    "std": self.std.astype(np.float32), "explained": self.explained.astype(np.float32)},
                   str(path), metadata={"space": self.space, "num_codes": str(self.num_codes)})
+        record_hash(path)
         return path
 
     @classmethod
@@ -97,7 +99,7 @@ class Faders:
         """Read a file written by ``save`` (or a model folder holding ``faders.safetensors``).
 
         Raises FileNotFoundError naming the command that builds it, CheckpointError when the folder's
-        ``hashes.json`` records another sha256.
+        ``hashes.json`` is missing, lacks the file or records another sha256.
         """
         path = Path(path)
         folder = path if path.is_dir() else path.parent
@@ -105,7 +107,7 @@ class Faders:
         if not path.is_file():
             raise FileNotFoundError(f"{path} is missing: build the timbre faders with "
                                     f"`{BUILD_COMMAND.format(model=folder)}`.")
-        tensors, meta = read_safetensors(path)  # refused if hashes.json records a different sha256
+        tensors, meta = read_safetensors(path)  # refused unless hashes.json records its sha256
         t = {k: v.numpy() for k, v in tensors.items()}
         return cls(t["mean"], t["components"], t["std"], t["explained"], meta.get("space", "h"),
                    int(meta.get("num_codes", 0)))
