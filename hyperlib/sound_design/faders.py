@@ -65,8 +65,11 @@ class Faders:
     def offset(self, faders: Mapping[int, float]) -> np.ndarray:
         """(D,) float32 code offset sum_k g_k * std_k * V_k for ``faders`` {index: g in std units}.
 
-        Raises ValueError for an index outside 0..K-1 or a value that is not a finite number in +-10.
+        Raises TypeError unless ``faders`` is a mapping, ValueError for an index outside 0..K-1 or a value that is
+        not a finite number in +-10.
         """
+        if not isinstance(faders, Mapping):
+            raise TypeError(f"Faders must be a mapping {{index: value in std}}, e.g. {{0: 1.5}}, got {faders!r}.")
         out = np.zeros(self.components.shape[1], dtype=np.float64)
         for k, g in dict(faders).items():
             ok_k = isinstance(k, (int, np.integer)) and not isinstance(k, bool) and 0 <= k < self.num_faders
