@@ -10,10 +10,7 @@ note. Wire it into ``demos/app.py`` inside its ``gr.Blocks`` context::
 """
 from __future__ import annotations
 
-import os
-import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Callable
@@ -24,18 +21,19 @@ from gradio.data_classes import FileData
 APP_DIR = Path(__file__).resolve().parent
 # The repository (demos/keyboard_tab.py) or an assembled Space (beside hyperlib/, checkpoints/, examples/).
 REPO_ROOT = APP_DIR if (APP_DIR / "hyperlib").is_dir() else APP_DIR.parent
-if str(REPO_ROOT) not in sys.path:
-    sys.path.insert(0, str(REPO_ROOT))
+for _path in (REPO_ROOT, APP_DIR):  # hyperlib without installing it; app_common.py beside this file
+    if str(_path) not in sys.path:
+        sys.path.insert(0, str(_path))
 
+from app_common import new_output, new_output_folder, purge_outputs  # noqa: E402
 from hyperlib import DEFAULT_VOCODER, HyperGANStrument  # noqa: E402
 from hyperlib.config import REFINE_STEPS  # noqa: E402
 from hyperlib.sound_design.keyboard import KeyCache, KeyRange, export_keyset_sfz, write_payload  # noqa: E402
 from hyperlib.sound_design.sfz import safe_name, zip_instrument  # noqa: E402
+from request_limits import check_keys  # noqa: E402
 
 PIANO = REPO_ROOT / "examples" / "piano_c4.aif"
 PAGE_JS, PAGE_CSS = APP_DIR / "keyboard.js", APP_DIR / "keyboard.css"
-OUTPUT_DIR = Path(tempfile.gettempdir()) / "hyperlib-keyboard"
-KEEP_OUTPUTS_S = 3600
 METHODS = {"hyper": "HyperGANStrument", "gan": "GANStrument", "encoder": "GANStrument Enc.",
            "optimize": "GAN inversion (slower, closest)"}
 VOCODERS = {"ddsp": "Learned DDSP", "harmonic-noise": "Harmonic-plus-noise", "griffin-lim": "Griffin-Lim"}
@@ -51,18 +49,6 @@ def _int(value):
     return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
-def _purge() -> None:
-    """Create OUTPUT_DIR; delete what in it is older than KEEP_OUTPUTS_S."""
-    OUTPUT_DIR.mkdir(parents=True, exist_ok=True)
-    cutoff = time.time() - KEEP_OUTPUTS_S
-    for p in OUTPUT_DIR.glob("*"):
-        try:
-            if p.stat().st_mtime < cutoff:
-                shutil.rmtree(p) if p.is_dir() else p.unlink()
-        except FileNotFoundError:  # another request removed it first
-            pass
-
-
 def _key_set(path, method, vocoder, low, high, every, steps, progress=None):
     """The cached or freshly rendered key set for the inputs: (KeySet, whether it came from the cache)."""
     if not path:
@@ -71,6 +57,7 @@ def _key_set(path, method, vocoder, low, high, every, steps, progress=None):
         raise gr.Error(f"Unknown vocoder {vocoder!r}; choose one of {', '.join(VOCODERS)}.", print_exception=False)
     model = _get_model()
     keys = KeyRange(_int(low), _int(high), _int(every), method, _int(steps), vocoder)
+    check_keys(keys.low, keys.high, keys.every)
     try:
         note = model.load(str(path))
         return cache.render(model, note, keys, progress)
@@ -95,9 +82,8 @@ def render_handler(path, method="hyper", vocoder=DEFAULT_VOCODER, low=DEFAULT_KE
     """
     progress(0, desc="Reading your sound")
     keyset, cached = _key_set(path, method, vocoder, low, high, every, steps, _per_key(progress))
-    _purge()
-    fd, wav = tempfile.mkstemp(prefix="hyperlib-keys-", suffix=".wav", dir=OUTPUT_DIR)
-    os.close(fd)
+    purge_outputs()
+    wav = new_output("hyperlib-keys-", ".wav")
     payload = write_payload(keyset, wav)
     payload.update(audio=FileData(path=wav, mime_type="audio/wav").model_dump(), renderSeconds=keyset.render_s,
                    id=f"{keyset.sound_hash[:12]}-{time.time_ns()}")
@@ -114,8 +100,8 @@ def sfz_handler(path, method="hyper", vocoder=DEFAULT_VOCODER, low=DEFAULT_KEYS.
     """The key set (cached, else rendered) as an SFZ instrument zip (``hyperlib.sound_design.sfz``); returns its path."""
     keyset, _ = _key_set(path, method, vocoder, low, high, every, steps, _per_key(progress))
     name = safe_name(Path(path).stem)
-    _purge()
-    folder = Path(tempfile.mkdtemp(prefix="hyperlib-sfz-", dir=OUTPUT_DIR)) / name
+    purge_outputs()
+    folder = new_output_folder("hyperlib-sfz-") / name
     return str(zip_instrument(export_keyset_sfz(keyset, folder, name), folder.parent / name))
 
 
