@@ -119,6 +119,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--requests", type=int, default=12,
                    help="requests of the one-client run; each concurrent client sends half as many (default: 12)")
     p.add_argument("--no-in-process", action="store_true", help="skip timing the handler in this process")
+    p.add_argument("--soak", type=int, default=None, metavar="N",
+                   help="instead: N mixed requests, hostile uploads among them, to a local app; prints its RSS")
     _hub_args(sub)
     add_sound_design_args(sub)  # faders, edit, morph, melody, export-sfz
     return parser
@@ -308,9 +310,12 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command in ("train-eval", "evaluate"):
             _run_eval_command(args)
         elif args.command == "bench-app":
-            from .app_bench import bench_app
+            from .app_bench import bench_app, soak
 
-            bench_app(args.clients, args.requests, not args.no_in_process)
+            if args.soak is not None:
+                soak(args.soak)
+            else:
+                bench_app(args.clients, args.requests, not args.no_in_process)
         elif args.command in ("push", "download"):
             _run_hub_command(args)
         elif args.command in SOUND_DESIGN_COMMANDS:
