@@ -142,12 +142,14 @@ def test_trained_folder_runs_the_pipeline(trained):
 # -- resuming -------------------------------------------------------------------------------------------------------
 @pytest.fixture()
 def with_features(trained, tmp_path):
-    """A fresh model folder holding only config.json (no training summaries) and the trained f."""
+    """A fresh model folder holding only config.json (no training summaries) and the trained f (recorded in its
+    hashes.json, without which nothing is loaded)."""
     model_dir, _ = trained
     cfg = ckpt.read_config(model_dir)
     cfg.pop("training", None)
     ckpt.write_config(tmp_path, cfg)
     shutil.copy(model_dir / "f.safetensors", tmp_path / "f.safetensors")
+    ckpt.record_hash(tmp_path / "f.safetensors")
     return tmp_path
 
 
