@@ -49,7 +49,7 @@ from app_common import (CACHE_SETTINGS, CLEAN_EVERY_S, EXAMPLE_FILES, HANDSAW, K
                         save_mel_plot, save_wav, start_cleaner, step_progress, steps_slider, user_errors,
                         whole_number)
 from keyboard_tab import build_keyboard_tab  # noqa: E402
-from request_limits import BUDGET, budget_text, guard_all  # noqa: E402, F401
+from request_limits import budget_text, guard_all  # noqa: E402
 from sound_design import build_sound_design_tabs  # noqa: E402
 
 SYNTHESIZE, RECONSTRUCT = "synthesize", "reconstruct"

@@ -209,7 +209,8 @@ def _hub_args(sub) -> None:
 
     p = sub.add_parser("download", help="fetch a model from the Hub into the local cache and print its folder")
     p.add_argument("repo_id", nargs="?", default=DEFAULT_REPO_ID, help=f"namespace/name (default: {DEFAULT_REPO_ID})")
-    p.add_argument("--revision", default=None, help=f"branch, tag or commit (default: main; {DEFAULT_REVISION} for {DEFAULT_REPO_ID})")
+    p.add_argument("--revision", default=None,
+                   help=f"branch, tag or commit (default: main; {DEFAULT_REVISION} for {DEFAULT_REPO_ID})")
 
 
 def _run_hub_command(args) -> None:

@@ -210,7 +210,8 @@ def test_without_a_checkout_the_default_is_the_hub_repo(tmp_path, monkeypatch):
         hub.resolve()
     message = str(error.value)
     assert isinstance(error.value, FileNotFoundError)
-    for words in ("1. $HYPERLIB_CHECKPOINT: not set", f"2. the checkpoint bundled with a source checkout ({hub.BUNDLED})",
+    for words in ("1. $HYPERLIB_CHECKPOINT: not set",
+                  f"2. the checkpoint bundled with a source checkout ({hub.BUNDLED})",
                   f"3. Hub repo '{hub.DEFAULT_REPO_ID}' (revision {hub.DEFAULT_REVISION})", "HF_HUB_OFFLINE=1 is set"):
         assert words in message, words
 
