@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ctypes
 import functools
+import inspect
 import logging
 import os
 import threading
@@ -177,10 +178,15 @@ def guarded(fn: Callable, budget: Budget = BUDGET) -> Callable:
 
 
 def guard_all(demo: gr.Blocks, budget: Budget = BUDGET) -> gr.Blocks:
-    """Wrap every queued handler of ``demo`` with ``guarded`` (those run outside the queue, such as a slider that
-    updates a dropdown, are instant and left as they are); returns ``demo``."""
+    """Wrap every queued plain handler of ``demo`` with ``guarded``; returns ``demo``. Those run outside the queue
+    (a slider that updates a dropdown) are instant and left as they are, and so are generators and coroutines,
+    whose work happens after the call returns."""
     for dep in demo.fns.values():
-        if dep.fn is not None and dep.queue is not False and not getattr(dep.fn, "_request_limited", False):
-            dep.fn = guarded(dep.fn, budget)
-            dep.fn._request_limited = True
+        fn = dep.fn
+        if fn is None or dep.queue is False or getattr(fn, "_request_limited", False):
+            continue
+        if inspect.iscoroutinefunction(fn) or inspect.isgeneratorfunction(fn) or inspect.isasyncgenfunction(fn):
+            continue
+        dep.fn = guarded(fn, budget)
+        dep.fn._request_limited = True
     return demo

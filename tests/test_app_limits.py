@@ -88,7 +88,7 @@ def test_budgets_and_privacy_are_printed_in_the_app(app):
 
 
 # -- every handler: time limit, one request per visitor, a sentence for every failure --------------------------
-def test_a_request_is_stopped_at_the_time_limit():
+def test_a_request_is_stopped_at_the_time_limit(app):  # the app puts demos/ on the path
     from request_limits import Budget, guarded
 
     def endless():
@@ -102,7 +102,7 @@ def test_a_request_is_stopped_at_the_time_limit():
     assert threading.current_thread().is_alive()
 
 
-def test_one_request_at_a_time_per_visitor():
+def test_one_request_at_a_time_per_visitor(app):  # the app puts demos/ on the path
     from gradio.context import LocalContext
 
     from request_limits import BUSY, guarded
@@ -118,12 +118,27 @@ def test_one_request_at_a_time_per_visitor():
     assert "previous request" in BUSY
 
 
-def test_an_unforeseen_failure_is_a_sentence():
+def test_an_unforeseen_failure_is_a_sentence(app):  # the app puts demos/ on the path
     from request_limits import guarded
 
     with pytest.raises(gr.Error) as error:
         guarded(lambda: 1 / 0)()
     assert "ZeroDivisionError" in error.value.message and "try other settings" in error.value.message
+
+
+def test_generators_are_left_as_they_are(app):
+    from request_limits import guard_all
+
+    def stream():
+        yield 1
+
+    with gr.Blocks() as demo:
+        button = gr.Button()
+        button.click(stream, None, gr.Number())
+        button.click(lambda: 1, None, gr.Number())
+    guard_all(demo)
+    limited = sorted(getattr(dep.fn, "_request_limited", False) for dep in demo.fns.values())
+    assert limited == [False, True]
 
 
 def test_every_queued_handler_is_guarded(app, monkeypatch):
