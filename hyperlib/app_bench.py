@@ -279,12 +279,13 @@ def bench_app(clients: int = 4, requests: int = 12, in_process: bool = True) -> 
 
 
 # -- soak: the server's memory over many mixed requests --------------------------------------------------------
-def rss_mb(pid: int) -> float:
-    """Resident memory (MB) of process ``pid`` now, from ``/proc/PID/status`` (Linux)."""
+def rss_mb(pid: int, field: str = "VmRSS") -> float:
+    """Resident memory (MB) of process ``pid`` from ``/proc/PID/status`` (Linux): now ("VmRSS") or its peak so far
+    ("VmHWM")."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1]) / 1024
-    raise OSError(f"/proc/{pid}/status has no VmRSS line")
+    raise OSError(f"/proc/{pid}/status has no {field} line")
 
 
 def hostile_files(folder: Path) -> dict[str, str]:
@@ -337,7 +338,8 @@ def soak_requests(files: dict[str, str]) -> list[tuple[str, str, tuple]]:
 def soak(n: int = 300, workdir: str | os.PathLike | None = None, every: int = 50) -> dict:
     """Send ``n`` mixed requests (``soak_requests``, in turn) one after the other to a freshly started local app and
     print the server's RSS every ``every`` requests; returns {"rss_mb": [RSS after each request], "start_mb",
-    "after_100_mb", "end_mb", "max_mb", "growth_after_100_mb", "answers", "messages", "lost", "seconds"}.
+    "after_100_mb", "end_mb", "max_mb", "peak_mb" (the highest RSS at any moment, during requests too),
+    "growth_after_100_mb", "answers", "messages", "lost", "seconds"}.
 
     A request counts as answered with audio, answered with a message (gradio's error, as for the hostile ones), or
     lost (no answer); the app is bounded by ``n`` and by its own budgets. ``workdir`` (default: a new temporary
@@ -366,13 +368,14 @@ def soak(n: int = 300, workdir: str | os.PathLike | None = None, every: int = 50
                     counts["lost"] += 1
                     print(f"  request {i + 1} ({name}) lost: {exc!r}"[:300])
                 rss.append(rss_mb(url.pid))
+            peak = rss_mb(url.pid, "VmHWM")
                 if (i + 1) % every == 0 or i + 1 == n:
                     print(f"after {i + 1:5d} requests: RSS {rss[-1]:7.0f} MB (max so far {max(rss):.0f} MB)")
     after_100 = rss[min(99, n - 1)]
     out = {"rss_mb": rss, "start_mb": start, "after_100_mb": after_100, "end_mb": rss[-1], "max_mb": max(rss),
-           "growth_after_100_mb": rss[-1] - after_100, "seconds": time.perf_counter() - t0, **counts}
+           "peak_mb": peak, "growth_after_100_mb": rss[-1] - after_100, "seconds": time.perf_counter() - t0, **counts}
     print(f"{n} requests in {out['seconds']:.0f} s: {counts['answers']} answered with audio, {counts['messages']} "
           f"with a message, {counts['lost']} lost; RSS {start:.0f} MB at the start, {after_100:.0f} MB after "
-          f"{min(100, n)} requests, {rss[-1]:.0f} MB at the end (max {max(rss):.0f} MB): "
-          f"{out['growth_after_100_mb']:+.0f} MB after the first {min(100, n)}")
+          f"{min(100, n)} requests, {rss[-1]:.0f} MB at the end (max {max(rss):.0f} MB between requests, peak "
+          f"{peak:.0f} MB during them): {out['growth_after_100_mb']:+.0f} MB after the first {min(100, n)}")
     return out

@@ -52,6 +52,7 @@ def test_short_soak_answers_every_request_and_reports_rss(tmp_path, capsys):
     assert len(names) == 12
     assert out["lost"] == 0 and out["answers"] == 6 and out["messages"] == 6, out
     assert len(out["rss_mb"]) == 12 and all(r > 0 for r in out["rss_mb"]) and out["max_mb"] >= out["end_mb"]
+    assert out["peak_mb"] >= out["max_mb"]
     printed = capsys.readouterr().out
     assert "after    12 requests" in printed and "0 lost" in printed
     print(printed)
