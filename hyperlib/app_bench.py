@@ -368,9 +368,9 @@ def soak(n: int = 300, workdir: str | os.PathLike | None = None, every: int = 50
                     counts["lost"] += 1
                     print(f"  request {i + 1} ({name}) lost: {exc!r}"[:300])
                 rss.append(rss_mb(url.pid))
-            peak = rss_mb(url.pid, "VmHWM")
                 if (i + 1) % every == 0 or i + 1 == n:
                     print(f"after {i + 1:5d} requests: RSS {rss[-1]:7.0f} MB (max so far {max(rss):.0f} MB)")
+            peak = rss_mb(url.pid, "VmHWM")
     after_100 = rss[min(99, n - 1)]
     out = {"rss_mb": rss, "start_mb": start, "after_100_mb": after_100, "end_mb": rss[-1], "max_mb": max(rss),
            "peak_mb": peak, "growth_after_100_mb": rss[-1] - after_100, "seconds": time.perf_counter() - t0, **counts}
