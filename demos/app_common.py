@@ -14,6 +14,7 @@ import signal
 import tempfile
 import threading
 import time
+from collections import OrderedDict
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -241,13 +242,41 @@ def load_note(model: HyperGANStrument, path: str | None, which: str = "") -> np.
                        print_exception=False)
     check_upload(path, which)
     try:
-        return model.load(path)
+        return decoded_note(model, path)
     except AudioError as exc:
         raise gr.Error(f"{which.capitalize()} sound: {exc}" if which else str(exc), print_exception=False) from exc
     except Exception as exc:  # a decoder failing in an unforeseen way: still a clear answer, and the server goes on
         log.exception("decoding %s failed", path)
         raise gr.Error(f"Could not read the {which + ' ' if which else ''}sound as audio; please upload a WAV, FLAC, "
                        "OGG, AIFF or MP3 file.", print_exception=False) from exc
+
+
+DECODED_NOTES = 16
+"""Prepared notes kept per process (64 KB each), so that a file used again (another tab, another setting) is not
+decoded again."""
+_decoded: OrderedDict[tuple, np.ndarray] = OrderedDict()
+_decoded_lock = threading.Lock()
+
+
+def decoded_note(model: HyperGANStrument, path: str) -> np.ndarray:
+    """``model.load(path)``, remembered for the last DECODED_NOTES files (by path, size and modification time).
+
+    Returns a copy each time (the caller may change it). Raises AudioError as ``model.load`` does."""
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return model.load(path)  # it says what is wrong with the path
+    key = (id(model), os.path.realpath(path), stat.st_size, stat.st_mtime_ns)
+    with _decoded_lock:
+        if key in _decoded:
+            _decoded.move_to_end(key)
+            return _decoded[key].copy()
+    note = model.load(path)
+    with _decoded_lock:
+        _decoded[key] = note.copy()
+        while len(_decoded) > DECODED_NOTES:
+            _decoded.popitem(last=False)
+    return note
 
 
 def whole_number(value):

@@ -25,7 +25,7 @@ for _path in (REPO_ROOT, APP_DIR):  # hyperlib without installing it; app_common
     if str(_path) not in sys.path:
         sys.path.insert(0, str(_path))
 
-from app_common import new_output, new_output_folder, purge_outputs  # noqa: E402
+from app_common import decoded_note, new_output, new_output_folder, purge_outputs  # noqa: E402
 from hyperlib import DEFAULT_VOCODER, HyperGANStrument  # noqa: E402
 from hyperlib.config import REFINE_STEPS  # noqa: E402
 from hyperlib.sound_design.keyboard import KeyCache, KeyRange, export_keyset_sfz, write_payload  # noqa: E402
@@ -59,7 +59,7 @@ def _key_set(path, method, vocoder, low, high, every, steps, progress=None):
     keys = KeyRange(_int(low), _int(high), _int(every), method, _int(steps), vocoder)
     check_keys(keys.low, keys.high, keys.every)
     try:
-        note = model.load(str(path))
+        note = decoded_note(model, str(path))  # decoded once for every tab and setting
         return cache.render(model, note, keys, progress)
     except ValueError as exc:  # AudioError is a ValueError
         raise gr.Error(str(exc), print_exception=False) from exc

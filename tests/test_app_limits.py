@@ -191,6 +191,24 @@ def test_outputs_live_in_a_private_folder_inside_gradios_cache(app):
     assert Path(payload["audio"]["path"]).parent == app.OUTPUT_DIR  # the Keyboard tab's files too
 
 
+def test_a_file_is_decoded_once_for_every_tab(app, monkeypatch, tmp_path):
+    import shutil
+
+    common, keyboard = sys.modules["app_common"], sys.modules["keyboard_tab"]
+    model = app.get_model()
+    keyboard._get_model = lambda: model
+    path = str(shutil.copy(PIANO, tmp_path / "once.aif"))
+    real, calls = model.load, []
+    monkeypatch.setattr(model, "load", lambda p: calls.append(p) or real(p))
+    first = app.render_all(path, 60, 0)
+    keyboard.render_handler(path, "gan", "harmonic-noise", 58, 62, 3, 0, lambda *a, **k: None)
+    app.render_mix(path, str(HANDSAW), 0.5, 60, "gan", 0)
+    assert calls.count(path) == 1 and first
+    with pytest.raises(gr.Error, match="upload or record"):
+        keyboard.render_handler(None, "gan", "harmonic-noise", 58, 62, 3, 0, lambda *a, **k: None)
+    assert len(common._decoded) <= common.DECODED_NOTES
+
+
 def test_the_timer_deletes_old_outputs_without_a_request(app):
     common = sys.modules["app_common"]
     old = Path(common.new_output("old-", ".wav"))
