@@ -41,12 +41,14 @@ from hyperlib.config import REFINE_STEPS  # noqa: E402
 from hyperlib.render import timed  # noqa: E402
 # the other tabs, and what they share (also imported from here by the tests)
 from ab_test import AB_PAIRS, ab_render, ab_tab, ab_vote, tally_markdown, vote_a  # noqa: E402, F401
-from app_common import (DSP_LABEL, EXAMPLE_FILES, HANDSAW, MAX_UPLOAD_BYTES, MAX_UPLOAD_MB,  # noqa: E402, F401
-                        METHOD_LABELS, NOTE_CHOICES, OUTPUT_DIR, OUTPUT_MAX_AGE_S, PIANO, PLAY_METHODS, TRUMPET,
-                        VIOLIN, VOCODER_LABELS, audio_input, audio_output, dsp_shift, get_model, load_note,
-                        mel_output, mix_methods, note_name, pitch_picker, purge_outputs, save_audio, save_mel_plot,
-                        save_wav, step_progress, steps_slider, user_errors, whole_number)
+from app_common import (CACHE_SETTINGS, CLEAN_EVERY_S, DSP_LABEL, EXAMPLE_FILES, HANDSAW, KEPT_AT_MOST_S,  # noqa: E402, F401
+                        MAX_UPLOAD_BYTES, MAX_UPLOAD_MB, METHOD_LABELS, NOTE_CHOICES, OUTPUT_DIR, OUTPUT_MAX_AGE_S,
+                        PIANO, PLAY_METHODS, PRIVATE_DIR, TRUMPET, VIOLIN, VOCODER_LABELS, audio_input, audio_output,
+                        dsp_shift, duration_text, get_model, load_note, mel_output, mix_methods, note_name,
+                        pitch_picker, purge_outputs, save_audio, save_mel_plot, save_wav, start_cleaner,
+                        step_progress, steps_slider, user_errors, whole_number)
 from keyboard_tab import build_keyboard_tab  # noqa: E402
+from request_limits import budget_text, guard_all  # noqa: E402
 from sound_design import build_sound_design_tabs  # noqa: E402
 
 SYNTHESIZE, RECONSTRUCT = "synthesize", "reconstruct"
@@ -57,13 +59,13 @@ WHICH_METHOD = (
     "without the correction, as any audio editor makes it. The neural methods (GANStrument, GANStrument Enc., "
     "HyperGANStrument) redraw the note from its timbre code: they mix, edit and morph timbres (the other tabs), "
     "which no pitch shifter can, but they turn noisy sounds into a clean comb of harmonics.")
-CACHE_SETTINGS = (10 * 60, 30 * 60)
-"""gr.Blocks(delete_cache=...): every 10 min, gradio deletes its uploaded and served files older than 30 min."""
 CONCURRENCY_LIMIT = 2
 """Requests rendered at once (one per CPU core of a free Space); the others wait in the queue. Each gets
 1/CONCURRENCY_LIMIT of the CPU cores as torch and BLAS threads (``configure_threads``)."""
 QUEUE_MAX_SIZE = 40
 """Requests waiting beyond this are turned away with gradio's "queue is full" message instead of piling up."""
+SESSION_CAPACITY = 500
+"""Visitors' sessions whose state (the A/B test's trial and tally) gradio keeps; the oldest go first."""
 
 INTRO = """
 # HyperGANStrument: a neural sampler
@@ -92,7 +94,12 @@ seconds per sound.
 
 Every note lasts 1.024 s at 16 kHz; only the first note of your sound is used (of a long file, only the first
 {MAX_SECONDS:.0f} s are read; files over {MAX_UPLOAD_MB} MB are refused). The plots are log-mel spectrograms.
-Nothing you upload is kept: files are deleted within the hour.
+{budget_text()}
+
+**Privacy:** what you upload or record and the sounds made from it are stored only in this server's temporary
+folder, for you to play and download; nobody else is shown them. Rendered sounds are deleted within
+{duration_text(OUTPUT_MAX_AGE_S + CLEAN_EVERY_S)} of being made, your uploads and every other file within
+{duration_text(KEPT_AT_MOST_S)}, and all of them when the app stops.
 """
 
 _last_timings: dict = {}  # the stage timings (ms) of the latest "Play" request, served at /timings
@@ -288,8 +295,9 @@ def configure_threads() -> int:
 def main() -> None:
     configure_threads()
     warm_up()
-    demo = build_demo().queue(default_concurrency_limit=CONCURRENCY_LIMIT, max_size=QUEUE_MAX_SIZE)
-    demo.launch(max_file_size=MAX_UPLOAD_BYTES)
+    demo = guard_all(build_demo()).queue(default_concurrency_limit=CONCURRENCY_LIMIT, max_size=QUEUE_MAX_SIZE)
+    start_cleaner()
+    demo.launch(max_file_size=MAX_UPLOAD_BYTES, state_session_capacity=SESSION_CAPACITY)
 
 
 if __name__ == "__main__":

@@ -10,9 +10,11 @@ import atexit
 import logging
 import os
 import shutil
+import signal
 import tempfile
 import threading
 import time
+from collections import OrderedDict
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -78,8 +80,14 @@ MAX_UPLOAD_MB = 100
 """Uploads larger than this are refused before decoding (enough for 30 minutes of 16 kHz 16-bit mono WAV)."""
 MAX_UPLOAD_BYTES = MAX_UPLOAD_MB * 1024 * 1024
 OUTPUT_MAX_AGE_S = 15 * 60
-"""The WAVs, PNGs and zips this process writes are deleted on a later request once they are this old (gradio
-serves its own copies of what it shows)."""
+"""The WAVs, PNGs and zips this process writes are deleted this long after they were written (``purge_outputs``,
+run every CLEAN_EVERY_S by a timer, and at the start of each request)."""
+CLEAN_EVERY_S = 60
+"""How often the timer of ``start_cleaner`` deletes outputs older than OUTPUT_MAX_AGE_S."""
+CACHE_SETTINGS = (5 * 60, 30 * 60)
+"""gr.Blocks(delete_cache=...): every 5 min, gradio deletes the uploads and files in its cache older than 30 min."""
+KEPT_AT_MOST_S = max(OUTPUT_MAX_AGE_S + CLEAN_EVERY_S, sum(CACHE_SETTINGS))
+"""The longest any upload or output of a visitor stays on the server while the app runs (35 min)."""
 PNG_COMPRESSION = 1
 """zlib level of the log-mel PNGs: level 1 writes one (about 70 KB) three times faster than PIL's default (6)
 for about 7% more bytes."""
@@ -98,9 +106,57 @@ def get_model() -> HyperGANStrument:
 
 
 # -- temporary files ------------------------------------------------------------------------------
-OUTPUT_DIR = Path(tempfile.mkdtemp(prefix="hyperlib-app-"))
-"""This process's rendered files; removed with everything in it when the process exits."""
-atexit.register(shutil.rmtree, OUTPUT_DIR, ignore_errors=True)
+def _private_folder() -> Path:
+    """A new folder of this process only (mode 0700), inside ``$GRADIO_TEMP_DIR`` when that is set (else the system's
+    temporary folder), made gradio's cache for the rest of the process: uploads, gradio's files and the app's
+    outputs all live in it, and it is removed when the process exits or is stopped (``remove_private_folder``)."""
+    base = os.environ.get("GRADIO_TEMP_DIR") or None
+    if base:
+        os.makedirs(base, exist_ok=True)
+    folder = Path(tempfile.mkdtemp(prefix="hyperlib-app-", dir=base))
+    os.environ["GRADIO_TEMP_DIR"] = str(folder)  # read by gradio when the app's blocks and server are created
+    return folder
+
+
+PRIVATE_DIR = _private_folder()
+"""This process's temporary folder: gradio's cache (uploads and what it serves) and OUTPUT_DIR."""
+OUTPUT_DIR = PRIVATE_DIR / "outputs"
+"""This process's rendered files. Inside gradio's cache, so gradio serves them without a copy of its own."""
+OUTPUT_DIR.mkdir()
+
+
+def remove_private_folder() -> None:
+    """Delete PRIVATE_DIR and everything in it (at exit, and on SIGTERM before the process ends)."""
+    shutil.rmtree(PRIVATE_DIR, ignore_errors=True)
+
+
+def _on_sigterm(signum, frame) -> None:
+    """SIGTERM (how containers and Spaces are stopped): remove PRIVATE_DIR, then end as SIGTERM does."""
+    remove_private_folder()
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
+atexit.register(remove_private_folder)
+if threading.current_thread() is threading.main_thread():
+    signal.signal(signal.SIGTERM, _on_sigterm)
+
+
+def start_cleaner(every_s: float = CLEAN_EVERY_S, stop: threading.Event | None = None) -> threading.Thread:
+    """Start a daemon thread that runs ``purge_outputs`` every ``every_s`` seconds (until ``stop`` is set), so that no
+    output outlives OUTPUT_MAX_AGE_S by more than ``every_s`` whether or not requests come in; returns the thread."""
+    stop = stop or threading.Event()
+
+    def loop() -> None:
+        while not stop.wait(every_s):
+            try:
+                purge_outputs()
+            except OSError:  # a file in use or removed meanwhile: the next round takes it
+                log.exception("purging %s failed", OUTPUT_DIR)
+
+    thread = threading.Thread(target=loop, name="hyperlib-output-cleaner", daemon=True)
+    thread.start()
+    return thread
 
 
 def purge_outputs(max_age_s: float = OUTPUT_MAX_AGE_S) -> int:
@@ -167,11 +223,11 @@ def for_people(exc: Exception) -> str:
 
 @contextmanager
 def user_errors():
-    """Turn the library's bad-input errors (AudioError and other ValueErrors, a missing faders file) into
-    messages shown in the app (gr.Error, worded by ``for_people``), never a traceback."""
+    """Turn the library's bad-input errors (AudioError and other ValueErrors, TypeErrors, a missing faders file)
+    into messages shown in the app (gr.Error, worded by ``for_people``), never a traceback."""
     try:
         yield
-    except (ValueError, FileNotFoundError) as exc:  # AudioError is a ValueError
+    except (ValueError, TypeError, FileNotFoundError) as exc:  # AudioError is a ValueError
         raise gr.Error(for_people(exc), print_exception=False) from exc
 
 
@@ -223,7 +279,7 @@ def load_note(model: HyperGANStrument, path: str | None, which: str = "") -> np.
                        print_exception=False)
     check_upload(path, which)
     try:
-        return model.load(path)
+        return decoded_note(model, path)
     except AudioError as exc:
         message = for_people(exc)
         raise gr.Error(f"{which.capitalize()} sound: {message}" if which else message, print_exception=False) from exc
@@ -231,6 +287,34 @@ def load_note(model: HyperGANStrument, path: str | None, which: str = "") -> np.
         log.exception("decoding %s failed", path)
         raise gr.Error(f"Could not read the {which + ' ' if which else ''}sound as audio; please upload a WAV, FLAC, "
                        "OGG, AIFF or MP3 file.", print_exception=False) from exc
+
+
+DECODED_NOTES = 16
+"""Prepared notes kept per process (64 KB each), so that a file used again (another tab, another setting) is not
+decoded again."""
+_decoded: OrderedDict[tuple, np.ndarray] = OrderedDict()
+_decoded_lock = threading.Lock()
+
+
+def decoded_note(model: HyperGANStrument, path: str) -> np.ndarray:
+    """``model.load(path)``, remembered for the last DECODED_NOTES files (by path, size and modification time).
+
+    Returns a copy each time (the caller may change it). Raises AudioError as ``model.load`` does."""
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return model.load(path)  # it says what is wrong with the path
+    key = (id(model), os.path.realpath(path), stat.st_size, stat.st_mtime_ns)
+    with _decoded_lock:
+        if key in _decoded:
+            _decoded.move_to_end(key)
+            return _decoded[key].copy()
+    note = model.load(path)
+    with _decoded_lock:
+        _decoded[key] = note.copy()
+        while len(_decoded) > DECODED_NOTES:
+            _decoded.popitem(last=False)
+    return note
 
 
 def whole_number(value):

@@ -10,10 +10,7 @@ note. Wire it into ``demos/app.py`` inside its ``gr.Blocks`` context::
 """
 from __future__ import annotations
 
-import os
-import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Callable
@@ -28,15 +25,14 @@ for _path in (REPO_ROOT, APP_DIR):  # hyperlib without installing it; app_common
     if str(_path) not in sys.path:
         sys.path.insert(0, str(_path))
 
-from app_common import PIANO, for_people  # noqa: E402
+from app_common import PIANO, decoded_note, for_people, new_output, new_output_folder, purge_outputs  # noqa: E402
 from hyperlib import DEFAULT_VOCODER, HyperGANStrument  # noqa: E402
 from hyperlib.config import REFINE_STEPS  # noqa: E402
 from hyperlib.sound_design.keyboard import KeyCache, KeyRange, export_keyset_sfz, write_payload  # noqa: E402
 from hyperlib.sound_design.sfz import safe_name, zip_instrument  # noqa: E402
+from request_limits import check_keys  # noqa: E402
 
 PAGE_JS, PAGE_CSS = APP_DIR / "keyboard.js", APP_DIR / "keyboard.css"
-OUTPUT_DIR = Path(tempfile.gettempdir()) / "hyperlib-keyboard"
-KEEP_OUTPUTS_S = 3600
 METHODS = {"hyper": "HyperGANStrument", "gan": "GANStrument", "encoder": "GANStrument Enc.",
            "faithful": "Faithful (your audio, pitch-shifted and corrected)", "optimize": "GAN inversion (slower, closest)"}
 VOCODERS = {"ddsp": "Learned DDSP", "harmonic-noise": "Harmonic-plus-noise", "griffin-lim": "Griffin-Lim"}
@@ -57,18 +53,6 @@ def _int(value):
     return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
-def _purge() -> None:
-    """Create OUTPUT_DIR; delete what in it is older than KEEP_OUTPUTS_S."""
-    OUTPUT_DIR.mkdir(parents=True, exist_ok=True)
-    cutoff = time.time() - KEEP_OUTPUTS_S
-    for p in OUTPUT_DIR.glob("*"):
-        try:
-            if p.stat().st_mtime < cutoff:
-                shutil.rmtree(p) if p.is_dir() else p.unlink()
-        except FileNotFoundError:  # another request removed it first
-            pass
-
-
 def _key_set(path, method, vocoder, low, high, every, steps, progress=None):
     """The cached or freshly rendered key set for the inputs: (KeySet, whether it came from the cache)."""
     if not path:
@@ -77,8 +61,9 @@ def _key_set(path, method, vocoder, low, high, every, steps, progress=None):
         raise gr.Error(f"Unknown vocoder {vocoder!r}; choose one of {', '.join(VOCODERS)}.", print_exception=False)
     model = _get_model()
     keys = KeyRange(_int(low), _int(high), _int(every), method, _int(steps), vocoder)
+    check_keys(keys.low, keys.high, keys.every)
     try:
-        note = model.load(str(path))
+        note = decoded_note(model, str(path))  # decoded once for every tab and setting
         return cache.render(model, note, keys, progress)
     except ValueError as exc:  # AudioError is a ValueError
         raise gr.Error(for_people(exc), print_exception=False) from exc
@@ -101,9 +86,8 @@ def render_handler(path, method="hyper", vocoder=DEFAULT_VOCODER, low=DEFAULT_KE
     """
     progress(0, desc="Reading your sound")
     keyset, cached = _key_set(path, method, vocoder, low, high, every, steps, _per_key(progress))
-    _purge()
-    fd, wav = tempfile.mkstemp(prefix="hyperlib-keys-", suffix=".wav", dir=OUTPUT_DIR)
-    os.close(fd)
+    purge_outputs()
+    wav = new_output("hyperlib-keys-", ".wav")
     payload = write_payload(keyset, wav)
     k, sound = keyset.keys, Path(path).name
     payload.update(audio=FileData(path=wav, mime_type="audio/wav").model_dump(), renderSeconds=keyset.render_s,
@@ -122,8 +106,8 @@ def sfz_handler(path, method="hyper", vocoder=DEFAULT_VOCODER, low=DEFAULT_KEYS.
     """The key set (cached, else rendered) as an SFZ instrument zip (``hyperlib.sound_design.sfz``); returns its path."""
     keyset, _ = _key_set(path, method, vocoder, low, high, every, steps, _per_key(progress))
     name = safe_name(Path(path).stem)
-    _purge()
-    folder = Path(tempfile.mkdtemp(prefix="hyperlib-sfz-", dir=OUTPUT_DIR)) / name
+    purge_outputs()
+    folder = new_output_folder("hyperlib-sfz-") / name
     return str(zip_instrument(export_keyset_sfz(keyset, folder, name), folder.parent / name))
 
 

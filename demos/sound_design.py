@@ -35,9 +35,10 @@ from hyperlib import HyperGANStrument  # noqa: E402
 from hyperlib.config import REFINE_STEPS  # noqa: E402
 from hyperlib.hub import resolve  # noqa: E402
 from hyperlib.sound_design.fader_study import load_labels  # noqa: E402
-from hyperlib.sound_design.melody import ODE_TO_JOY  # noqa: E402
+from hyperlib.sound_design.melody import ODE_TO_JOY, parse_notes, read_midi  # noqa: E402
 from hyperlib.sound_design.morph import MorphPath, join, spread  # noqa: E402
 from hyperlib.sound_design.sfz import safe_name, zip_instrument  # noqa: E402
+from request_limits import check_keys, check_melody, check_midi_file, check_morph  # noqa: E402
 
 NUM_FADERS = 4
 NOTES_LABEL = "Notes"
@@ -59,7 +60,7 @@ def edit_handler(path, pitch=60, f0=0.0, f1=0.0, f2=0.0, f3=0.0, steps=REFINE_ST
     """The "Timbre faders" tab: the sound at MIDI ``pitch`` with faders 0-3 (in std). Returns (WAV, markdown)."""
     purge_outputs()
     model = _get_model()
-    values = {k: float(v) for k, v in enumerate((f0, f1, f2, f3)) if float(v) != 0.0}
+    values = {k: v for k, v in enumerate((f0, f1, f2, f3)) if v != 0}  # the library names a value that is no number
     with user_errors():
         r = model.edit(_need(path), values, whole_number(pitch), "hyper", whole_number(steps))
     moved = ", ".join(f"fader {k} {v:+.1f}" for k, v in values.items()) or "all faders at 0 (the plain render)"
@@ -93,6 +94,7 @@ def morph_handler(path_a, path_b, nodes=9, pitch=60, even=True, steps=REFINE_STE
     The linear path is always computed (as the SOM's start), so the plot compares both.
     """
     purge_outputs()
+    check_morph(nodes)
     model = _get_model()
     with user_errors():
         res = model.morph([_need(path_a, "first"), _need(path_b, "second")], whole_number(nodes), whole_number(pitch), bool(even),
@@ -114,9 +116,13 @@ def melody_handler(path, notes_text=ODE_TO_JOY, midi_file=None, release=0.15, st
     """
     purge_outputs()
     model = _get_model()
-    notes = str(midi_file) if midi_file else (notes_text or "")
     with user_errors():
-        audio, sr = model.melody(_need(path), notes, "hyper", whole_number(steps), float(release))
+        if midi_file:
+            check_midi_file(str(midi_file))
+        notes = read_midi(str(midi_file)) if midi_file else parse_notes(notes_text or "")
+        if isinstance(release, (int, float)) and release >= 0:
+            check_melody(notes, release)  # before any rendering; the library names a bad release
+        audio, sr = model.melody(_need(path), notes, "hyper", whole_number(steps), release)
     source = f"the MIDI file **{Path(midi_file).name}**" if midi_file else "the notes in the box"
     return save_audio(audio, sr, "hyperlib-melody"), f"Played {source}: {len(audio) / sr:.2f} s at {sr} Hz."
 
@@ -133,6 +139,7 @@ def sfz_handler(path, low=36, high=84, every=3, name="", steps=REFINE_STEPS) -> 
     """The "Export instrument" tab: an SFZ instrument (the .sfz and samples/) as a zip. Returns (zip, markdown)."""
     purge_outputs()
     model, path = _get_model(), _need(path)
+    check_keys(whole_number(low), whole_number(high), whole_number(every))
     name = safe_name(name or Path(path).stem)
     folder = new_output_folder("hyperlib-sfz-") / name
     with user_errors():

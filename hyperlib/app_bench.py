@@ -9,6 +9,10 @@ from the server's own timings (the app's ``/timings`` endpoint: decoding, the sh
 networks, vocoder, plots, WAV writing; medians over a few requests), with "transport" the client's wall time
 minus the handler's (upload, queue, gradio's pre- and post-processing, download).
 
+``soak`` (``python -m hyperlib bench-app --soak N``) sends N mixed requests, hostile uploads and requests over
+the app's budgets among them, one after the other to a local app, and reports the server's resident memory (RSS,
+from ``/proc``, so Linux only) as it goes: after the first 100 requests and at the end.
+
 ``serve_app`` (start the app, wait until it answers, always stop it) is shared with the tests.
 """
 from __future__ import annotations
@@ -41,6 +45,12 @@ class AppStartError(RuntimeError):
     """The app exited or did not answer in time; the message ends with the tail of its log."""
 
 
+class AppURL(str):
+    """The URL of an app started by ``serve_app``, with ``pid``, the process id of the server."""
+
+    pid: int
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that is free now."""
     with socket.socket() as s:
@@ -54,7 +64,8 @@ def serve_app(workdir: str | os.PathLike, app_path: Path = APP_PATH, timeout_s: 
     """``python app_path`` (default: this interpreter, demos/app.py) in ``cwd`` on a free local port, gradio's cache
     and the log (``app.log``) in ``workdir``.
 
-    Yields the app's URL once it answers HTTP 200; the process is always stopped on exit. ``env``: the
+    Yields the app's URL (an ``AppURL``, with the server's ``pid``) once it answers HTTP 200; the process is always
+    stopped (SIGTERM, then SIGKILL after 20 s) on exit. ``env``: the
     environment the app's own settings are added to (default: this process's). Raises AppStartError when
     the app exits or does not answer within ``timeout_s`` seconds.
     """
@@ -68,7 +79,8 @@ def serve_app(workdir: str | os.PathLike, app_path: Path = APP_PATH, timeout_s: 
     with open(log, "w") as out:
         process = subprocess.Popen([str(python), str(app_path)], cwd=cwd, env=env, stdout=out,
                                    stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/"
+    url = AppURL(f"http://127.0.0.1:{port}/")
+    url.pid = process.pid
     try:
         wait_until_up(url, process, log, timeout_s)
         yield url
@@ -263,4 +275,107 @@ def bench_app(clients: int = 4, requests: int = 12, in_process: bool = True) -> 
         wall, timings = stage_breakdown(url, tmp)
         print(format_breakdown(wall, timings))
     out["breakdown"] = {"wall_ms": wall * 1000, "timings_ms": timings}
+    return out
+
+
+# -- soak: the server's memory over many mixed requests --------------------------------------------------------
+def rss_mb(pid: int, field: str = "VmRSS") -> float:
+    """Resident memory (MB) of process ``pid`` from ``/proc/PID/status`` (Linux): now ("VmRSS") or its peak so far
+    ("VmHWM")."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1]) / 1024
+    raise OSError(f"/proc/{pid}/status has no {field} line")
+
+
+def hostile_files(folder: Path) -> dict[str, str]:
+    """Uploads a hostile visitor might send, written into ``folder``: {kind: path}. "wide-flac": 8 channels at
+    384 kHz for 23 s (more than the frames decoded), "fast-flac": 655,350 Hz (refused from the header), "text":
+    text renamed .wav, "empty": an empty file, "nan": a WAV with NaN samples."""
+    import soundfile as sf
+
+    folder.mkdir(parents=True, exist_ok=True)
+    files = {kind: str(folder / name) for kind, name in (("wide-flac", "wide.flac"), ("fast-flac", "fast.flac"),
+                                                          ("text", "text.wav"), ("empty", "empty.wav"),
+                                                          ("nan", "nan.wav"))}
+    t = np.arange(384000) / 384000
+    second = np.repeat((0.5 * np.sin(2 * np.pi * 440 * t))[:, None], 8, axis=1).astype(np.float32)
+    with sf.SoundFile(files["wide-flac"], "w", 384000, 8, subtype="PCM_16", format="FLAC") as f:
+        for _ in range(23):
+            f.write(second)
+    sf.write(files["fast-flac"], np.full((65535, 8), 0.25, np.float32), 655350, format="FLAC")
+    Path(files["text"]).write_text("this is not audio\n" * 50)
+    Path(files["empty"]).write_bytes(b"")
+    nan = np.sin(np.linspace(0, 800, 16000)).astype(np.float32)
+    nan[100:200] = np.nan
+    sf.write(files["nan"], nan, 16000, subtype="FLOAT")
+    return files
+
+
+def soak_requests(files: dict[str, str]) -> list[tuple[str, str, tuple]]:
+    """One round of mixed requests: (name, api_name, arguments); the hostile ones are answered with a message."""
+    from gradio_client import handle_file
+
+    piano, handsaw, violin, trumpet = (handle_file(str(p)) for p in
+                                       (RECORDINGS[1], RECORDINGS[3], RECORDINGS[0], RECORDINGS[2]))
+    bad = {kind: handle_file(path) for kind, path in files.items()}
+    return [
+        ("play", "/render", (piano, 60, 1, "synthesize", "ddsp")),
+        ("mix", "/mix", (violin, trumpet, 0.5, 67, "gan", 0)),
+        ("8 ch 384 kHz FLAC", "/render", (bad["wide-flac"], 60, 1, "synthesize", "ddsp")),
+        ("melody", "/melody", (violin, "60:0:0.3,64:0.3:0.3,67:0.6:0.6", None, 0.15, 1)),
+        ("655 kHz FLAC", "/render", (bad["fast-flac"], 60, 1, "synthesize", "ddsp")),
+        ("melody over budget", "/melody", (violin, ",".join(f"{60 + i}:0:299" for i in range(20)), None, 0.15, 1)),
+        ("text as WAV", "/mix", (bad["text"], piano, 0.5, 60, "gan", 0)),
+        ("keyboard", "/keyboard", (handsaw, "gan", "harmonic-noise", 58, 64, 3, 0)),
+        ("empty file", "/render", (bad["empty"], 60, 1, "synthesize", "ddsp")),
+        ("SFZ, 300-character name", "/export_sfz", (trumpet, 60, 64, 4, "x" * 300, 0)),
+        ("NaN samples", "/render", (bad["nan"], 60, 1, "synthesize", "ddsp")),
+        ("keys over budget", "/keyboard", (handsaw, "gan", "harmonic-noise", 21, 108, 1, 0)),
+    ]
+
+
+def soak(n: int = 300, workdir: str | os.PathLike | None = None, every: int = 50) -> dict:
+    """Send ``n`` mixed requests (``soak_requests``, in turn) one after the other to a freshly started local app and
+    print the server's RSS every ``every`` requests; returns {"rss_mb": [RSS after each request], "start_mb",
+    "after_100_mb", "end_mb", "max_mb", "peak_mb" (the highest RSS at any moment, during requests too),
+    "growth_after_100_mb", "answers", "messages", "lost", "seconds"}.
+
+    A request counts as answered with audio, answered with a message (gradio's error, as for the hostile ones), or
+    lost (no answer); the app is bounded by ``n`` and by its own budgets. ``workdir`` (default: a new temporary
+    folder) holds the hostile files, gradio's cache and the app's log.
+    """
+    from gradio_client.exceptions import AppError
+
+    if n < 1:
+        raise ValueError(f"--soak needs at least 1 request, got {n}.")
+    with tempfile.TemporaryDirectory(prefix="hyperlib-soak-") as tmp:
+        folder = Path(workdir) if workdir else Path(tmp)
+        requests = soak_requests(hostile_files(folder / "uploads"))
+        with serve_app(folder / "app") as url:
+            client = local_client(url, None)
+            start = rss_mb(url.pid)
+            print(f"server RSS after start-up and warm-up: {start:.0f} MB")
+            rss, counts, t0 = [], {"answers": 0, "messages": 0, "lost": 0}, time.perf_counter()
+            for i in range(n):
+                name, api_name, args = requests[i % len(requests)]
+                try:
+                    client.predict(*args, api_name=api_name)
+                    counts["answers"] += 1
+                except AppError:
+                    counts["messages"] += 1
+                except Exception as exc:  # noqa: BLE001 - a lost answer is counted and shown, not raised
+                    counts["lost"] += 1
+                    print(f"  request {i + 1} ({name}) lost: {exc!r}"[:300])
+                rss.append(rss_mb(url.pid))
+                if (i + 1) % every == 0 or i + 1 == n:
+                    print(f"after {i + 1:5d} requests: RSS {rss[-1]:7.0f} MB (max so far {max(rss):.0f} MB)")
+            peak = rss_mb(url.pid, "VmHWM")
+    after_100 = rss[min(99, n - 1)]
+    out = {"rss_mb": rss, "start_mb": start, "after_100_mb": after_100, "end_mb": rss[-1], "max_mb": max(rss),
+           "peak_mb": peak, "growth_after_100_mb": rss[-1] - after_100, "seconds": time.perf_counter() - t0, **counts}
+    print(f"{n} requests in {out['seconds']:.0f} s: {counts['answers']} answered with audio, {counts['messages']} "
+          f"with a message, {counts['lost']} lost; RSS {start:.0f} MB at the start, {after_100:.0f} MB after "
+          f"{min(100, n)} requests, {rss[-1]:.0f} MB at the end (max {max(rss):.0f} MB between requests, peak "
+          f"{peak:.0f} MB during them): {out['growth_after_100_mb']:+.0f} MB after the first {min(100, n)}")
     return out

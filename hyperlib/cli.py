@@ -11,7 +11,7 @@ from tqdm import tqdm
 from .audio import AudioError, write_wav
 from .config import REFINE_STEPS
 from .corpus import SOUNDFONTS, TRAIN_FONTS, TRAIN_VELOCITIES, WIDE_FONTS
-from .hub import DEFAULT_REPO_ID, HubError, download, push
+from .hub import DEFAULT_REPO_ID, DEFAULT_REVISION, HubError, download, push
 from .sound_design.cli import COMMANDS as SOUND_DESIGN_COMMANDS, add_sound_design_args, render_args, run_sound_design
 from .vocoders import DEFAULT_VOCODER, VOCODERS
 
@@ -126,6 +126,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--requests", type=int, default=12,
                    help="requests of the one-client run; each concurrent client sends half as many (default: 12)")
     p.add_argument("--no-in-process", action="store_true", help="skip timing the handler in this process")
+    p.add_argument("--soak", type=int, default=None, metavar="N",
+                   help="instead: N mixed requests, hostile uploads among them, to a local app; prints its RSS")
     _hub_args(sub)
     add_sound_design_args(sub)  # faders, edit, morph, melody, export-sfz
     return parser
@@ -266,7 +268,8 @@ def _hub_args(sub) -> None:
 
     p = sub.add_parser("download", help="fetch a model from the Hub into the local cache and print its folder")
     p.add_argument("repo_id", nargs="?", default=DEFAULT_REPO_ID, help=f"namespace/name (default: {DEFAULT_REPO_ID})")
-    p.add_argument("--revision", default=None, help="branch, tag or commit (default: main)")
+    p.add_argument("--revision", default=None,
+                   help=f"branch, tag or commit (default: main; {DEFAULT_REVISION} for {DEFAULT_REPO_ID})")
 
 
 def _run_hub_command(args) -> None:
@@ -380,9 +383,12 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command in ("train-eval", "evaluate", "report"):
             return _run_eval_command(args)
         elif args.command == "bench-app":
-            from .app_bench import bench_app
+            from .app_bench import bench_app, soak
 
-            bench_app(args.clients, args.requests, not args.no_in_process)
+            if args.soak is not None:
+                soak(args.soak)
+            else:
+                bench_app(args.clients, args.requests, not args.no_in_process)
         elif args.command in ("push", "download"):
             _run_hub_command(args)
         elif args.command in SOUND_DESIGN_COMMANDS:

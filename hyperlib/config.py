@@ -11,6 +11,22 @@ def _from_dict(cls, d: dict):
     return cls(**{k: v for k, v in d.items() if k in names})
 
 
+def _whole(section: str, name: str, value, lo: int, hi: int) -> None:
+    """Raise ValueError naming ``section.name`` unless ``value`` is a whole number (not a bool) in [lo, hi]."""
+    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+        raise ValueError(f"{section}.{name} = {value!r} is not accepted: a whole number from {lo} to {hi}.")
+
+
+def _real(section: str, name: str, value, lo: float, hi: float, open_lo: bool = False) -> None:
+    """Raise ValueError naming ``section.name`` unless ``value`` is a finite number in [lo, hi] ((lo, hi] with
+    ``open_lo``)."""
+    ok = (not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
+          and (value > lo if open_lo else value >= lo) and value <= hi)
+    if not ok:
+        raise ValueError(f"{section}.{name} = {value!r} is not accepted: a finite number "
+                         f"{'above' if open_lo else 'from'} {lo} {'and at most' if open_lo else 'to'} {hi}.")
+
+
 MIN_PITCH, MAX_PITCH = 21, 108
 """The MIDI range every network is trained on (A0 to C8, the 88 keys of a piano)."""
 MAX_STEPS = 10
@@ -83,15 +99,64 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "ModelConfig":
+        """The config of a ``config.json``'s ``model`` section (unknown keys ignored), validated field by field.
+
+        Raises ValueError naming the field (``model.h_dim = -5 ...``) and what it accepts: widths are whole
+        numbers from 1 to ``MAX_WIDTH``, channel lists have their default length (the networks are built for a
+        128 x 128 log-mel), the pitch range lies within MIDI 0-127.
+        """
+        if not isinstance(d, dict):
+            raise ValueError(f"model = {d!r} is not accepted: a mapping of field names to values.")
         d = dict(d)
+        defaults = cls()
         for k in ("gen_channels", "disc_channels", "feat_channels", "enc_channels"):
             if k in d:
+                size = len(getattr(defaults, k))
+                if not isinstance(d[k], (list, tuple)) or len(d[k]) != size:
+                    raise ValueError(f"model.{k} = {d[k]!r} is not accepted: a list of {size} whole numbers.")
+                for value in d[k]:
+                    _whole("model", k, value, 1, MAX_WIDTH)
                 d[k] = tuple(d[k])
-        return _from_dict(cls, d)
+        cfg = _from_dict(cls, d)
+        for k in ("h_dim", "z_dim", "w_dim", "pitch_embed_dim", "num_instruments", "hyper_hidden"):
+            _whole("model", k, getattr(cfg, k), 1, MAX_WIDTH)
+        _whole("model", "mapping_layers", cfg.mapping_layers, 1, 16)
+        _whole("model", "hyper_rank", cfg.hyper_rank, 1, 64)
+        _whole("model", "hyper_layers", cfg.hyper_layers, 1, 2 * len(cfg.gen_channels) - 1)
+        _whole("model", "min_pitch", cfg.min_pitch, 0, 127)
+        _whole("model", "num_pitches", cfg.num_pitches, 1, 128 - cfg.min_pitch)
+        return cfg
+
+
+MAX_WIDTH = 4096
+"""Largest width (features, channels, hidden units) a ``config.json`` may give a network."""
 
 
 def audio_config_from_dict(d: dict) -> AudioConfig:
-    return _from_dict(AudioConfig, d)
+    """The config of a ``config.json``'s ``audio`` section (unknown keys ignored), validated field by field.
+
+    Raises ValueError naming the field (``audio.sample_rate = 0 ...``) and what it accepts.
+    """
+    if not isinstance(d, dict):
+        raise ValueError(f"audio = {d!r} is not accepted: a mapping of field names to values.")
+    cfg = _from_dict(AudioConfig, d)
+    _whole("audio", "sample_rate", cfg.sample_rate, 1000, 192000)
+    _whole("audio", "num_samples", cfg.num_samples, 256, 10 * cfg.sample_rate)
+    _whole("audio", "n_fft", cfg.n_fft, 16, 16384)
+    _whole("audio", "win_length", cfg.win_length, 1, cfg.n_fft)
+    _whole("audio", "hop_length", cfg.hop_length, 1, cfg.n_fft)
+    _whole("audio", "n_mels", cfg.n_mels, 1, 512)
+    _whole("audio", "num_frames", cfg.num_frames, 1, 4096)
+    _whole("audio", "griffin_lim_iters", cfg.griffin_lim_iters, 0, 1024)
+    _real("audio", "f_max", cfg.f_max, 0, cfg.sample_rate / 2, open_lo=True)
+    _real("audio", "f_min", cfg.f_min, 0, cfg.f_max)
+    _real("audio", "mel_floor", cfg.mel_floor, 0, 1, open_lo=True)
+    _real("audio", "log_min", cfg.log_min, -100, 100)
+    _real("audio", "log_max", cfg.log_max, cfg.log_min, 100, open_lo=True)
+    _real("audio", "peak_dbfs", cfg.peak_dbfs, -100, 0)
+    _real("audio", "onset_top_db", cfg.onset_top_db, 0, 200, open_lo=True)
+    _real("audio", "preroll_s", cfg.preroll_s, 0, 1)
+    return cfg
 
 
 @dataclass

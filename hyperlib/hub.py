@@ -6,12 +6,13 @@
 2. else ``$HYPERLIB_CHECKPOINT``: a folder or a Hub repo id, as above;
 3. else the checkpoint bundled with a source checkout (``checkpoints/`` beside the ``hyperlib`` package; an
    installed wheel has none);
-4. else the Hub repo ``DEFAULT_REPO_ID``.
+4. else the Hub repo ``DEFAULT_REPO_ID`` at the pinned ``DEFAULT_REVISION``.
 
 An explicit argument or ``$HYPERLIB_CHECKPOINT`` that cannot be loaded is an error; the later steps are not
 tried in its place. Hub downloads go through ``huggingface_hub``: they are cached (``HF_HOME``,
 ``HF_HUB_CACHE``), reused offline with ``HF_HUB_OFFLINE=1``, and ``HF_ENDPOINT`` names another Hub. Only
-``MODEL_FILES`` are fetched or pushed, and every weights file is checked against ``hashes.json``.
+``MODEL_FILES`` are fetched or pushed, and every weights file is checked against ``hashes.json``
+(``checkpoint.verify_folder``: a snapshot without that record, or with an unrecorded weights file, is refused).
 """
 from __future__ import annotations
 
@@ -24,13 +25,16 @@ from . import checkpoint as ckpt
 
 DEFAULT_REPO_ID = "hyperlib/hyperganstrument"
 """The Hub repo a model is downloaded from when no folder or id is given and no checkpoint is bundled."""
+DEFAULT_REVISION = "v0.1.0"
+"""The revision of ``DEFAULT_REPO_ID`` that is downloaded when no revision is given (the release of this version
+of the code), so that a later push to the repo's main branch does not change what a default install loads."""
 ENV_VAR = "HYPERLIB_CHECKPOINT"
 BUNDLED = Path(__file__).resolve().parents[1] / "checkpoints"
 """The checkpoint of a source checkout (or of a Space folder built by ``demos/make_space.sh``)."""
 MODEL_FILES = ("*.safetensors", "*.json", "README.md")
 """What a model folder publishes: weights, ``config.json``, ``hashes.json`` and other records, the model card."""
 MODEL_HELP = (f"model folder or Hub repo id (default: ${ENV_VAR}, else the checkpoint of a source checkout, "
-              f"else the Hub repo {DEFAULT_REPO_ID})")
+              f"else the Hub repo {DEFAULT_REPO_ID} at revision {DEFAULT_REVISION})")
 """The command line's help for ``--model``."""
 REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*$")
 
@@ -54,12 +58,14 @@ def resolve(name_or_path: str | os.PathLike | None = None, revision: str | None 
     Args:
         name_or_path: a model folder or a Hub repo id; None follows ``$HYPERLIB_CHECKPOINT``, the bundled
             checkpoint, then ``DEFAULT_REPO_ID``.
-        revision: a branch, tag or commit of a Hub repo (default: its main branch).
+        revision: a branch, tag or commit of a Hub repo (default: its main branch; ``DEFAULT_REVISION`` for
+            ``DEFAULT_REPO_ID``).
     Returns:
         The folder (for a Hub repo, its snapshot in the Hugging Face cache).
     Raises:
         ModelNotFoundError: nothing loadable where asked; the message lists each place tried and the options.
-        CheckpointError: a downloaded weights file differs from the sha256 recorded in ``hashes.json``.
+        CheckpointError: a downloaded folder without a valid ``hashes.json``, or a weights file that it does not
+            record or whose sha256 differs.
     """
     tried: list[str] = []
     if name_or_path is not None:
@@ -93,18 +99,24 @@ def resolve(name_or_path: str | os.PathLike | None = None, revision: str | None 
 def download(repo_id: str, revision: str | None = None) -> Path:
     """Fetch ``MODEL_FILES`` of Hub repo ``repo_id`` into the Hugging Face cache (once) and check their hashes.
 
+    ``revision`` None means the repo's main branch, except for ``DEFAULT_REPO_ID``, which is pinned to
+    ``DEFAULT_REVISION``.
+
     Returns:
         The snapshot folder. With ``HF_HUB_OFFLINE=1`` (or when the Hub cannot be reached) a cached snapshot
         is used.
     Raises:
         ModelNotFoundError: no such repo or revision, or not cached while offline (the message says which).
         HubError: another Hub failure (the server's answer is in the message).
-        CheckpointError: a weights file differs from the sha256 recorded in the repo's ``hashes.json``.
+        CheckpointError: the snapshot has no valid ``hashes.json``, or a weights file that it does not record or
+            whose sha256 differs.
     """
     from huggingface_hub import constants, snapshot_download
     from huggingface_hub.errors import (HfHubHTTPError, LocalEntryNotFoundError, RepositoryNotFoundError,
                                         RevisionNotFoundError)
 
+    if revision is None and repo_id == DEFAULT_REPO_ID:
+        revision = DEFAULT_REVISION
     where = f"Hub repo {repo_id!r} (revision {revision or 'main'}) at {constants.ENDPOINT}"
     try:
         path = Path(snapshot_download(repo_id, revision=revision, allow_patterns=list(MODEL_FILES),

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from . import checkpoint as ckpt
-from .audio import AudioInput, load_note, pyin_f0
+from .audio import AudioInput, check_source, load_note, pyin_f0
 from .config import MAX_PITCH, REFINE_STEPS, AudioConfig, ModelConfig
 from .faithful import Faithful, load_correction
 from .hub import resolve
@@ -208,6 +208,8 @@ class Pipeline:
         own_pitch: ``pitch`` is the one sound's own (reconstruction; None: estimated), at which "optimize" also fits
         it; otherwise "optimize" fits each sound at its own estimated pitch.
         """
+        for sound in sounds:  # every sound's type and shape before any of them is decoded
+            check_source(sound)
         timings: dict = {}
         with timed(timings, "front_end"):
             notes = [self.load(sound) for sound in sounds]
@@ -366,6 +368,9 @@ class Pipeline:
         """
         check_code_method(method)
         self.get_vocoder(vocoder)
+        if not isinstance(sounds, (list, tuple)):
+            raise TypeError(f"Interpolation takes a list of sounds (paths or (samples, sample_rate) pairs), got "
+                            f"{type(sounds).__name__}.")
         if len(sounds) < 2:
             raise ValueError("Interpolation needs at least two sounds.")
         alpha = check_weights(weights, len(sounds))

@@ -60,11 +60,27 @@ def check_steps(steps) -> int:
 def check_weights(weights: Sequence[float], n: int) -> np.ndarray:
     """Interpolation weights alpha_i: n non-negative finite numbers with a positive sum -> (n,) float64 summing to 1.
 
-    Raises ValueError for a wrong count, a negative or non-finite weight, or a zero sum.
+    Raises TypeError unless ``weights`` is a list, tuple or 1-D array of numbers, ValueError for a wrong count, a
+    negative or non-finite weight, or a zero sum.
     """
+    if not isinstance(weights, (list, tuple, np.ndarray)) or any(
+            isinstance(x, (bool, np.bool_)) or not isinstance(x, (int, float, np.integer, np.floating))
+            for x in np.asarray(weights, dtype=object).ravel()):
+        raise TypeError(f"Weights must be a list of numbers, one per sound, got {weights!r}.")
     w = np.asarray(weights, dtype=np.float64)
     if w.shape != (n,):
         raise ValueError(f"Give one weight per sound: {n} sounds but {w.size} weights.")
     if not np.all(np.isfinite(w)) or np.any(w < 0) or w.sum() <= 0:
         raise ValueError(f"Weights must be non-negative numbers with a positive sum, got {list(weights)}.")
     return w / w.sum()
+
+
+def finite_number(value, lo: float, hi: float, what: str) -> float:
+    """``value`` as a float if it is a real number (int or float, not bool) in lo-hi.
+
+    Raises ValueError naming ``what`` and the accepted range.
+    """
+    ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
+    if not ok or not np.isfinite(value) or not lo <= value <= hi:
+        raise ValueError(f"{what} must be a number in {lo:g}-{hi:g}, got {value!r}.")
+    return float(value)

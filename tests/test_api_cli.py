@@ -190,6 +190,48 @@ def test_bad_audio_through_the_api(model, tmp_path):
         model.interpolate([PIANO, silent], [0.5, 0.5], 64, "encoder")
 
 
+WRONG_TYPES = {  # call -> (exception type, words of the message)
+    "synthesize None": (lambda m, out: m.synthesize(None, 60), AudioError, "file path or a (samples"),
+    "synthesize bytes": (lambda m, out: m.synthesize(b"piano.wav", 60), AudioError, "got bytes"),
+    "synthesize 3": (lambda m, out: m.synthesize(3, 60), AudioError, "got int"),
+    "interpolate None": (lambda m, out: m.interpolate(None, [1, 1], 60), TypeError, "list of sounds"),
+    "interpolate second None": (lambda m, out: m.interpolate([PIANO, None], [1, 1], 60), AudioError, "NoneType"),
+    "weights None": (lambda m, out: m.interpolate([PIANO, HANDSAW], None, 60), TypeError, "list of numbers"),
+    "weights strings": (lambda m, out: m.interpolate([PIANO, HANDSAW], ["a", "b"], 60), TypeError, "numbers"),
+    "morph second a list": (lambda m, out: m.morph([PIANO, [1, 2]], nodes=3), AudioError, "got list"),
+    "morph None": (lambda m, out: m.morph(None), TypeError, "list of 2 or 4 sounds"),
+    "melody pitch 60.7": (lambda m, out: m.melody(PIANO, [(60.7, 0, 0.5)]), ValueError, "whole number"),
+    "melody velocity 90.5": (lambda m, out: m.melody(PIANO, [(60, 0, 0.5, 90.5)]), ValueError, "whole number"),
+    "melody notes None": (lambda m, out: m.melody(PIANO, None), TypeError, "list of (pitch"),
+    "melody sound None": (lambda m, out: m.melody(None, "60:0:0.5"), AudioError, "NoneType"),
+    "melody release None": (lambda m, out: m.melody(PIANO, "60:0:0.5", release_s=None), ValueError, "Release"),
+    "sfz out_dir None": (lambda m, out: m.export_sfz(PIANO, None), TypeError, "out_dir"),
+    "sfz every 2.5": (lambda m, out: m.export_sfz(PIANO, out, every=2.5), ValueError, "whole number"),
+    "sfz every True": (lambda m, out: m.export_sfz(PIANO, out, every=True), ValueError, "whole number"),
+    "sfz name 5": (lambda m, out: m.export_sfz(PIANO, out, name=5), TypeError, "name"),
+    "edit faders None": (lambda m, out: m.edit(PIANO, None, pitch=60), TypeError, "mapping"),
+}
+
+
+@pytest.mark.parametrize("case", list(WRONG_TYPES))
+def test_wrong_types_are_refused_before_any_work(model, tmp_path, monkeypatch, case):
+    """Each public call names what was wrong, with the project's own message, before any note is decoded or
+    rendered."""
+    call, error, words = WRONG_TYPES[case]
+    if case == "edit faders None":
+        model.load_faders()
+
+    def no_work(*args, **kwargs):
+        raise AssertionError("decoded or rendered before the arguments were checked")
+
+    for name in ("load", "encode", "encode_note", "render_code"):
+        monkeypatch.setattr(model, name, no_work)
+    with pytest.raises(error) as info:
+        call(model, tmp_path / "sfz")
+    assert words in str(info.value)
+    assert not (tmp_path / "sfz").exists()
+
+
 # -- command line ----------------------------------------------------------------------------------------------------
 def read_wav(path) -> np.ndarray:
     info = sf.info(str(path))

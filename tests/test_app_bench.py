@@ -1,12 +1,17 @@
 """The app's latency benchmark (hyperlib.app_bench, ``python -m hyperlib bench-app``), on a short run."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 pytest.importorskip("gradio")
 pytest.importorskip("gradio_client")
 
-from hyperlib.app_bench import bench_app, check_render, format_breakdown  # noqa: E402
+from hyperlib.app_bench import bench_app, check_render, format_breakdown, soak, soak_requests  # noqa: E402
+
+
+PIANO_PATH = Path(__file__).resolve().parents[1] / "examples" / "piano_c4.aif"
 
 
 def test_breakdown_puts_the_rest_of_the_wall_time_in_transport():
@@ -36,4 +41,19 @@ def test_short_benchmark_of_the_served_app(capsys):
     timings = out["breakdown"]["timings_ms"]  # the server's own, from /timings
     assert {"decode", "inversion (x, f, E)", "gan: G", "encoder: G", "hyper: G+H", "vocoder", "plots"} <= set(timings)
     assert 0 < timings["total"] < out["breakdown"]["wall_ms"]
+    print(printed)
+
+
+def test_short_soak_answers_every_request_and_reports_rss(tmp_path, capsys):
+    """One round of the soak's mixed requests: the good ones answered with audio, the hostile ones and those over
+    the budgets with a message, none lost, and the server's RSS reported after each."""
+    out = soak(12, tmp_path, every=6)
+    names = [name for name, _, _ in soak_requests({k: str(PIANO_PATH) for k in ("wide-flac", "fast-flac", "text",
+                                                                                   "empty", "nan")})]
+    assert len(names) == 12
+    assert out["lost"] == 0 and out["answers"] == 6 and out["messages"] == 6, out
+    assert len(out["rss_mb"]) == 12 and all(r > 0 for r in out["rss_mb"]) and out["max_mb"] >= out["end_mb"]
+    assert out["peak_mb"] >= out["max_mb"]
+    printed = capsys.readouterr().out
+    assert "after    12 requests" in printed and "0 lost" in printed
     print(printed)

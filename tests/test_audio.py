@@ -198,10 +198,70 @@ def test_bad_files_raise_audio_error(tmp_path, case):
     (np.ones(1000, np.float32), 0),
     (np.ones(1000, np.float32), 16000.5),
     (np.ones(1000, np.float32), 16000, "extra"),
-], ids=["zeros", "nan", "inf", "empty", "3-d", "sr=0", "float sr", "3-tuple"])
+    (np.zeros((1, 0), np.float32), 16000),
+    (np.ones(1000, np.float32), 2 ** 40),
+    (np.ones(1000, np.float32), True),
+    (np.array(["a", "b"]), 16000),
+    (b"\x00\x01" * 500, 16000),
+    (np.ones((1000, 100), np.float32), 16000),
+], ids=["zeros", "nan", "inf", "empty", "3-d", "sr=0", "float sr", "3-tuple", "(1, 0)", "sr=2**40", "sr=True",
+        "strings", "bytes", "100 channels"])
 def test_bad_pairs_raise_audio_error(pair):
     with pytest.raises(AudioError):
         load_note(pair, CFG)
+
+
+@pytest.mark.parametrize("pair, words", [((np.zeros((1, 0), np.float32), 16000), "no samples"),
+                                         ((np.ones(1000, np.float32), 2 ** 40), "sample rate"),
+                                         ((np.ones(1000, np.float32), True), "sample rate")])
+def test_bad_pairs_are_named_as_what_they_are(pair, words):
+    with pytest.raises(AudioError, match=words):
+        load_note(pair, CFG)
+
+
+@pytest.mark.parametrize("source", [None, 3, 2.5, b"piano.wav", ["a.wav"], np.zeros(100), ""],
+                         ids=["None", "int", "float", "bytes", "list", "bare array", "empty string"])
+def test_wrong_types_raise_audio_error_with_words(source):
+    with pytest.raises(AudioError, match="file path or a \\(samples, sample_rate\\) pair|No such audio file"):
+        load_note(source, CFG)
+
+
+def test_whole_float_sample_rate_is_accepted():
+    y = tone(440.0, 22050, seconds=0.5).astype(np.float32)
+    np.testing.assert_array_equal(load_audio((y, 22050.0), 16000), load_audio((y, 22050), 16000))
+
+
+# -- memory: the header is checked before decoding, and only the frames used are read ---------------------------
+def test_absurd_sample_rate_in_a_header_is_refused(tmp_path):
+    path = tmp_path / "fast.flac"
+    sf.write(path, np.full((6553, 8), 0.25, np.float32), 655350, format="FLAC")
+    with pytest.raises(AudioError, match="655350 Hz"):
+        load_audio(path, SAMPLE_RATE)
+
+
+def test_multichannel_high_rate_file_decodes_within_a_memory_budget(tmp_path):
+    """8 channels at the highest accepted rate for longer than the frame budget: decoding it whole would take
+    8 x 384000 x 23 x 4 B = 283 MB of float32; the front end stays under 200 MB of extra memory."""
+    import tracemalloc
+
+    from hyperlib.audio import MAX_DECODE_FRAMES, MAX_SAMPLE_RATE
+
+    sr, seconds = MAX_SAMPLE_RATE, 23
+    path = tmp_path / "wide.flac"
+    t = np.arange(sr) / sr
+    second = np.repeat((0.5 * np.sin(2 * np.pi * 440.0 * t))[:, None], 8, axis=1).astype(np.float32)
+    with sf.SoundFile(path, "w", sr, 8, subtype="PCM_16", format="FLAC") as f:
+        for _ in range(seconds):
+            f.write(second)
+    tracemalloc.start()
+    try:
+        y = load_audio(path, SAMPLE_RATE)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 200e6, f"{peak / 1e6:.0f} MB"
+    assert len(y) == pytest.approx(MAX_DECODE_FRAMES * SAMPLE_RATE / sr, abs=2)  # only the frames used were read
+    assert dominant_frequency(y[:SAMPLE_RATE], SAMPLE_RATE) == pytest.approx(440.0, rel=0.02)
 
 
 # -- WAV output ----------------------------------------------------------------------------------------------------

@@ -121,6 +121,29 @@ def test_tampered_weights_are_refused(local_hub, tiny_model, tmp_path):
 
 
 @pytest.mark.slow
+def test_snapshot_without_hashes_is_refused(local_hub, tiny_model, tmp_path):
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    for p in tiny_model.iterdir():
+        if p.name != ckpt.HASHES_FILE:
+            (bare / p.name).write_bytes(p.read_bytes())
+    local_hub.publish(REPO_ID, bare)
+    run = hyperlib_cli("synth", PIANO, "--pitch", 60, "--model", REPO_ID, "-o", tmp_path / "x.wav",
+                       endpoint=local_hub.url, home=tmp_path / "hf_home")
+    assert run.returncode == 2 and "hashes.json is missing" in run.stderr, run.stderr[-3000:]
+    assert "Traceback" not in run.stderr and not (tmp_path / "x.wav").exists()
+
+
+@pytest.mark.slow
+def test_default_repo_is_pinned_to_a_revision(local_hub, tiny_model, tmp_path, small_cfg):
+    """A push to the default repo's main branch does not change what a default download fetches."""
+    pinned = local_hub.publish(hub.DEFAULT_REPO_ID, tiny_model, branch=hub.DEFAULT_REVISION)
+    local_hub.publish(hub.DEFAULT_REPO_ID, make_model(tmp_path / "retrained", small_cfg, seed=1))
+    got = downloaded(hyperlib_cli("download", endpoint=local_hub.url, home=tmp_path / "hf_home"))
+    assert got.name == pinned and same_files(got, tiny_model)
+
+
+@pytest.mark.slow
 def test_missing_repo_or_revision_says_what_was_tried(local_hub, tiny_model, tmp_path):
     home = tmp_path / "hf_home"
     run = hyperlib_cli("synth", PIANO, "--pitch", 60, "--model", "tester/no-such-model", "-o", tmp_path / "x.wav",
@@ -193,8 +216,9 @@ def test_without_a_checkout_the_default_is_the_hub_repo(tmp_path, monkeypatch):
         hub.resolve()
     message = str(error.value)
     assert isinstance(error.value, FileNotFoundError)
-    for words in ("1. $HYPERLIB_CHECKPOINT: not set", f"2. the checkpoint bundled with a source checkout ({hub.BUNDLED})",
-                  f"3. Hub repo '{hub.DEFAULT_REPO_ID}'", "HF_HUB_OFFLINE=1 is set"):
+    for words in ("1. $HYPERLIB_CHECKPOINT: not set",
+                  f"2. the checkpoint bundled with a source checkout ({hub.BUNDLED})",
+                  f"3. Hub repo '{hub.DEFAULT_REPO_ID}' (revision {hub.DEFAULT_REVISION})", "HF_HUB_OFFLINE=1 is set"):
         assert words in message, words
 
 

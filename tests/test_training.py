@@ -158,12 +158,14 @@ def features_only(tiny_corpus, small_cfg, tmp_path_factory):
 
 @pytest.fixture()
 def with_features(features_only, tmp_path):
-    """A fresh model folder holding only config.json (no training summaries) and a trained f."""
+    """A fresh model folder holding only config.json (no training summaries) and a trained f (recorded in its
+    hashes.json, without which nothing is loaded)."""
     model_dir = features_only
     cfg = ckpt.read_config(model_dir)
     cfg.pop("training", None)
     ckpt.write_config(tmp_path, cfg)
     shutil.copy(model_dir / "f.safetensors", tmp_path / "f.safetensors")
+    ckpt.record_hash(tmp_path / "f.safetensors")
     return tmp_path
 
 

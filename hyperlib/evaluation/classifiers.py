@@ -194,6 +194,7 @@ def train_eval_classifiers(corpus_dir, validation_dir, model_dir, steps: int | N
         model, summary = train_classifier(task, train, cfg)
         save_file({k: v.contiguous() for k, v in model.state_dict().items()},
                   str(model_dir / f"eval_{task}.safetensors"))
+        ckpt.record_hash(model_dir / f"eval_{task}.safetensors")
         rows, labels = _targets(val, task)
         summary["heldout_accuracy"] = round(accuracy(model, val.mels, rows, labels), 4)
         summary["heldout_notes"] = int(len(rows))
@@ -250,6 +251,7 @@ def train_f_noadv(corpus_dir, model_dir, steps: int = 600, tiny: bool = False, f
         overrides["steps"] = steps
     summary = train_stage("features", corpus_dir, work, device, tiny, fresh, **overrides)
     shutil.copyfile(work / "f.safetensors", model_dir / "f_noadv.safetensors")
+    ckpt.record_hash(model_dir / "f_noadv.safetensors")
     meta = read_eval_config(model_dir)
     meta["f_noadv"] = {**summary, "pitch_adv_weight": 0.0}
     _write_eval_config(model_dir, meta)

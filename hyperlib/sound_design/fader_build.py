@@ -10,7 +10,6 @@ from pathlib import Path
 
 import numpy as np
 
-from ..checkpoint import record_hash
 from ..config import REFINE_STEPS
 from ..corpus import Corpus, load_corpus
 from ..pipeline import Pipeline
@@ -39,7 +38,6 @@ def build_and_measure(model_dir: str | Path, corpus_dir: str | Path, num_compone
     codes = corpus_codes(model, corpus.mels[rows])
     fader_set = fit_pca(codes, num_components, "h")
     path = fader_set.save(Path(model_dir) / FADERS_FILE)
-    record_hash(path)
     log(f"wrote {path} ({fader_set.num_faders} directions, explained {np.round(fader_set.explained, 3).tolist()})")
     sub = _subset(corpus, rows)
     timbre_codes, names = pick_timbres(sub, codes, timbres, pitch, seed)

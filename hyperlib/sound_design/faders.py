@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from safetensors.numpy import save_file
 
-from ..checkpoint import read_safetensors
+from ..checkpoint import read_safetensors, record_hash
 from ..config import REFINE_STEPS
 from ..render import Result, timed
 from ..validation import check_code_method, check_pitch, check_steps
@@ -64,8 +64,11 @@ class Faders:
     def offset(self, faders: Mapping[int, float]) -> np.ndarray:
         """(D,) float32 code offset sum_k g_k * std_k * V_k for ``faders`` {index: g in std units}.
 
-        Raises ValueError for an index outside 0..K-1 or a value that is not a finite number in +-10.
+        Raises TypeError unless ``faders`` is a mapping, ValueError for an index outside 0..K-1 or a value that is
+        not a finite number in +-10.
         """
+        if not isinstance(faders, Mapping):
+            raise TypeError(f"Faders must be a mapping {{index: value in std}}, e.g. {{0: 1.5}}, got {faders!r}.")
         out = np.zeros(self.components.shape[1], dtype=np.float64)
         for k, g in dict(faders).items():
             ok_k = isinstance(k, (int, np.integer)) and not isinstance(k, bool) and 0 <= k < self.num_faders
@@ -83,12 +86,14 @@ class Faders:
         return (np.asarray(codes, np.float64) - self.mean) @ self.components.T / self.std
 
     def save(self, path: str | Path) -> Path:
-        """Write a safetensors file (tensors mean, components, std, explained; space in the metadata)."""
+        """Write a safetensors file (tensors mean, components, std, explained; space in the metadata) and record
+        its sha256 in its folder's ``hashes.json`` (``record_hash``)."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         save_file({"mean": self.mean.astype(np.float32), "components": self.components.astype(np.float32),
                    "std": self.std.astype(np.float32), "explained": self.explained.astype(np.float32)},
                   str(path), metadata={"space": self.space, "num_codes": str(self.num_codes)})
+        record_hash(path)
         return path
 
     @classmethod
@@ -96,7 +101,7 @@ class Faders:
         """Read a file written by ``save`` (or a model folder holding ``faders.safetensors``).
 
         Raises FileNotFoundError naming the command that builds it, CheckpointError when the folder's
-        ``hashes.json`` records another sha256.
+        ``hashes.json`` is missing, lacks the file or records another sha256.
         """
         path = Path(path)
         folder = path if path.is_dir() else path.parent
@@ -104,7 +109,7 @@ class Faders:
         if not path.is_file():
             raise FileNotFoundError(f"{path} is missing: build the timbre faders with "
                                     f"`{BUILD_COMMAND.format(model=folder)}`.")
-        tensors, meta = read_safetensors(path)  # refused if hashes.json records a different sha256
+        tensors, meta = read_safetensors(path)  # refused unless hashes.json records its sha256
         t = {k: v.numpy() for k, v in tensors.items()}
         return cls(t["mean"], t["components"], t["std"], t["explained"], meta.get("space", "h"),
                    int(meta.get("num_codes", 0)))

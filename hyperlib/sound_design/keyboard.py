@@ -127,7 +127,11 @@ def render_keys(model: "Pipeline", sound, keys: KeyRange = KeyRange(), progress=
 
 def render_note_keys(model: "Pipeline", note: np.ndarray, keys: KeyRange = KeyRange(),
                      progress=None) -> KeySet:
-    """``render_keys`` of a prepared note (``model.load(sound)``, (num_samples,) float32)."""
+    """``render_keys`` of a prepared note (``model.load(sound)``, (num_samples,) float32).
+
+    Raises TypeError unless ``keys`` is a KeyRange; ValueError for a bad range, method, steps or vocoder."""
+    if not isinstance(keys, KeyRange):
+        raise TypeError(f"keys must be a KeyRange(low, high, every, method, steps, vocoder), got {keys!r}.")
     start = time.perf_counter()
     regions = check_keys(model, keys.low, keys.high, keys.every)
     sr = model.audio_config.sample_rate

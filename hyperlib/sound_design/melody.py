@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING, Iterable, Sequence
 import librosa
 import numpy as np
 
-from ..audio import peak_normalize
+from ..audio import check_source, peak_normalize
 from ..config import REFINE_STEPS
-from ..validation import check_method, check_pitch, check_steps
+from ..validation import check_method, check_pitch, check_steps, finite_number, whole_number
 
 if TYPE_CHECKING:
     from ..pipeline import Pipeline
@@ -55,20 +55,25 @@ class Note:
 def to_notes(notes: Iterable) -> list[Note]:
     """Notes from ``Note`` objects or tuples (pitch, start_s, duration_s[, velocity]).
 
-    Raises ValueError for an empty list, more than 2000 notes, a negative start, a non-positive
-    duration, a velocity outside 1-127 or a melody longer than 600 s (pitches are checked by the model).
+    Raises TypeError unless ``notes`` is a list or tuple of such notes; ValueError for an empty list, more than
+    2000 notes, a pitch or velocity that is not a whole number (MIDI 0-127, velocity 1-127), a start or duration
+    that is not a number, a negative start, a non-positive duration or a melody longer than 600 s (pitches are
+    checked against the model's range by the model).
     """
+    if not isinstance(notes, (list, tuple)):
+        raise TypeError(f"Notes must be a list of (pitch, start_s, duration_s[, velocity]) tuples, got "
+                        f"{type(notes).__name__}.")
     out = []
     for n in notes:
-        if not isinstance(n, Note):
-            n = tuple(n)
-            if len(n) not in (3, 4):
-                raise ValueError(f"A note is (pitch, start_s, duration_s[, velocity]), got {n!r}.")
-            n = Note(int(n[0]), float(n[1]), float(n[2]), int(n[3]) if len(n) == 4 else 100)
-        if not (np.isfinite(n.start) and np.isfinite(n.duration)) or n.start < 0 or n.duration <= 0:
-            raise ValueError(f"Note start must be >= 0 s and duration > 0 s, got {n}.")
-        if not 1 <= n.velocity <= 127:
-            raise ValueError(f"Note velocity must be 1-127, got {n.velocity}.")
+        fields = (n.pitch, n.start, n.duration, n.velocity) if isinstance(n, Note) else n
+        if not isinstance(fields, (list, tuple)) or len(fields) not in (3, 4):
+            raise ValueError(f"A note is (pitch, start_s, duration_s[, velocity]), got {n!r}.")
+        n = Note(whole_number(fields[0], 0, 127, "Note pitch"),
+                 finite_number(fields[1], 0, MAX_SECONDS, "Note start (s)"),
+                 finite_number(fields[2], 0, MAX_SECONDS, "Note duration (s)"),
+                 whole_number(fields[3], 1, 127, "Note velocity") if len(fields) == 4 else 100)
+        if n.duration <= 0:
+            raise ValueError(f"Note duration must be > 0 s, got {n}.")
         out.append(n)
     if not out:
         raise ValueError("The melody has no notes.")
@@ -82,6 +87,8 @@ def parse_notes(text: str) -> list[Note]:
 
     Example: "60:0:0.5,64:0.5:0.5,67:1:1:110". Raises ValueError naming the bad item.
     """
+    if not isinstance(text, str):
+        raise TypeError(f"Notes text must be a string like 60:0:0.5,64:0.5:0.5, got {type(text).__name__}.")
     notes = []
     for item in [s.strip() for s in text.replace(";", ",").replace("\n", ",").split(",") if s.strip()]:
         parts = item.split(":")
@@ -195,12 +202,13 @@ def render_melody(model: "Pipeline", sound, notes, method: str = "hyper", steps:
     Returns:
         ((round((last end + release_s) * 16000),) float32 waveform, sample rate 16000).
     Raises:
-        ValueError / AudioError: bad notes, pitch, method, steps or audio.
+        ValueError / AudioError: bad notes, pitch, method, steps or audio (all checked before rendering).
+        TypeError: ``notes`` of another type.
     """
     check_method(method)
     steps = check_steps(steps)
-    if not (0 <= float(release_s) <= 5):
-        raise ValueError(f"Release must be 0-5 s, got {release_s!r}.")
+    release_s = finite_number(release_s, 0, 5, "Release (s)")
+    check_source(sound)
     if isinstance(notes, (str, Path)) and str(notes).lower().endswith((".mid", ".midi")):
         notes = read_midi(notes)
     elif isinstance(notes, str):

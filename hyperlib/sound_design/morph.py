@@ -36,8 +36,9 @@ from typing import TYPE_CHECKING, Callable, Sequence
 import numpy as np
 import torch
 
+from ..audio import check_source
 from ..render import Code, Result, render_mels, timed
-from ..validation import check_code_method, check_pitch, check_steps, whole_number
+from ..validation import check_code_method, check_pitch, check_steps, finite_number, whole_number
 from .descriptors import mel_l1, mfcc_distance, mfcc_frames
 
 if TYPE_CHECKING:
@@ -341,12 +342,24 @@ def morph(model: "Pipeline", sounds: Sequence, nodes: int = 9, pitch: int = 60, 
         the node codes, the step-size spread before and after, and the neighbours' MFCC distances of the linear
         and the rendered path, a check the SOM does not optimize; with ``even`` the linear path's K (or K x K)
         notes are rendered once more for it).
+    Raises:
+        TypeError (``sounds`` not a list), AudioError or ValueError (a bad sound, count, pitch, method, steps,
+        nodes, iterations, lr or rule), all before anything is decoded or rendered.
     """
     check_code_method(method)
     refine_steps, pitch = check_steps(refine_steps), check_pitch(pitch, model.model_config)
     nodes = whole_number(nodes, 2, 33, "Morph nodes")
+    iterations = whole_number(iterations, 0, 100, "SOM iterations")
+    lr = None if lr is None else finite_number(lr, 0, 10, "SOM learning rate")
+    if rule not in RULES:
+        raise ValueError(f"Unknown SOM rule {rule!r}; choose one of {', '.join(RULES)}.")
+    if not isinstance(sounds, (list, tuple)):
+        raise TypeError(f"A morph takes a list of 2 or 4 sounds (paths or (samples, sample_rate) pairs), got "
+                        f"{type(sounds).__name__}.")
     if len(sounds) not in (2, 4):
         raise ValueError(f"A morph takes 2 sounds (a path) or 4 sounds (a mesh), got {len(sounds)}.")
+    for s in sounds:  # every sound's type and shape before any of them is decoded
+        check_source(s)
     timings: dict = {}
     codes = []
     for s in sounds:

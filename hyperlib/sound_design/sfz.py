@@ -9,6 +9,7 @@ sampled ones are split between their neighbours (the sampler transposes them), a
 """
 from __future__ import annotations
 
+import os
 import re
 import shutil
 from pathlib import Path
@@ -17,9 +18,9 @@ from typing import TYPE_CHECKING
 import librosa
 import numpy as np
 
-from ..audio import write_wav
+from ..audio import check_source, write_wav
 from ..config import REFINE_STEPS
-from ..validation import check_pitch, check_steps
+from ..validation import check_method, check_pitch, check_steps, finite_number, whole_number
 
 if TYPE_CHECKING:
     from ..pipeline import Pipeline
@@ -46,9 +47,17 @@ def key_regions(low: int, high: int, every: int = 1) -> list[tuple[int, int, int
     return regions
 
 
+MAX_NAME = 64
+"""Longest instrument name kept in file names (characters); a longer one is cut."""
+
+
 def safe_name(name: str) -> str:
-    """A file-name-safe instrument name (letters, digits, - and _)."""
-    return re.sub(r"[^A-Za-z0-9_-]+", "_", name).strip("_") or "hyperlib"
+    """A file-name-safe instrument name (letters, digits, - and _; at most ``MAX_NAME`` characters).
+
+    Raises TypeError unless ``name`` is a string."""
+    if not isinstance(name, str):
+        raise TypeError(f"The instrument name must be a string, got {type(name).__name__}.")
+    return re.sub(r"[^A-Za-z0-9_-]+", "_", name).strip("_")[:MAX_NAME].strip("_") or "hyperlib"
 
 
 def check_keys(model: "Pipeline", low, high, every) -> list[tuple[int, int, int]]:
@@ -58,9 +67,7 @@ def check_keys(model: "Pipeline", low, high, every) -> list[tuple[int, int, int]
     ``every`` is a whole number of keys in 1-24.
     """
     low, high = check_pitch(low, model.model_config), check_pitch(high, model.model_config)
-    if isinstance(every, bool) or not isinstance(every, int) or not 1 <= every <= 24:
-        raise ValueError(f"every must be a whole number of keys in 1-24, got {every!r}.")
-    return key_regions(low, high, every)
+    return key_regions(low, high, whole_number(every, 1, 24, "every (keys between samples)"))
 
 
 def render_regions(model: "Pipeline", note: np.ndarray, regions: list[tuple[int, int, int]],
@@ -115,7 +122,15 @@ def export_sfz(model: "Pipeline", sound, out_dir: str | Path, low: int = 36, hig
         progress: optional callable(done, total) after each key.
     Returns:
         The path of the written ``.sfz`` file.
+    Raises:
+        TypeError (``out_dir`` not a path, ``name`` not a string), AudioError or ValueError (bad sound, keys,
+        method, steps or release), all before anything is rendered.
     """
+    if not isinstance(out_dir, (str, os.PathLike)) or str(out_dir) == "":
+        raise TypeError(f"out_dir must be a folder path, got {out_dir!r}.")
+    check_method(method)
+    name, release_s = safe_name(name), finite_number(release_s, 0, 10, "Release (s)")
+    check_source(sound)
     regions, steps = check_keys(model, low, high, every), check_steps(steps)
     renders = render_regions(model, model.load(sound), regions, method, steps, progress=progress)
     comment = f"{method}, {steps} refinement steps, keys {regions[0][1]}-{regions[-1][2]}, every {every}"

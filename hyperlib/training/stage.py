@@ -180,8 +180,7 @@ class Stage:
         """Write the networks, their hashes and the stage summary after ``steps`` steps; return the summary."""
         final = self._final_losses()
         for module_name, file_name in save_names.items():
-            ckpt.save_network(self.model_dir, file_name, self.modules[module_name])
-        ckpt.write_hashes(self.model_dir)  # sha256 of every safetensors file, checked by load_network
+            ckpt.save_network(self.model_dir, file_name, self.modules[module_name])  # and its sha256 in hashes.json
         cfg = ckpt.read_config(self.model_dir)
         wall, samples = time.time() - t0, steps * self.tc.batch_size
         summary = {"steps": steps, "batch_size": self.tc.batch_size, "lr": self.tc.lr,

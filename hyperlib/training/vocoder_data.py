@@ -111,6 +111,6 @@ def build_pairs(corpus_dir: str | Path, model_dir: str | Path, notes: int = 8000
             h, z, _ = invert(nets, method, x)
             mels[k, b:b + batch_size] = generate(nets, method, h, z, p[b:b + batch_size],
                                                  REFINE_STEPS)[0][:, 0].numpy().astype(np.float16)
-    hashes = recorded_hashes(model_dir) or {}
+    hashes = recorded_hashes(model_dir)
     files = [f"{n}.safetensors" for n in NETWORKS]
     return VocoderPairs(audio, mels, pitch[targets], targets, sources, {f: hashes[f] for f in files if f in hashes})

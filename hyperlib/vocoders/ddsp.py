@@ -44,16 +44,16 @@ import librosa
 import numpy as np
 import torch
 import torch.nn.functional as F
-from safetensors import safe_open
 from safetensors.torch import save_file
 from torch import nn
 
+from ..checkpoint import read_safetensors, record_hash
 from ..config import AudioConfig
 from ..mel import denormalize_log, mel_filterbank
 from .pitch import check_input
 
 WEIGHTS = Path(__file__).with_name("ddsp.safetensors")
-"""The trained decoder shipped with the package."""
+"""The trained decoder shipped with the package (its sha256 in ``hashes.json`` beside it, checked on loading)."""
 SIGNAL_FIELDS = ("sample_rate", "num_samples", "n_fft", "win_length", "hop_length", "n_mels", "num_frames", "f_min",
                  "f_max", "mel_floor", "log_min", "log_max")
 """The ``AudioConfig`` fields that define the mel and audio a decoder was trained on (a config must match them)."""
@@ -286,22 +286,25 @@ def upsample_frames(frames: torch.Tensor, factor: int, length: int) -> torch.Ten
 
 
 def save_decoder(decoder: DDSPDecoder, path: str | Path, record: dict) -> None:
-    """Write the decoder's weights with its configs and ``record`` (how it was trained) in the metadata."""
+    """Write the decoder's weights with its configs and ``record`` (how it was trained) in the metadata, and their
+    sha256 in ``hashes.json`` beside the file (``checkpoint.record_hash``)."""
     meta = {"ddsp": json.dumps(asdict(decoder.cfg)), "audio": json.dumps(asdict(decoder.audio)),
             "record": json.dumps(record)}
     save_file({k: v.contiguous() for k, v in decoder.state_dict().items()}, str(path), metadata=meta)
+    record_hash(path)
 
 
 def read_decoder_file(path: str | Path) -> tuple[dict, dict]:
-    """(state dict, metadata) of a file of ``save_decoder``. Raises FileNotFoundError."""
+    """(state dict, metadata) of a file of ``save_decoder``, after checking its sha256 against ``hashes.json`` beside
+    it. Raises FileNotFoundError, CheckpointError (``checkpoint.read_safetensors``)."""
     if not Path(path).is_file():
         raise FileNotFoundError(f"{path} is missing: train the decoder with `python -m hyperlib train-vocoder`.")
-    with safe_open(str(path), "pt") as fh:
-        return {k: fh.get_tensor(k) for k in fh.keys()}, fh.metadata()
+    return read_safetensors(path)
 
 
 def load_decoder(path: str | Path = WEIGHTS) -> tuple[DDSPDecoder, dict]:
-    """(decoder in eval mode, training record) from a file of ``save_decoder``. Raises FileNotFoundError."""
+    """(decoder in eval mode, training record) from a file of ``save_decoder``. Raises FileNotFoundError,
+    CheckpointError (a missing, incomplete or differing ``hashes.json`` beside the file)."""
     state, meta = read_decoder_file(path)
     decoder = DDSPDecoder(AudioConfig(**json.loads(meta["audio"])), DDSPConfig(**json.loads(meta["ddsp"])))
     decoder.load_state_dict(state)
