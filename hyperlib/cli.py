@@ -192,6 +192,9 @@ def _correction_args(sub) -> None:
     p.add_argument("--model", default="checkpoints", help="model folder whose f made the pairs (default: checkpoints)")
     p.add_argument("--out", required=True, help="folder of the run's state, log and weights (correction.safetensors)")
     p.add_argument("--steps", type=int, default=None, help="total steps (default: 3000)")
+    p.add_argument("--decay-from", type=int, default=None,
+                   help="step from which the learning rate decays (cosine, to a tenth at --steps; default: none)")
+    p.add_argument("--init", default=None, help="a trained correction (.safetensors) a new run starts from")
     p.add_argument("--install", action="store_true",
                    help="at the end, copy the kept weights into the model folder and record their hash")
     p.add_argument("--fresh", action="store_true", help="ignore a saved training state and start over")
@@ -212,8 +215,9 @@ def _run_correction_command(args) -> None:
     else:
         from .training.correction import CorrectionTrainConfig, install_correction, train_correction
 
-        tc = CorrectionTrainConfig(**({} if args.steps is None else {"steps": args.steps}))
-        weights = train_correction(args.pairs, args.val, args.model, args.out, tc, args.fresh, args.threads)
+        given = {k: v for k, v in (("steps", args.steps), ("decay_from", args.decay_from)) if v is not None}
+        weights = train_correction(args.pairs, args.val, args.model, args.out, CorrectionTrainConfig(**given),
+                                   args.fresh, args.threads, args.init)
         print(f"wrote {weights}" + (f"; installed as {install_correction(weights, args.model)}" if args.install else ""))
 
 

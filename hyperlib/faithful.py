@@ -62,17 +62,19 @@ class Faithful:
         """note: (num_samples,) float32 prepared note at MIDI ``src_pitch``; pitches: K target MIDI pitches.
 
         Returns (K, num_samples) float32 notes, each peak-normalized. ``timings``, when given, receives the
-        milliseconds of "pitch_shift", "f" and "correction".
+        milliseconds of "pitch_shift", "f" and "correction". The note's log-mel and h are computed once.
         """
         pitches = np.atleast_1d(np.asarray(pitches, dtype=np.int64))
         notes = np.broadcast_to(np.asarray(note, dtype=np.float32), (len(pitches), len(note)))
-        return self.batch(notes, np.full(len(pitches), int(src_pitch)), pitches, timings)
+        return self.batch(notes, np.full(len(pitches), int(src_pitch)), pitches, timings, same_note=True)
 
     @torch.no_grad()
-    def batch(self, notes: np.ndarray, src: np.ndarray, tgt: np.ndarray, timings: dict | None = None) -> np.ndarray:
+    def batch(self, notes: np.ndarray, src: np.ndarray, tgt: np.ndarray, timings: dict | None = None,
+              same_note: bool = False) -> np.ndarray:
         """B prepared notes (B, num_samples) at MIDI ``src`` (B,), each moved to MIDI ``tgt`` (B,): (B, num_samples)
         float32, each peak-normalized. At its own pitch (``src == tgt``) a note is returned as it is: the correction
-        models the change between two pitches. ``timings`` as in ``__call__``."""
+        models the change between two pitches. ``same_note``: every row is the same note (its log-mel and h are
+        computed once). ``timings`` as in ``__call__``."""
         timings = {} if timings is None else timings
         device = next(self.correction.parameters()).device
         src_t, tgt_t = (torch.as_tensor(np.asarray(p, dtype=np.int64), device=device) for p in (src, tgt))
@@ -80,9 +82,11 @@ class Faithful:
             shifted = np.stack([phase_vocoder(x, int(b) - int(a), self.cfg) for x, a, b in zip(notes, src, tgt)])
         shifted = torch.from_numpy(shifted).to(device)
         with timed(timings, "f"):
-            unique, index = np.unique(np.asarray(notes), axis=0, return_inverse=True)
-            h = self.f(self.logmel(torch.from_numpy(unique).to(device)))[torch.as_tensor(index.reshape(-1))]
+            x = self.logmel(torch.from_numpy(np.ascontiguousarray(notes[:1] if same_note else notes)).to(device))
+            h = self.f(x)
+            if same_note:
+                x, h = x.expand(len(notes), -1, -1, -1), h.expand(len(notes), -1)
         with timed(timings, "correction"):
-            gain = self.correction(self.logmel(shifted), h, src_t, tgt_t) * (src_t != tgt_t)[:, None, None]
+            gain = self.correction(self.logmel(shifted), h, src_t, tgt_t, x) * (src_t != tgt_t)[:, None, None]
             y = apply_mel_gain(shifted, gain, self.cfg, self.weights).cpu().numpy()
         return np.stack([peak_normalize(a, self.cfg.peak_dbfs) for a in y])

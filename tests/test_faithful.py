@@ -156,3 +156,22 @@ def test_faithful_plays_melodies_and_exports_instruments(model, tmp_path):
     assert sfz.is_file() and len(list(tmp_path.rglob("*.wav"))) == 3
     with pytest.raises(ValueError, match="cannot mix"):
         model.morph([str(PIANO), str(HANDSAW)], nodes=3, method="faithful")
+
+
+def test_a_correction_grown_a_source_channel_starts_as_it_was(tmp_path):
+    from safetensors.torch import save_file
+
+    from hyperlib.training.correction import _start_from
+
+    torch.manual_seed(0)
+    old = SpectralCorrection(32, CFG.n_mels, CorrectionConfig(channels=4, cond_dim=8))
+    for p in old.parameters():  # a trained correction: no zeros left
+        torch.nn.init.normal_(p, std=0.1)
+    save_file({k: v.contiguous() for k, v in old.state_dict().items()}, str(tmp_path / "old.safetensors"))
+    new = SpectralCorrection(32, CFG.n_mels, CorrectionConfig(channels=4, cond_dim=8, source_channel=True))
+    _start_from(new, tmp_path / "old.safetensors")
+    mel, source, h = torch.randn(2, 1, CFG.n_mels, CFG.num_frames), torch.randn(2, 1, CFG.n_mels, CFG.num_frames), torch.randn(2, 32)
+    pitches = torch.tensor([48, 60]), torch.tensor([60, 79])
+    assert torch.allclose(new(mel, h, *pitches, source), old(mel, h, *pitches), atol=1e-6)
+    with pytest.raises(ValueError, match="source"):
+        new(mel, h, *pitches)

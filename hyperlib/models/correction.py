@@ -27,12 +27,14 @@ class CorrectionConfig:
     channels: width of the convolutions over the (mel band, frame) plane. cond_dim: width of the conditioning
     vector made from h and the two pitches. max_log_gain: bound of the gain in nats (4 = +-34.7 dB), reached
     smoothly through tanh. pitch_frequencies: Fourier features per pitch (sin and cos of pi * k * u, k = 1, 2, 4...).
+    source_channel: the convolutions also read the input's own log-mel before the shift (where its formants were).
     """
 
     channels: int = 16
     cond_dim: int = 64
     max_log_gain: float = 4.0
     pitch_frequencies: int = 3
+    source_channel: bool = False
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -67,11 +69,13 @@ class FiLMConv(nn.Module):
 class SpectralCorrection(nn.Module):
     """(shifted log-mel, h, source and target MIDI pitch) -> log-gain per mel band and frame.
 
-    forward(mel, h, src, tgt): mel (B, 1, n_mels, frames) normalized log-mel of the pitch-shifted note; h (B, h_dim)
-    the input's timbre f(x); src, tgt (B,) MIDI pitches of the input and of the output. Returns (B, n_mels, frames)
-    gains in nats (natural log of a magnitude factor), within +-``max_log_gain``: a gain per band for the whole note
-    from (h, pitches) plus a gain per band and frame from dilated convolutions over the shifted log-mel (with the
-    band's position as a second input channel) modulated by (h, pitches).
+    forward(mel, h, src, tgt, source): mel (B, 1, n_mels, frames) normalized log-mel of the pitch-shifted note;
+    h (B, h_dim) the input's timbre f(x); src, tgt (B,) MIDI pitches of the input and of the output; source
+    (B, 1, n_mels, frames) the input's own log-mel (read with ``source_channel``, else ignored). Returns
+    (B, n_mels, frames) gains in nats (natural log of a magnitude factor), within +-``max_log_gain``: a gain per band
+    for the whole note from (h, pitches) plus a gain per band and frame from dilated convolutions over the shifted
+    log-mel (with the band's position, and with ``source_channel`` the input's log-mel, as further input channels)
+    modulated by (h, pitches).
     """
 
     def __init__(self, h_dim: int, n_mels: int, cfg: CorrectionConfig = CorrectionConfig()):
@@ -81,7 +85,8 @@ class SpectralCorrection(nn.Module):
         self.cond = nn.Sequential(nn.Linear(h_dim + 3 + 4 * cfg.pitch_frequencies, cfg.cond_dim), nn.GELU(),
                                   nn.Linear(cfg.cond_dim, cfg.cond_dim), nn.GELU())
         self.band_gain = nn.Linear(cfg.cond_dim, n_mels)
-        self.convs = nn.ModuleList([FiLMConv(2, c, cfg.cond_dim, 1), FiLMConv(c, c, cfg.cond_dim, 2),
+        self.convs = nn.ModuleList([FiLMConv(3 if cfg.source_channel else 2, c, cfg.cond_dim, 1),
+                                    FiLMConv(c, c, cfg.cond_dim, 2),
                                     FiLMConv(c, c, cfg.cond_dim, 4)])
         self.out = nn.Conv2d(c, 1, 1)
         for layer in (self.band_gain, self.out):  # "no change" at the start
@@ -89,9 +94,15 @@ class SpectralCorrection(nn.Module):
             nn.init.zeros_(layer.bias)
         self.register_buffer("band_position", torch.linspace(-1, 1, n_mels)[:, None], persistent=False)
 
-    def forward(self, mel: torch.Tensor, h: torch.Tensor, src: torch.Tensor, tgt: torch.Tensor) -> torch.Tensor:
+    def forward(self, mel: torch.Tensor, h: torch.Tensor, src: torch.Tensor, tgt: torch.Tensor,
+                source: torch.Tensor | None = None) -> torch.Tensor:
         cond = self.cond(torch.cat([h, pitch_features(src, tgt, self.cfg.pitch_frequencies)], dim=1))
-        x = torch.cat([mel, self.band_position.expand(mel.shape[0], 1, -1, mel.shape[-1])], dim=1)
+        x = [mel, self.band_position.expand(mel.shape[0], 1, -1, mel.shape[-1])]
+        if self.cfg.source_channel:
+            if source is None:
+                raise ValueError("This correction reads the input's own log-mel: pass `source`.")
+            x.append(source)
+        x = torch.cat(x, dim=1)
         for conv in self.convs:
             x = conv(x, cond)
         gain = self.out(x)[:, 0] + self.band_gain(cond)[:, :, None]

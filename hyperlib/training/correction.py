@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors.torch import save_file
+from safetensors.torch import load_file, save_file
 from tqdm import tqdm
 
 from ..checkpoint import configs, file_sha256, record_hash, replace_atomically
@@ -45,14 +45,14 @@ class CorrectionTrainConfig:
     spectral_weight: float = 0.125
     val_every: int = 200
     seed: int = 0
-    correction: CorrectionConfig = field(default_factory=CorrectionConfig)
+    correction: CorrectionConfig = field(default_factory=lambda: CorrectionConfig(source_channel=True))
 
 
 def corrected(net: SpectralCorrection, shifted: torch.Tensor, h: torch.Tensor, src: torch.Tensor, tgt: torch.Tensor,
-              logmel: LogMel, weights: torch.Tensor, peak_dbfs: float) -> torch.Tensor:
-    """The faithful method's output for shifted notes (B, num_samples): the correction applied, then the peak
-    normalized to ``peak_dbfs`` dB (differentiable)."""
-    gain = net(logmel(shifted), h, src, tgt)
+              source: torch.Tensor, logmel: LogMel, weights: torch.Tensor, peak_dbfs: float) -> torch.Tensor:
+    """The faithful method's output for shifted notes (B, num_samples) of sources whose log-mels are ``source``
+    (B, 1, n_mels, frames): the correction applied, then the peak normalized to ``peak_dbfs`` dB (differentiable)."""
+    gain = net(logmel(shifted), h, src, tgt, source)
     y = apply_mel_gain(shifted, gain, logmel.cfg, weights)
     return y * (10 ** (peak_dbfs / 20) / y.abs().amax(dim=1, keepdim=True).clamp(min=1e-8))
 
@@ -68,11 +68,13 @@ def lr_at(tc: CorrectionTrainConfig, step: int) -> float:
 
 def train_correction(pairs_path: str | Path, val_path: str | Path, model_dir: str | Path, out_dir: str | Path,
                      tc: CorrectionTrainConfig = CorrectionTrainConfig(), fresh: bool = False,
-                     threads: int | None = None) -> Path:
+                     threads: int | None = None, init: str | Path | None = None) -> Path:
     """Train (or resume) the correction on ``pairs_path``, checked on ``val_path``; returns the weights file.
 
-    model_dir: the model folder whose f made the pairs' h (its audio settings are used). Raises FileNotFoundError
-    for missing pairs, ValueError for pairs made with another f than the folder's.
+    model_dir: the model folder whose f made the pairs' h (its audio settings are used). init: a trained correction
+    (``correction.safetensors``) a new run starts from; its first convolution's weights for an input channel it
+    lacked (``source_channel``) start at zero, so the run starts as that correction. Raises FileNotFoundError for
+    missing pairs, ValueError for pairs made with another f than the folder's or an ``init`` of another shape.
     """
     if threads:
         torch.set_num_threads(threads)
@@ -90,6 +92,8 @@ def train_correction(pairs_path: str | Path, val_path: str | Path, model_dir: st
     torch.manual_seed(tc.seed)
     rng = np.random.default_rng(tc.seed)
     net = SpectralCorrection(model_cfg.h_dim, audio_cfg.n_mels, tc.correction)
+    if init is not None and not state_path.is_file():
+        _start_from(net, init)
     opt = torch.optim.Adam(net.parameters(), lr=tc.lr)
     logmel, weights = LogMel(audio_cfg), mel_to_bins(audio_cfg)
     basis = torch.from_numpy(mel_filterbank(audio_cfg))
@@ -103,7 +107,8 @@ def train_correction(pairs_path: str | Path, val_path: str | Path, model_dir: st
 
     def tensors(p: CorrectionPairs, rows):
         return (torch.from_numpy(p.shifted[rows]), torch.from_numpy(p.target[rows]), torch.from_numpy(p.h[rows]),
-                torch.from_numpy(p.src[rows]).long(), torch.from_numpy(p.tgt[rows]).long())
+                torch.from_numpy(p.src[rows]).long(), torch.from_numpy(p.tgt[rows]).long(),
+                torch.from_numpy(p.source[rows].astype(np.float32)).unsqueeze(1))
 
     def loss_terms(y, target):
         mel_l1 = (logmel(y) - logmel(target)).abs().mean(dim=(1, 2, 3))
@@ -115,8 +120,8 @@ def train_correction(pairs_path: str | Path, val_path: str | Path, model_dir: st
         net.eval()
         scores = {"mel_l1": [], "fine": [], "mel_l1_shift": [], "fine_shift": []}
         for s in range(0, len(val), 64):
-            shifted, target, h, src, tgt = tensors(val, np.arange(s, min(s + 64, len(val))))
-            for key, y in (("", corrected(net, shifted, h, src, tgt, logmel, weights, audio_cfg.peak_dbfs)),
+            shifted, target, h, src, tgt, source = tensors(val, np.arange(s, min(s + 64, len(val))))
+            for key, y in (("", corrected(net, shifted, h, src, tgt, source, logmel, weights, audio_cfg.peak_dbfs)),
                            ("_shift", shifted)):
                 mel_l1, spec = loss_terms(y, target)
                 scores["mel_l1" + key].append(mel_l1)
@@ -145,8 +150,8 @@ def train_correction(pairs_path: str | Path, val_path: str | Path, model_dir: st
             t0 = time.perf_counter()
             for g in opt.param_groups:
                 g["lr"] = lr_at(tc, step)
-            shifted, target, h, src, tgt = tensors(pairs, rng.integers(len(pairs), size=tc.batch_size))
-            y = corrected(net, shifted, h, src, tgt, logmel, weights, audio_cfg.peak_dbfs)
+            shifted, target, h, src, tgt, source = tensors(pairs, rng.integers(len(pairs), size=tc.batch_size))
+            y = corrected(net, shifted, h, src, tgt, source, logmel, weights, audio_cfg.peak_dbfs)
             mel_l1, spec = loss_terms(y, target)
             spec_mean = torch.stack([v.mean() for v in spec.values()]).mean()
             loss = tc.mel_weight * mel_l1.mean() + tc.spectral_weight * spec_mean
@@ -169,6 +174,22 @@ def train_correction(pairs_path: str | Path, val_path: str | Path, model_dir: st
             bar.set_postfix(loss=f"{record['loss']:.3f}")
     bar.close()
     return weights_path
+
+
+def _start_from(net: SpectralCorrection, path: str | Path) -> None:
+    """Copy a trained correction's weights into ``net``; input channels ``net`` has beyond them start at zero."""
+    state = load_file(str(path))  # a run's own output, before it is installed (and hash-checked) in a model folder
+    own = net.state_dict()
+    for key, value in state.items():
+        if key not in own:
+            raise ValueError(f"The correction in {path} has a weight {key!r} the one to train lacks.")
+        if own[key].shape == value.shape:
+            own[key] = value
+        elif own[key].dim() == 4 and own[key].shape[1] > value.shape[1] and own[key].shape[0] == value.shape[0]:
+            own[key] = torch.cat([value, torch.zeros_like(own[key][:, value.shape[1]:])], dim=1)
+        else:
+            raise ValueError(f"The correction in {path} has another shape of {key!r}: {tuple(value.shape)}.")
+    net.load_state_dict(own)
 
 
 def install_correction(weights: str | Path, model_dir: str | Path) -> Path:

@@ -29,11 +29,13 @@ SHIFT_GROUPS = ((0, 0), (1, 3), (4, 6), (7, 12), (13, 48))
 @dataclass
 class CorrectionPairs:
     """Pairs in memory. shifted, target: (N, num_samples) float32 notes; h: (N, h_dim) f of the source note;
-    src, tgt: (N,) MIDI pitches; font: (N,) font names; program: (N,) GM programs; model_f: sha256 of the f used."""
+    source: (N, n_mels, frames) float16 normalized log-mel of the source note; src, tgt: (N,) MIDI pitches; font:
+    (N,) font names; program: (N,) GM programs; model_f: sha256 of the f used."""
 
     shifted: np.ndarray
     target: np.ndarray
     h: np.ndarray
+    source: np.ndarray
     src: np.ndarray
     tgt: np.ndarray
     font: np.ndarray
@@ -44,6 +46,7 @@ class CorrectionPairs:
     def save(self, path: str | Path) -> None:
         """Write an uncompressed .npz (the notes as float16)."""
         np.savez(path, shifted=self.shifted.astype(np.float16), target=self.target.astype(np.float16), h=self.h,
+                 source=self.source.astype(np.float16),
                  src=self.src, tgt=self.tgt, font=self.font, program=self.program, shifter=self.shifter,
                  model_f=self.model_f)
 
@@ -54,7 +57,8 @@ class CorrectionPairs:
             raise FileNotFoundError(f"No correction pairs at {path}: make them with `python -m hyperlib "
                                     "correction-pairs`.")
         d = np.load(path)
-        return cls(d["shifted"].astype(np.float32), d["target"].astype(np.float32), d["h"], d["src"], d["tgt"],
+        return cls(d["shifted"].astype(np.float32), d["target"].astype(np.float32), d["h"], d["source"], d["src"],
+                   d["tgt"],
                    d["font"], d["program"], str(d["shifter"]), str(d["model_f"]))
 
     def __len__(self) -> int:
@@ -111,7 +115,8 @@ def build_pairs(fonts: list[str], model_dir: str | Path, pairs: int, seed: int =
     renderer.close()
     mels = torch.stack(out.pop("mel"))
     h = torch.cat([f(mels[s:s + 64]) for s in range(0, len(mels), 64)]).numpy()
-    return CorrectionPairs(np.stack(out["shifted"]), np.stack(out["target"]), h, np.array(out["src"]),
+    return CorrectionPairs(np.stack(out["shifted"]), np.stack(out["target"]), h,
+                           mels[:, 0].numpy().astype(np.float16), np.array(out["src"]),
                            np.array(out["tgt"]), np.array(out["font"]), np.array(out["program"]), shifter,
                            file_sha256(Path(model_dir) / "f.safetensors"))
 
