@@ -168,7 +168,8 @@ def render_all(path: str | None, pitch: float = 60, steps: float = REFINE_STEPS,
         plots = [save_mel_plot(mel, title, model.audio_config) for mel, title in
                  [(x, "Your sound")] + [(r.mel, METHOD_LABELS[r.method]) for r in results] + [(dsp_mel, DSP_LABEL)]]
     with timed(timings, "wav files"):
-        wavs = [save_wav(result) for result in results] + [save_audio(dsp, model.audio_config.sample_rate, "dsp")]
+        wavs = [save_wav(result) for result in results] + [save_audio(dsp, model.audio_config.sample_rate,
+                                                                  f"hyperlib-dsp-midi{results[0].pitch}")]
     outputs = [plots[0]]
     for wav, plot in zip(wavs, plots[1:]):
         outputs += [wav, plot]
