@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 from tqdm import tqdm
 
@@ -92,8 +93,12 @@ def train_correction(pairs_path: str | Path, val_path: str | Path, model_dir: st
     torch.manual_seed(tc.seed)
     rng = np.random.default_rng(tc.seed)
     net = SpectralCorrection(model_cfg.h_dim, audio_cfg.n_mels, tc.correction)
-    if init is not None and not state_path.is_file():
-        _start_from(net, init)
+    start = None  # the record of the correction the run started from
+    if init is not None:
+        if not state_path.is_file():
+            _start_from(net, init)
+        with safe_open(str(init), "pt") as f:
+            start = json.loads(f.metadata().get("record", "{}"))
     opt = torch.optim.Adam(net.parameters(), lr=tc.lr)
     logmel, weights = LogMel(audio_cfg), mel_to_bins(audio_cfg)
     basis = torch.from_numpy(mel_filterbank(audio_cfg))
@@ -139,6 +144,9 @@ def train_correction(pairs_path: str | Path, val_path: str | Path, model_dir: st
                   "seconds": round(seconds, 1), "threads": torch.get_num_threads(), "pairs": len(pairs),
                   "val_pairs": len(val), "shifter": pairs.shifter, "model_f": f_hash, "heldout": val_scores,
                   "train_config": {k: v for k, v in asdict(tc).items() if k != "correction"}}
+        if start is not None:
+            record["init"] = start
+            record["samples_total"] = record["samples"] + start.get("samples_total", start.get("samples", 0))
         meta = {"correction": json.dumps(tc.correction.to_dict()), "record": json.dumps(record)}
         state = {k: v.contiguous() for k, v in net.state_dict().items()}
         replace_atomically(weights_path, lambda tmp: save_file(state, str(tmp), metadata=meta))
