@@ -129,13 +129,17 @@ def request_args(i: int) -> tuple[str, int]:
     return str(RECORDINGS[i % len(RECORDINGS)]), PITCHES[i % len(PITCHES)]
 
 
+RENDERED_SOUNDS = 5
+"""WAVs in a /render answer: GANStrument, GANStrument Enc., HyperGANStrument, faithful and the pitch shift."""
+
 def check_render(outputs, downloaded: bool = True) -> None:
-    """A /render answer: three WAVs (downloaded files, or URLs ending in .wav) and the summary.
+    """A /render answer: five WAVs (the four quick methods and the plain pitch shift; downloaded files, or URLs
+    ending in .wav) and the summary.
 
     Raises AssertionError otherwise.
     """
     wavs = outputs[1:-1:2]
-    assert len(wavs) == 3, outputs
+    assert len(wavs) == RENDERED_SOUNDS, outputs
     if downloaded:
         assert all(Path(w).is_file() for w in wavs), wavs
     else:

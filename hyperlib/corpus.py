@@ -83,7 +83,7 @@ UNPITCHED_PROGRAMS = range(120, 128)  # GM sound effects: breath, seashore, heli
 KIT_FAMILY = GM_FAMILIES.index("percussive")
 GS_SFX_KIT = 56  # GS drum kit 56 (bank 128), "SFX": sound effects on its keys
 SILENT_PEAK = 64  # int16 peak below which a render counts as silent and is dropped
-FLUSH_S = 4  # at most this many seconds of a released note's tail are played out between two notes
+FLUSH_S = 4  # with ``play_out``, at most this many seconds of a released note's tail are played out between notes
 
 
 @dataclass
@@ -205,12 +205,17 @@ class FontRenderer:
     notes of one preset (one ``timidity`` run for all of them). The same notes as the corpus holds (before the
     front end). Sources are loaded on first use; raises FileNotFoundError (``soundfont_path``, or
     ``hyperlib.timidity``) for a source or program that is not installed. Call ``close()`` when done.
+
+    Between two notes libfluidsynth plays a quarter second of the released voices, as the default corpus and the
+    validation corpus were rendered (a long release can then still sound at the next note's start); ``play_out``
+    plays each tail out until silence (at most ``FLUSH_S`` seconds), as the wider corpus's sources need (drum kits
+    and sound effects ring for seconds, and a silent key would otherwise keep the previous note's tail).
     """
 
-    def __init__(self, cfg: AudioConfig = AudioConfig(), hold_s: float = 0.8):
+    def __init__(self, cfg: AudioConfig = AudioConfig(), hold_s: float = 0.8, play_out: bool = False):
         import fluidsynth  # imported here: only soundfont rendering needs libfluidsynth
 
-        self.cfg, self.hold_s, self.hold = cfg, hold_s, int(hold_s * cfg.sample_rate)
+        self.cfg, self.hold_s, self.hold, self.play_out = cfg, hold_s, int(hold_s * cfg.sample_rate), play_out
         self.synth = fluidsynth.Synth(samplerate=float(cfg.sample_rate))
         for key, value in (("synth.reverb.active", 0), ("synth.chorus.active", 0), ("synth.gain", 1.0)):
             self.synth.setting(key, value)
@@ -268,11 +273,14 @@ class FontRenderer:
         held = synth.get_samples(self.hold)
         synth.noteoff(0, pitch)
         rest = synth.get_samples(self.cfg.num_samples - self.hold)
-        synth.system_reset()  # releases the voices, whose tails can last seconds: play them out before the next note
-        block = self.cfg.sample_rate // 16
-        for _ in range(FLUSH_S * 16):
-            if np.abs(synth.get_samples(block)).max() <= 1:
-                break
+        synth.system_reset()
+        if not self.play_out:
+            synth.get_samples(self.cfg.sample_rate // 4)
+        else:
+            block = self.cfg.sample_rate // 16
+            for _ in range(FLUSH_S * 16):
+                if np.abs(synth.get_samples(block)).max() <= 1:
+                    break
         stereo = np.concatenate([held, rest]).reshape(-1, 2).astype(np.float32)
         if np.abs(stereo).max() < SILENT_PEAK:
             return None
@@ -311,7 +319,7 @@ def _render_fonts(fonts, programs, pitches, velocities, cfg: AudioConfig, hold_s
     """Render the fonts' melodic presets at ``pitches`` and their drum kits' keys among ``pitches``;
     ``add(audio, record)`` keeps a note (and returns whether it did). Instrument ids count the instruments
     (melodic presets, kit keys) with a kept note, in order."""
-    renderer = FontRenderer(cfg, hold_s)
+    renderer = FontRenderer(cfg, hold_s, play_out=bool(set(fonts) - set(TRAIN_FONTS) - {"TimGM6mb"}))
     jobs = [(font, bank, program, name, kit) for font in fonts
             for kit, presets in ((False, renderer.presets(font)), (True, renderer.kits(font)))
             for bank, program, name in presets if programs is None or program in programs]

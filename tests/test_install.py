@@ -170,9 +170,9 @@ def test_space_folder_runs_in_a_fresh_venv(tmp_path):
             config = json.load(response)
     # the sound-design tabs found the Space's examples too (their inputs start with the violin and the handsaw)
     defaults = {(c["props"].get("value") or {}).get("orig_name") for c in config["components"] if c.get("type") == "audio"}
-    assert {"piano_c4.aif", "violin.ogg", "handsaw.ogg"} <= defaults
+    assert {"piano_c4.wav", "violin.ogg", "handsaw.ogg"} <= defaults  # the AIFF piano as its playable WAV copy
     wavs = outputs[1:-1:2]
-    assert len(wavs) == 3
+    assert len(wavs) == 5  # the four quick methods and the pitch shift
     for path in wavs:
         assert_valid_wav(path)
     assert "C4" in outputs[-1]

@@ -53,7 +53,7 @@ def check_outputs(api_name: str, outputs) -> None:
     """The audio of a successful response: every WAV valid."""
     if api_name == "/render":
         wavs = outputs[1:-1:2]
-        assert len(wavs) == 3 and "MIDI" in outputs[-1]
+        assert len(wavs) == 5 and "MIDI" in outputs[-1]  # the four quick methods and the pitch shift
     elif api_name == "/mix":
         wavs = [outputs[0]]
     else:  # /ab_render: (A, B, status); the trial stays on the server

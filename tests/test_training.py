@@ -423,6 +423,7 @@ def copy_trained(trained, folder):
     model_dir, _ = trained
     for p in model_dir.glob("*.safetensors"):
         shutil.copy(p, folder / p.name)
+    shutil.copy(model_dir / ckpt.HASHES_FILE, folder / ckpt.HASHES_FILE)  # without it nothing loads
     ckpt.write_config(folder, ckpt.read_config(model_dir))
     return model_dir
 

@@ -98,9 +98,11 @@ class Evaluator:
         return {int(r): self._vocoded[int(r)] for r in rows}
 
     def note_audio(self, rows) -> dict[int, np.ndarray]:
-        """Each corpus row's own audio: the note rendered again from its soundfont through the front end, as the
-        corpus was made (cached); rows that cannot be rendered again (NSynth, DSP patches) fall back to
-        ``vocoded_truth``. The input of the pitch shifters, the classic sampler and the faithful method."""
+        """Each corpus row's own audio: the note rendered again from its soundfont through the front end (cached);
+        rows that cannot be rendered again (NSynth, DSP patches) fall back to ``vocoded_truth``. The input of the
+        pitch shifters, the classic sampler and the faithful method. Rendered in another order than the corpus, a
+        note can differ at its start from the corpus's by the release of the note before it (``FontRenderer``), so
+        these rows are close to, not exactly, the corpus's note at its own pitch."""
         todo = sorted({int(r) for r in rows} - set(self._rendered))
         if any(self.corpus.notes[r].soundfont in SOUNDFONTS for r in todo):
             renderer = FontRenderer(self.acfg)
