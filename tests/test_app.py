@@ -6,7 +6,6 @@ folder named by ``HYPERLIB_CHECKPOINT``).
 """
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 import os
@@ -27,20 +26,10 @@ from hyperlib.app_bench import AppStartError, serve_app  # noqa: E402
 from hyperlib.pitch_shift import phase_vocoder  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-APP_PATH = REPO_ROOT / "demos" / "app.py"
 PIANO = REPO_ROOT / "examples" / "piano_c4.aif"
 HANDSAW = REPO_ROOT / "examples" / "handsaw.ogg"
 SAMPLE_RATE, NUM_SAMPLES = 16000, 16384
 STARTUP_TIMEOUT_S = 120
-
-
-@pytest.fixture(scope="module")
-def app():
-    """demos/app.py imported as a module (demos/ is not a package)."""
-    spec = importlib.util.spec_from_file_location("hyperlib_demo_app", APP_PATH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")

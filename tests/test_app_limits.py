@@ -3,7 +3,6 @@ limit and one request at a time per visitor, a sentence for every failure, and t
 """
 from __future__ import annotations
 
-import importlib.util
 import math
 import os
 import sys
@@ -16,15 +15,7 @@ import pytest
 
 gr = pytest.importorskip("gradio")
 
-from test_app import APP_PATH, HANDSAW, PIANO, start_app  # noqa: E402
-
-
-@pytest.fixture(scope="module")
-def app():
-    spec = importlib.util.spec_from_file_location("hyperlib_demo_app_limits", APP_PATH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from test_app import HANDSAW, PIANO, start_app  # noqa: E402
 
 
 @pytest.fixture

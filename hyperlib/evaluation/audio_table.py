@@ -8,8 +8,6 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from ..audio import prepare_note
-from ..corpus import FontRenderer
 from ..mel import mel_filterbank
 from ..vocoders import VOCODERS
 from . import metrics as M
@@ -33,13 +31,7 @@ def audio_distances(ev: Evaluator, inputs: np.ndarray) -> dict:
     src, pitches, tgt = ev.select_targets(inputs)
     pick = np.sort(rng.choice(len(src), min(cfg.audio_pairs, len(src)), replace=False))
     tasks = {"rec": (rec, ev.pitch[rec].astype(int), rec), "syn": (src[pick], pitches[pick], tgt[pick])}
-    renderer, truth = FontRenderer(ev.acfg), {}
-    for r in sorted({int(r) for _, _, t in tasks.values() for r in t}):
-        n = ev.corpus.notes[r]
-        y = renderer.render(n.soundfont, n.bank, n.program, n.pitch, n.velocity)
-        if y is not None:
-            truth[r] = prepare_note(y, ev.acfg)
-    renderer.close()
+    truth = ev.rendered_audio(sorted({int(r) for _, _, t in tasks.values() for r in t}))
     vocoders = {name: ev.vocoder(name) for name in VOCODERS}
     basis = mel_filterbank(ev.acfg)
     rows: dict[str, dict[str, list]] = {}

@@ -97,12 +97,10 @@ class Evaluator:
         self._vocoded.update(zip(todo, audios))
         return {int(r): self._vocoded[int(r)] for r in rows}
 
-    def note_audio(self, rows) -> dict[int, np.ndarray]:
-        """Each corpus row's own audio: the note rendered again from its soundfont through the front end (cached);
-        rows that cannot be rendered again (NSynth, DSP patches) fall back to ``vocoded_truth``. The input of the
-        pitch shifters, the classic sampler and the faithful method. Rendered in another order than the corpus, a
-        note can differ at its start from the corpus's by the release of the note before it (``FontRenderer``), so
-        these rows are close to, not exactly, the corpus's note at its own pitch."""
+    def rendered_audio(self, rows) -> dict[int, np.ndarray]:
+        """The rows whose notes render again from their soundfont, each through the front end (cached, so each note
+        is rendered once per run): {row: (num_samples,) float32}. Rows that do not (NSynth, DSP patches, a render
+        now silent) are left out."""
         todo = sorted({int(r) for r in rows} - set(self._rendered))
         if any(self.corpus.notes[r].soundfont in SOUNDFONTS for r in todo):
             renderer = FontRenderer(self.acfg)
@@ -115,9 +113,17 @@ class Evaluator:
                 except AudioError:
                     self._rendered[r] = None
             renderer.close()
-        missing = [int(r) for r in rows if self._rendered.get(int(r)) is None]
-        vocoded = self.vocoded_truth(missing) if missing else {}
-        return {int(r): vocoded[int(r)] if int(r) in vocoded else self._rendered[int(r)] for r in rows}
+        return {int(r): self._rendered[int(r)] for r in rows if self._rendered.get(int(r)) is not None}
+
+    def note_audio(self, rows) -> dict[int, np.ndarray]:
+        """Each corpus row's own audio: the note rendered again from its soundfont through the front end (cached);
+        rows that cannot be rendered again (NSynth, DSP patches) fall back to ``vocoded_truth``. The input of the
+        pitch shifters, the classic sampler and the faithful method. Rendered in another order than the corpus, a
+        note can differ at its start from the corpus's by the release of the note before it (``FontRenderer``), so
+        these rows are close to, not exactly, the corpus's note at its own pitch."""
+        rendered = self.rendered_audio(rows)
+        missing = [int(r) for r in rows if int(r) not in rendered]
+        return {**rendered, **(self.vocoded_truth(missing) if missing else {})}
 
     @torch.no_grad()
     def generate(self, method: str, x: torch.Tensor, pitch: torch.Tensor) -> torch.Tensor:

@@ -10,9 +10,10 @@ import numpy as np
 import torch
 from scipy import linalg
 
-from ..audio import peak_normalize, pyin_f0
+from ..audio import pyin_f0
 from ..config import AudioConfig
 from ..mel import denormalize_log, frame_levels_db
+from ..pitch_shift import fit_length
 
 # -- external pitch estimator ---------------------------------------------------------------------
 PYIN_FMIN_MIDI, PYIN_FMAX_MIDI = 24, 108
@@ -112,8 +113,7 @@ def resample_shift(audio: np.ndarray, semitones: float, cfg: AudioConfig) -> np.
         ratio = 2.0 ** (-semitones / 12.0)  # output length / input length
         y = librosa.resample(y, orig_sr=float(cfg.sample_rate), target_sr=float(cfg.sample_rate) * ratio,
                              res_type="soxr_hq")
-    y = y[: cfg.num_samples]
-    return peak_normalize(np.pad(y, (0, cfg.num_samples - y.size)), cfg.peak_dbfs)
+    return fit_length(y, cfg)
 
 
 # -- what the ear hears: colour and loudness over time --------------------------------------------------
