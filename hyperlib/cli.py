@@ -194,6 +194,8 @@ def _correction_args(sub) -> None:
     p.add_argument("--steps", type=int, default=None, help="total steps (default: 3000)")
     p.add_argument("--decay-from", type=int, default=None,
                    help="step from which the learning rate decays (cosine, to a tenth at --steps; default: none)")
+    p.add_argument("--far-weight", type=float, default=None,
+                   help="loss weight of pairs shifted by more than 12 semitones (default: 1)")
     p.add_argument("--init", default=None, help="a trained correction (.safetensors) a new run starts from")
     p.add_argument("--install", action="store_true",
                    help="at the end, copy the kept weights into the model folder and record their hash")
@@ -215,7 +217,8 @@ def _run_correction_command(args) -> None:
     else:
         from .training.correction import CorrectionTrainConfig, install_correction, train_correction
 
-        given = {k: v for k, v in (("steps", args.steps), ("decay_from", args.decay_from)) if v is not None}
+        given = {k: v for k, v in (("steps", args.steps), ("decay_from", args.decay_from),
+                                                  ("far_weight", args.far_weight)) if v is not None}
         weights = train_correction(args.pairs, args.val, args.model, args.out, CorrectionTrainConfig(**given),
                                    args.fresh, args.threads, args.init)
         print(f"wrote {weights}" + (f"; installed as {install_correction(weights, args.model)}" if args.install else ""))

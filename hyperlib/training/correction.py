@@ -35,7 +35,8 @@ from .vocoder import spectral_loss
 class CorrectionTrainConfig:
     """Settings of ``train_correction``: Adam's learning rate ``lr`` with a linear warm-up over ``warmup_steps``,
     then constant until ``decay_from`` (None: to the end), then a cosine decay to a tenth at ``steps``; the loss
-    weights (see the module docstring); ``val_every`` steps between held-out checks."""
+    weights (see the module docstring); ``far_weight``: the loss weight of pairs shifted by more than 12 semitones
+    (the others weigh 1), where the shifters' errors are largest; ``val_every`` steps between held-out checks."""
 
     steps: int = 3000
     batch_size: int = 16
@@ -44,6 +45,7 @@ class CorrectionTrainConfig:
     decay_from: int | None = None
     mel_weight: float = 1.0
     spectral_weight: float = 0.125
+    far_weight: float = 1.0
     val_every: int = 200
     seed: int = 0
     correction: CorrectionConfig = field(default_factory=lambda: CorrectionConfig(source_channel=True))
@@ -161,8 +163,10 @@ def train_correction(pairs_path: str | Path, val_path: str | Path, model_dir: st
             shifted, target, h, src, tgt, source = tensors(pairs, rng.integers(len(pairs), size=tc.batch_size))
             y = corrected(net, shifted, h, src, tgt, source, logmel, weights, audio_cfg.peak_dbfs)
             mel_l1, spec = loss_terms(y, target)
-            spec_mean = torch.stack([v.mean() for v in spec.values()]).mean()
-            loss = tc.mel_weight * mel_l1.mean() + tc.spectral_weight * spec_mean
+            per_pair = tc.mel_weight * mel_l1 + tc.spectral_weight * torch.stack(list(spec.values())).mean(dim=0)
+            far = (tgt - src).abs() > 12
+            w = torch.where(far, tc.far_weight, 1.0)
+            loss = (w * per_pair).sum() / w.sum()
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
