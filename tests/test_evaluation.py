@@ -200,6 +200,18 @@ def test_classic_sampler_resamples():
     assert M.pitch_hits(np.array([440.0, 455.0, np.nan]), np.array([69, 69, 69])).tolist() == [True, False, False]
 
 
+def test_pitch_agreement_follows_the_true_note():
+    """An output an octave below the asked pitch agrees with a true note pYIN also hears there; an unvoiced true
+    note is left out (NaN), an unvoiced output is a miss."""
+    truth = np.array([220.0, 440.0, np.nan, 440.0])
+    out = np.array([220.0, 220.0, 440.0, np.nan])
+    agree = M.pitch_agreement(out, truth)
+    assert agree[:2].tolist() == [1.0, 0.0] and np.isnan(agree[2]) and agree[3] == 0.0
+    assert M.pitch_hits(out[:1], np.array([69])).tolist() == [False]  # the nominal pitch misses it
+    from hyperlib.evaluation.pairs import agreement
+    assert agreement(agree) == {"pitch_agree_pyin": 1 / 3, "n_agree": 3}
+
+
 def test_cli_parses_eval_commands():
     from hyperlib.cli import build_parser
 

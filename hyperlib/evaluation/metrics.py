@@ -62,6 +62,17 @@ def pitch_hits(f0_hz: np.ndarray, midi: np.ndarray, tolerance: float = CENTS_TOL
     return cents_off(f0_hz, midi) <= tolerance
 
 
+def pitch_agreement(f0_hz: np.ndarray, truth_f0_hz: np.ndarray, tolerance: float = CENTS_TOLERANCE) -> np.ndarray:
+    """(N,) float: 1 where f0 is within ``tolerance`` cents of the true note's own pYIN f0, 0 where not, NaN where
+    the true note is unvoiced (no reference). Unlike ``pitch_hits``, which asks for the nominal MIDI pitch, this
+    asks for the pitch the real instrument plays there: a soundfont preset that pYIN hears an octave off (an
+    effect, a bell, a high whistle) counts for a method that sounds like it."""
+    ref = np.asarray(truth_f0_hz, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        c = np.abs(1200 * np.log2(np.asarray(f0_hz, dtype=np.float64) / ref))
+    return np.where(np.isfinite(ref) & (ref > 0), np.where(np.isfinite(c), c <= tolerance, False), np.nan)
+
+
 FINE_N_FFT, FINE_HOP = 4096, 256
 """The fine resolution of ``audio_distances``: 3.9 Hz bins (harmonics resolved down to MIDI 21), 16 ms hop."""
 FLOOR_DB = 80.0

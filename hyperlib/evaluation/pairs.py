@@ -22,9 +22,9 @@ def score_pairs(ev: Evaluator, src: np.ndarray, pitches: np.ndarray, tgt: np.nda
     The model methods' log-mels are G's output (vocoded for the audio distance and pYIN); the faithful method, the
     classic sampler and the pitch shifters work on the input note's own audio (``Evaluator.note_audio``) and their
     log-mels are LogMel of their audio; the oracle is the vocoded true note.
-    Returns ({row: {"l1" (N,), "fine" (N,), "feat" (N, D), "pred" (N,) MIDI, "f0" (len(pyin_idx),) Hz, envelope
-    errors}}, true-render features (N, D)). "fine": ``metrics.log_spectral_l1`` at the fine resolution against the
-    true note's own audio.
+    Returns ({row: {"l1" (N,), "fine" (N,), "feat" (N, D), "pred" (N,) MIDI, "f0" (len(pyin_idx),) Hz, "agree"
+    (len(pyin_idx),) ``metrics.pitch_agreement`` with the true note's own audio, envelope errors}}, true-render
+    features (N, D)). "fine": ``metrics.log_spectral_l1`` at the fine resolution against the true note's own audio.
     """
     rows = MODEL_METHODS + ev.audio_methods + REFERENCES
     keep = set(pyin_idx.tolist())
@@ -66,9 +66,10 @@ def score_pairs(ev: Evaluator, src: np.ndarray, pitches: np.ndarray, tgt: np.nda
                 if s + j in keep:  # pYIN subset
                     kept[m][s + j] = audio[m][j]
     out = {m: {k: np.concatenate(v) for k, v in acc[m].items()} for m in rows}
-    f0 = pyin_many(ev, kept, pyin_idx, desc)
+    f0 = pyin_many(ev, {**kept, "truth": {int(i): own[int(tgt[i])] for i in pyin_idx}}, pyin_idx, desc)
     for m in out:
         out[m]["f0"] = f0[m]
+        out[m]["agree"] = M.pitch_agreement(f0[m], f0["truth"])
     return out, np.concatenate(truth_feat)
 
 
@@ -106,10 +107,10 @@ def reconstruction(ev: Evaluator, inputs: np.ndarray) -> tuple[dict, dict]:
                     "timbre_mse": float(((r["feat"] - truth_feat) ** 2).mean()),
                     "pitch_acc_clf": float((r["pred"] == pitches).mean()),
                     "pitch_acc_pyin": float(hits.mean()) if hits.size else float("nan"),
-                    "n": int(len(inputs)), "n_pyin": int(hits.size), **envelope_means(r)}
+                    **agreement(r["agree"]), "n": int(len(inputs)), "n_pyin": int(hits.size), **envelope_means(r)}
     notes = {m: {"l1": res[m]["l1"], "fine": res[m]["fine"], "clf_hit": res[m]["pred"] == pitches,
                  "timbre": ((res[m]["feat"] - truth_feat) ** 2).mean(axis=1),
-                 "pyin_hit": M.pitch_hits(res[m]["f0"], pitches[pyin_idx])} for m in res}
+                 "pyin_hit": M.pitch_hits(res[m]["f0"], pitches[pyin_idx]), "agree": res[m]["agree"]} for m in res}
     return table, notes
 
 
@@ -132,12 +133,14 @@ def synthesis(ev: Evaluator, inputs: np.ndarray, recon_notes: dict) -> tuple[dic
         table[m] = {"l1": float(r["l1"].mean()), "fine": float(r["fine"].mean()), "timbre_mse": float(timbre.mean()),
                     "fd": M.frechet_distance(r["feat"], truth_feat), "pitch_acc_clf": float(hit.mean()),
                     "pitch_acc_pyin": float(pyin_hit.mean()) if pyin_hit.size else float("nan"),
-                    "n": int(len(src)), "n_pyin": int(pyin_hit.size), **envelope_means(r)}
+                    **agreement(r["agree"]), "n": int(len(src)), "n_pyin": int(pyin_hit.size), **envelope_means(r)}
         rec = recon_notes[m]
-        rows = {"0": bucket_scores(rec["l1"], rec["fine"], rec["timbre"], rec["clf_hit"], rec["pyin_hit"])}
+        rows = {"0": bucket_scores(rec["l1"], rec["fine"], rec["timbre"], rec["clf_hit"], rec["pyin_hit"],
+                                   rec["agree"])}
         for name, _, _ in M.SHIFT_BUCKETS[1:]:
             sel, psel = buckets == name, buckets[pyin_idx] == name
-            rows[name] = bucket_scores(r["l1"][sel], r["fine"][sel], timbre[sel], hit[sel], pyin_hit[psel])
+            rows[name] = bucket_scores(r["l1"][sel], r["fine"][sel], timbre[sel], hit[sel], pyin_hit[psel],
+                                       r["agree"][psel])
         by_shift[m] = rows
     return table, by_shift
 
@@ -189,11 +192,19 @@ def interpolation(ev: Evaluator, inputs: np.ndarray) -> dict:
 
 
 def bucket_scores(l1: np.ndarray, fine: np.ndarray, timbre: np.ndarray, clf_hit: np.ndarray,
-                  pyin_hit: np.ndarray) -> dict:
+                  pyin_hit: np.ndarray, agree: np.ndarray) -> dict:
     """Means of one shift-size group's per-pair scores (NaN where the group is empty) and its sizes."""
     mean = lambda v: float(np.mean(v)) if np.size(v) else float("nan")  # noqa: E731
     return {"l1": mean(l1), "fine": mean(fine), "timbre_mse": mean(timbre), "pitch_acc_clf": mean(clf_hit),
-            "pitch_acc_pyin": mean(pyin_hit), "n": int(np.size(l1)), "n_pyin": int(np.size(pyin_hit))}
+            "pitch_acc_pyin": mean(pyin_hit), **agreement(agree), "n": int(np.size(l1)),
+            "n_pyin": int(np.size(pyin_hit))}
+
+
+def agreement(agree: np.ndarray) -> dict:
+    """"pitch_agree_pyin": the share of ``metrics.pitch_agreement``'s scored notes (those whose true note pYIN
+    finds voiced) within tolerance of the true note's f0 (NaN where none is), and their number "n_agree"."""
+    scored = agree[np.isfinite(agree)]
+    return {"pitch_agree_pyin": float(scored.mean()) if scored.size else float("nan"), "n_agree": int(scored.size)}
 
 
 def envelope_means(scores: dict) -> dict:

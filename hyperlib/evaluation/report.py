@@ -220,10 +220,13 @@ def shift_tables(r: dict, names: dict) -> list[str]:
              "Per |shift| in semitones (0 is the reconstruction). Log-mel L1 and timbre MSE as in Table 1; fine: the "
              f"log-magnitude L1 at n_fft {FINE_N_FFT}, hop {FINE_HOP} (harmonics resolved) after matching RMS, floored "
              "80 dB below the peak, of the audio (the model methods' vocoded) against the true note's own audio; "
-             "pitch accuracy by pYIN.", ""]
+             "pitch accuracy by pYIN: within 50 cents of the asked MIDI pitch; pitch agreement: within 50 cents of "
+             "pYIN's f0 of the true note's own audio, over the notes where it finds one (a preset pYIN hears an octave "
+             "off, as the input itself is, counts for a method that plays it so).", ""]
     for title, key, digits, pct in (("Log-mel L1 ↓", "l1", 3, False), ("Fine-resolution distance ↓", "fine", 3, False),
                                     ("Timbre MSE ↓", "timbre_mse", 4, False),
-                                    ("Pitch accuracy, pYIN ↑", "pitch_acc_pyin", 1, True)):
+                                    ("Pitch accuracy, pYIN ↑", "pitch_acc_pyin", 1, True),
+                                    ("Pitch agreement with the true note, pYIN ↑", "pitch_agree_pyin", 1, True)):
         lines += [f"**{title}**", "", "| Method | " + " | ".join(f"{b} (N={n})" for b, n in zip(buckets, ns)) + " |",
                   "|---|" + "---:|" * len(buckets)]
         for m in rows(r, "synthesis_by_shift"):
