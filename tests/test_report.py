@@ -39,6 +39,19 @@ def test_readme_card_and_results_md_hold_the_figures_of_results_json():
     assert not differ, f"run `python -m hyperlib report --results {RESULTS.relative_to(REPO)}`: {differ} differ"
 
 
+def test_the_shipped_weights_are_the_ones_the_published_evaluation_scored(results):
+    """A weights file the evaluation reads changes in git only together with the evaluation of it
+    (docs/training.md, "When weights change"): every file results.json scored has the hash the bundled folders
+    record, and every such file the folder holds was scored."""
+    from hyperlib.checkpoint import recorded_hashes
+    from hyperlib.evaluation.config import EVALUATED_WEIGHTS
+
+    scored = results["weights"]
+    shipped = recorded_hashes(REPO / "checkpoints")
+    assert scored["model"] == {k: shipped[k] for k in EVALUATED_WEIGHTS if k in shipped}
+    assert scored["vocoders"] == recorded_hashes(REPO / "hyperlib" / "vocoders")
+
+
 def test_the_readme_shows_every_row_of_the_main_table(results):
     readme = README.read_text()
     for line in table1(results):

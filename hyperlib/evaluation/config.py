@@ -91,3 +91,10 @@ class EvalConfig:
                     optimize_budget=OptimizeConfig(code_steps=2, weight_steps=2))
         base.update(kw)
         return cls(**base)
+
+
+EVALUATED_WEIGHTS = ("f.safetensors", "G.safetensors", "E.safetensors", "H_pre.safetensors", "H.safetensors",
+                     "correction.safetensors", "eval_family.safetensors", "eval_pitch.safetensors",
+                     "f_noadv.safetensors")
+"""The model folder's weights files an evaluation reads (the methods, the evaluation classifiers, the probe's f
+without the pitch adversary); ``results.json`` records their sha256 under "weights", beside the vocoder's."""

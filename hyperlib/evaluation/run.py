@@ -37,11 +37,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .. import vocoders
+from ..checkpoint import recorded_hashes
 from . import metrics as M
 from . import report
 from .audio_table import audio_distances
 from ..pitch_shift import rubberband_available
-from .config import MODEL_METHODS, REFERENCES, ROW_NAMES, SPLIT_CORPORA, EvalConfig
+from .config import EVALUATED_WEIGHTS, MODEL_METHODS, REFERENCES, ROW_NAMES, SPLIT_CORPORA, EvalConfig
 from .cost import cost
 from .evaluator import Evaluator
 from .figures import figure_data
@@ -68,6 +70,16 @@ def clean(obj):
     return obj
 
 
+def evaluated_weights(model_dir) -> dict[str, dict[str, str]]:
+    """The sha256 of what an evaluation of ``model_dir`` scores, from the folders' ``hashes.json`` (which loading
+    checks the files against): {"model": {file: sha256} for the ``EVALUATED_WEIGHTS`` the folder holds,
+    "vocoders": {file: sha256} of the packaged vocoder weights}. Raises CheckpointError for a folder without a
+    valid record."""
+    model = recorded_hashes(model_dir)
+    return {"model": {k: model[k] for k in EVALUATED_WEIGHTS if k in model},
+            "vocoders": recorded_hashes(Path(vocoders.__file__).parent)}
+
+
 def evaluate(model_dir, corpus_dir, out_dir, cfg: EvalConfig = EvalConfig(), split: str = "validation") -> dict:
     """Run every section, write ``results.md``, ``results.json`` and the figures to ``out_dir``.
 
@@ -90,7 +102,7 @@ def evaluate(model_dir, corpus_dir, out_dir, cfg: EvalConfig = EvalConfig(), spl
     np.random.seed(cfg.seed)
     ev = Evaluator.load(model_dir, corpus_dir, cfg)
     results: dict = {"split": split, "model_dir": str(model_dir), "corpus": str(corpus_dir),
-                     "config": asdict(cfg), "methods": ROW_NAMES,
+                     "weights": evaluated_weights(model_dir), "config": asdict(cfg), "methods": ROW_NAMES,
                      "pyin": {"fmin_midi": M.PYIN_FMIN_MIDI, "fmax_midi": M.PYIN_FMAX_MIDI,
                               "scored_midi": list(M.PYIN_SCORED), "sample_rate": ev.sr, "frame_length": 2048,
                               "seconds": M.PYIN_SECONDS, "resolution_semitones": M.PYIN_RESOLUTION,
