@@ -95,7 +95,8 @@ def test_tiny_evaluation_produces_every_row(tiny_results):
             assert (c["n"] == 0) == (not _finite(c["l1"])) == (not _finite(c["fine"])), (m, b)
         real = r["real_recordings"]["methods"][m]
         assert _finite(real["timbre_mse_recon"]) and real["flatness_ratio_unpitched"] > 0  # the handsaw
-        assert set(real["flatness_ratio_by_file"]) == {"handsaw.ogg"}
+        assert set(real["flatness_ratio_by_file"]) == set(real["flatness_fine_ratio_by_file"]) == {"handsaw.ogg"}
+        assert real["flatness_fine_ratio_unpitched"] > 0
         assert real["timbre_mse_recon_median"] == pytest.approx(np.median(list(real["timbre_mse_by_file"].values())))
         if m != "oracle":  # the oracle exists only at the recording's own pitch (documented NaN)
             assert _finite(real["pitch_acc_pyin"]) and _finite(real["pitch_acc_clf"])
@@ -248,6 +249,22 @@ def test_spectral_flatness_tells_noise_from_harmonics():
     harmonic = sum(np.sin(2 * np.pi * 220 * k * t) / k for k in range(1, 6)).astype(np.float32) * 0.1
     flat = M.spectral_flatness(LogMel(cfg)(torch.from_numpy(np.stack([noise, harmonic]))), cfg)
     assert flat[0] > 0.5 and flat[1] < 0.1 and flat[0] > 10 * flat[1]
+
+
+def test_fine_flatness_sees_a_dense_comb_the_mel_calls_noise():
+    """A comb of 71 harmonics of 110 Hz fills the mel bands above a few hundred Hz: its mel flatness is within a
+    factor of two of white noise's, while at the fine resolution it is a fortieth of it."""
+    from hyperlib.mel import LogMel
+
+    cfg = AudioConfig()
+    t = np.arange(cfg.num_samples) / cfg.sample_rate
+    noise = np.random.default_rng(0).standard_normal(cfg.num_samples).astype(np.float32) * 0.1
+    comb = sum(np.sin(2 * np.pi * 110 * k * t + k) for k in range(1, 72)).astype(np.float32) * 0.01
+    mel = M.spectral_flatness(LogMel(cfg)(torch.from_numpy(np.stack([noise, comb]))), cfg)
+    assert mel[1] > mel[0] / 2
+    assert M.audio_flatness(noise) > 0.5 and M.audio_flatness(comb) < M.audio_flatness(noise) / 20
+    with pytest.raises(ValueError, match="silent"):
+        M.audio_flatness(np.zeros(cfg.num_samples))
 
 
 def test_log_spectral_l1_ignores_level_and_sees_spectra():

@@ -162,6 +162,20 @@ def spectral_flatness(mel: torch.Tensor, cfg: AudioConfig, within_db: float = 40
     return ((flat * loud).sum(dim=1) / loud.sum(dim=1).clamp(min=1)).numpy()
 
 
+def audio_flatness(audio: np.ndarray, within_db: float = 40.0) -> float:
+    """Wiener entropy of the fine-resolution spectrum (``FINE_N_FFT``, ``FINE_HOP``: harmonics resolved): per frame
+    librosa's ``spectral_flatness`` of the power spectrum (about 0.56 for white noise, near 0 for a comb of
+    harmonics, which the mel bands above a few hundred Hz blur into a flat band), averaged over the frames within
+    ``within_db`` dB of the loudest. audio: (num_samples,) waveform. Raises ValueError for silence."""
+    y = np.asarray(audio, dtype=np.float64)
+    mag = np.abs(librosa.stft(y, n_fft=FINE_N_FFT, hop_length=FINE_HOP))
+    power = (mag ** 2).sum(axis=0)
+    if not power.max() > 0:
+        raise ValueError("audio_flatness: the audio is silent.")
+    loud = 10 * np.log10(np.maximum(power, 1e-30) / power.max()) > -within_db
+    return float(librosa.feature.spectral_flatness(S=mag, power=2.0)[0][loud].mean())
+
+
 # -- feature-space metrics ----------------------------------------------------------------------------
 def _sqrtm(a: np.ndarray) -> np.ndarray:
     out = linalg.sqrtm(a)

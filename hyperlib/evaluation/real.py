@@ -15,7 +15,7 @@ from . import metrics as M
 from .config import MODEL_METHODS, REFERENCES
 from .evaluator import Evaluator
 from .recordings import real_recording_files
-from .workers import job_pyin, job_vocode_pyin
+from .workers import job_pyin, job_vocode, job_vocode_pyin
 
 
 @torch.no_grad()
@@ -28,7 +28,9 @@ def real_recordings(ev: Evaluator) -> dict:
     at the input's own pitch (the input through the vocoder), so it has a timbre MSE and no pitch score.
     "flatness_ratio_unpitched": on the unpitched recordings, the geometric mean over recordings of the outputs'
     ``metrics.spectral_flatness`` (mean over the target pitches) over the input's (1: as noisy as the input; well
-    under 1: a comb of harmonics; the oracle: the reconstruction only).
+    under 1: a comb of harmonics; the oracle: the reconstruction only). "flatness_fine_ratio_unpitched": the same
+    of ``metrics.audio_flatness`` of the audio (the model methods' vocoded), where the mel's blur of harmonics
+    into flat bands above a few hundred Hz does not hide a comb.
     "audio": HyperGANStrument's reconstruction vocoded by each of ``VOCODERS`` against the recording
     (``metrics.audio_distances``, mel and fine resolution), mean over recordings and per recording.
     """
@@ -40,6 +42,7 @@ def real_recordings(ev: Evaluator) -> dict:
     hits_clf = {m: [] for m in pyin_methods}
     timbre = {m: {} for m in MODEL_METHODS + ev.audio_methods + REFERENCES}
     flatness = {m: {} for m in MODEL_METHODS + ev.audio_methods + REFERENCES}  # unpitched: output / input
+    flatness_fine = {m: {} for m in MODEL_METHODS + ev.audio_methods + REFERENCES}
     pyin_items = {m: [] for m in pyin_methods}
     pyin_pitch: list[int] = []
     audio_dist: dict[str, dict[str, dict]] = {name: {} for name in VOCODERS}
@@ -64,6 +67,12 @@ def real_recordings(ev: Evaluator) -> dict:
         timbre["oracle"][name] = float(((ev.clf.score(oracle)[0][0] - x_feat) ** 2).mean())
         if not pitched:
             flatness["oracle"][name] = float(M.spectral_flatness(oracle, ev.acfg)[0] / M.spectral_flatness(x, ev.acfg)[0])
+            input_flatness = M.audio_flatness(audio)
+            vocoded = {m: ev.jobs.map(job_vocode, [(outs[m][j, 0].numpy(), t) for j, t in enumerate(targets)],
+                                      f"real recordings: vocode ({m})") for m in MODEL_METHODS}
+            vocoded["oracle"] = [vocode(ev.model.vocoder, x[0, 0].numpy(), p0, ev.acfg.peak_dbfs)]
+            for m, ys in {**vocoded, **audios}.items():
+                flatness_fine[m][name] = float(np.mean([M.audio_flatness(a) for a in ys]) / input_flatness)
         i0 = targets.index(p0)
         for vocoder, by_file in audio_dist.items():
             y = vocode(ev.vocoder(vocoder), outs["hyper"][i0, 0].numpy(), p0, ev.acfg.peak_dbfs)
@@ -95,10 +104,16 @@ def real_recordings(ev: Evaluator) -> dict:
                     "timbre_mse_recon": float(np.mean(list(timbre[m].values()))),
                     "timbre_mse_recon_median": float(np.median(list(timbre[m].values()))),
                     "timbre_mse_by_file": timbre[m],
-                    "flatness_ratio_unpitched": float(np.exp(np.mean(np.log(list(flatness[m].values())))))
-                    if flatness[m] else float("nan"),
-                    "flatness_ratio_by_file": flatness[m]}
+                    "flatness_ratio_unpitched": geometric_mean(flatness[m]),
+                    "flatness_ratio_by_file": flatness[m],
+                    "flatness_fine_ratio_unpitched": geometric_mean(flatness_fine[m]),
+                    "flatness_fine_ratio_by_file": flatness_fine[m]}
     audio_rows = {v: {k: float(np.mean([d[k] for d in by_file.values()])) for k in ("mel", "fine")}
                   for v, by_file in audio_dist.items()}
     return {"recordings": recs, "methods": table,
             "audio": {"method": "hyper", "rows": audio_rows, "by_file": audio_dist}}
+
+
+def geometric_mean(by_file: dict[str, float]) -> float:
+    """The geometric mean of a {recording: ratio} dict's values; NaN for an empty one."""
+    return float(np.exp(np.mean(np.log(list(by_file.values()))))) if by_file else float("nan")

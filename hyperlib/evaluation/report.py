@@ -129,17 +129,20 @@ def markdown(r: dict) -> str:
               "Pitch accuracy over the pitched recordings; timbre MSE of the reconstruction (shift 0), its mean "
               "and, since one far recording can dominate the mean, its median.", "",
               "| Method | pitch acc. pYIN | pitch acc. clf | timbre MSE (mean) | timbre MSE (median) "
-              "| flatness, unpitched (output / input) |",
-              "|---|---:|---:|---:|---:|---:|"]
+              "| flatness, unpitched (output / input) | fine flatness, unpitched (output / input) |",
+              "|---|---:|---:|---:|---:|---:|---:|"]
     for m in real_rows:
         c = _get(rr, "methods", m) or {}
         lines.append(f"| {names.get(m, m)} | {_f(c.get('pitch_acc_pyin'), pct=True)} (N={c.get('n_pyin', 0)}) | "
                      f"{_f(c.get('pitch_acc_clf'), pct=True)} | {_f(c.get('timbre_mse_recon'), 4)} | "
-                     f"{_f(c.get('timbre_mse_recon_median'), 4)} | {_f(c.get('flatness_ratio_unpitched'), 2)} |")
+                     f"{_f(c.get('timbre_mse_recon_median'), 4)} | {_f(c.get('flatness_ratio_unpitched'), 2)} | "
+                     f"{_f(c.get('flatness_fine_ratio_unpitched'), 2)} |")
     lines += ["", "The oracle (the recording through the vocoder) exists only at the recording's own pitch. Flatness: "
               "the Wiener entropy of the mel spectrum (1 for white noise, near 0 for a few harmonics) of the outputs "
               "at every target pitch over the input's, geometric mean over the unpitched recordings: 1 keeps the "
-              "noise, well under 1 turns it into a comb of harmonics.", "",
+              "noise, well under 1 turns it into a comb of harmonics. Fine flatness: the same of the audio's "
+              f"spectrum at n_fft {FINE_N_FFT}, hop {FINE_HOP}, where harmonics are resolved (the mel bands blur them "
+              "into flat bands above a few hundred Hz).", "",
               "Timbre MSE of the reconstruction per recording (pitch: MIDI by pYIN, or unpitched and rendered "
               "around that MIDI pitch):", "",
               "| Recording | pitch | " + " | ".join(names.get(m, m) for m in real_rows) + " |",
