@@ -6,10 +6,11 @@ import random
 
 import gradio as gr
 
-from app_common import (DSP_LABEL, EXAMPLE_FILES, METHOD_LABELS, PIANO, VOCODER_LABELS, audio_input, audio_output,
-                        dsp_shift, get_model, load_note, note_name, pitch_picker, purge_outputs, save_audio, save_wav,
-                        step_progress, steps_slider, user_errors, whole_number)
 from hyperlib.config import REFINE_STEPS
+
+from .app_common import (DSP_LABEL, EXAMPLE_FILES, METHOD_LABELS, PIANO, VOCODER_LABELS, audio_input, audio_output,
+                         dsp_shift, get_model, load_note, note_name, pitch_picker, purge_outputs, save_audio, save_wav,
+                         step_progress, steps_slider, user_errors, whole_number)
 
 AB_LABELS = {**METHOD_LABELS, **{name: f"HyperGANStrument, {label}" for name, label in VOCODER_LABELS.items()},
              "dsp": DSP_LABEL}

@@ -1,13 +1,12 @@
 """Gradio demo of hyperlib: upload one short sound, hear it rebuilt at any MIDI pitch, mix two timbres, and
-compare two methods in a blind A/B listening test (``ab_test.py``), and the sound-design tabs
-(``sound_design.py``); what the tabs share is in ``app_common.py``.
+compare two methods in a blind A/B listening test (``ab_test``), and the sound-design tabs
+(``sound_design_tabs``); what the tabs share is in ``app_common``.
 
 Run from the repository root::
 
-    python demos/app.py
+    python -m demos.app
 
-or as a Hugging Face Space (``demos/README.md``, ``demos/make_space.sh``): then this file is the Space's
-``app.py`` beside the ``hyperlib`` package, ``checkpoints/`` and ``examples/``.
+or as a Hugging Face Space (``demos/README.md``, ``demos/make_space.sh``), whose ``app.py`` calls ``main``.
 
 The model is ``HyperGANStrument.from_pretrained()`` (``HYPERLIB_CHECKPOINT``, else the bundled ``checkpoints/``,
 else the default Hub repo; ``hyperlib.hub``), loaded once per process, never per request. ``GRADIO_SERVER_NAME`` and
@@ -16,40 +15,28 @@ else the default Hub repo; ``hyperlib.hub``), loaded once per process, never per
 from __future__ import annotations
 
 import os
-
-os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # must be set before gradio is imported
-
-import sys
 import time
-from pathlib import Path
 
 import gradio as gr
 import librosa
 import torch
 from threadpoolctl import threadpool_limits
 
-APP_DIR = Path(__file__).resolve().parent
-# The repository (demos/app.py) or an assembled Space (app.py beside hyperlib/, checkpoints/, examples/).
-REPO_ROOT = APP_DIR if (APP_DIR / "hyperlib").is_dir() else APP_DIR.parent
-for path in (REPO_ROOT, APP_DIR):  # hyperlib without installing it; the tab modules beside this file
-    if str(path) not in sys.path:
-        sys.path.insert(0, str(path))
+from hyperlib import DEFAULT_VOCODER
+from hyperlib.audio import MAX_SECONDS
+from hyperlib.config import REFINE_STEPS
+from hyperlib.render import timed
 
-from hyperlib import DEFAULT_VOCODER  # noqa: E402
-from hyperlib.audio import MAX_SECONDS  # noqa: E402
-from hyperlib.config import REFINE_STEPS  # noqa: E402
-from hyperlib.render import timed  # noqa: E402
-# the other tabs, and what they share (also imported from here by the tests)
-from ab_test import AB_PAIRS, ab_render, ab_tab, ab_vote, tally_markdown, vote_a  # noqa: E402, F401
-from app_common import (CACHE_SETTINGS, CLEAN_EVERY_S, DSP_LABEL, EXAMPLE_FILES, HANDSAW, KEPT_AT_MOST_S,  # noqa: E402, F401
-                        MAX_UPLOAD_BYTES, MAX_UPLOAD_MB, METHOD_LABELS, NOTE_CHOICES, OUTPUT_DIR, OUTPUT_MAX_AGE_S,
-                        PIANO, PLAY_METHODS, PRIVATE_DIR, TRUMPET, VIOLIN, VOCODER_LABELS, audio_input, audio_output,
-                        dsp_shift, duration_text, get_model, load_note, mel_output, mix_methods, note_name,
-                        pitch_picker, purge_outputs, save_audio, save_mel_plot, save_wav, start_cleaner,
-                        step_progress, steps_slider, user_errors, whole_number)
-from keyboard_tab import build_keyboard_tab  # noqa: E402
-from request_limits import budget_text, guard_all  # noqa: E402
-from sound_design import build_sound_design_tabs  # noqa: E402
+from .ab_test import ab_tab
+from .app_common import (CACHE_SETTINGS, CLEAN_EVERY_S, DSP_LABEL, EXAMPLE_FILES, HANDSAW, KEPT_AT_MOST_S,
+                         MAX_UPLOAD_BYTES, MAX_UPLOAD_MB, METHOD_LABELS, OUTPUT_MAX_AGE_S, PIANO, PLAY_METHODS, TRUMPET,
+                         VIOLIN, VOCODER_LABELS, audio_input, audio_output, dsp_shift, duration_text, get_model,
+                         load_note, mel_output, mix_methods, note_name, pitch_picker, purge_outputs, save_audio,
+                         save_mel_plot, save_wav, start_cleaner, step_progress, steps_slider, user_errors,
+                         whole_number)
+from .keyboard_tab import build_keyboard_tab
+from .request_limits import budget_text, guard_all
+from .sound_design_tabs import build_sound_design_tabs
 
 SYNTHESIZE, RECONSTRUCT = "synthesize", "reconstruct"
 WHICH_METHOD = (

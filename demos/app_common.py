@@ -1,8 +1,7 @@
 """What the app's tabs share: the process-wide model, reading uploads, the output folder, turning bad input into
 messages, and the common widgets.
 
-Used by ``app.py``, ``ab_test.py``, ``sound_design.py`` and any other tab module beside them (in ``demos/`` of the
-repository or at the root of an assembled Space, with ``hyperlib`` importable).
+Used by ``app``, ``ab_test``, ``sound_design_tabs``, ``keyboard_tab`` and any other tab module of this package.
 """
 from __future__ import annotations
 
@@ -27,16 +26,14 @@ from PIL import Image
 from hyperlib import AudioError, HyperGANStrument, Result
 from hyperlib.audio import ACCEPTED, MAX_SECONDS, write_wav
 from hyperlib.config import MAX_PITCH, MAX_STEPS, MIN_PITCH, REFINE_STEPS, AudioConfig
-from hyperlib.mel_image import mel_image
 from hyperlib.pitch_shift import phase_vocoder
 from hyperlib.validation import CODE_METHODS, check_pitch
 
+from . import EXAMPLES_DIR
+from .mel_image import mel_image
+
 log = logging.getLogger("hyperlib.demo")
 
-APP_DIR = Path(__file__).resolve().parent
-REPO_ROOT = APP_DIR if (APP_DIR / "hyperlib").is_dir() else APP_DIR.parent
-"""The repository (demos/app_common.py) or an assembled Space (beside hyperlib/, checkpoints/, examples/)."""
-EXAMPLES_DIR = REPO_ROOT / "examples"
 BROWSER_FORMATS = (".wav", ".ogg", ".mp3", ".flac")
 """Audio files every current browser decodes; the app's examples in other formats are shown as WAV copies."""
 EXAMPLE_COPIES = Path(tempfile.mkdtemp(prefix="hyperlib-examples-"))
@@ -203,7 +200,7 @@ def save_wav(result: Result, name: str | None = None) -> str:
 
 
 def save_mel_plot(mel: np.ndarray, title: str, audio_config: AudioConfig) -> str:
-    """Draw a normalized log-mel (n_mels, frames) with frequency (Hz) and time (s) axes (``hyperlib.mel_image``)
+    """Draw a normalized log-mel (n_mels, frames) with frequency (Hz) and time (s) axes (``mel_image``)
     and write it as a PNG in OUTPUT_DIR; returns its path."""
     path = new_output("log-mel-", ".png")
     Image.fromarray(mel_image(mel, title, audio_config)).save(path, compress_level=PNG_COMPRESSION)

@@ -3,14 +3,13 @@
 The server renders the timbre across a key range once (``hyperlib.sound_design.keyboard``, cached per sound, method,
 vocoder, steps and range) and sends every sampled key in one 16-bit WAV with a JSON index; the page
 (``keyboard.js``, ``keyboard.css`` beside this file) plays them with the Web Audio API, with no request per
-note. Wire it into ``demos/app.py`` inside its ``gr.Blocks`` context::
+note. Wire it into ``app.build_demo`` inside its ``gr.Blocks`` context::
 
-    from keyboard_tab import build_keyboard_tab   # demos/ is on sys.path when app.py runs
+    from .keyboard_tab import build_keyboard_tab
     build_keyboard_tab(get_model)
 """
 from __future__ import annotations
 
-import sys
 import time
 from pathlib import Path
 from typing import Callable
@@ -18,21 +17,15 @@ from typing import Callable
 import gradio as gr
 from gradio.data_classes import FileData
 
-APP_DIR = Path(__file__).resolve().parent
-# The repository (demos/keyboard_tab.py) or an assembled Space (beside hyperlib/, checkpoints/, examples/).
-REPO_ROOT = APP_DIR if (APP_DIR / "hyperlib").is_dir() else APP_DIR.parent
-for _path in (REPO_ROOT, APP_DIR):  # hyperlib without installing it; app_common.py beside this file
-    if str(_path) not in sys.path:
-        sys.path.insert(0, str(_path))
+from hyperlib import DEFAULT_VOCODER, HyperGANStrument
+from hyperlib.config import REFINE_STEPS
+from hyperlib.sound_design.keyboard import KeyCache, KeyRange, export_keyset_sfz, write_payload
+from hyperlib.sound_design.sfz import safe_name, zip_instrument
 
-from app_common import PIANO, decoded_note, for_people, new_output, new_output_folder, purge_outputs  # noqa: E402
-from hyperlib import DEFAULT_VOCODER, HyperGANStrument  # noqa: E402
-from hyperlib.config import REFINE_STEPS  # noqa: E402
-from hyperlib.sound_design.keyboard import KeyCache, KeyRange, export_keyset_sfz, write_payload  # noqa: E402
-from hyperlib.sound_design.sfz import safe_name, zip_instrument  # noqa: E402
-from request_limits import check_keys  # noqa: E402
+from .app_common import PIANO, decoded_note, for_people, new_output, new_output_folder, purge_outputs
+from .request_limits import check_keys
 
-PAGE_JS, PAGE_CSS = APP_DIR / "keyboard.js", APP_DIR / "keyboard.css"
+PAGE_JS, PAGE_CSS = Path(__file__).with_name("keyboard.js"), Path(__file__).with_name("keyboard.css")
 METHODS = {"hyper": "HyperGANStrument", "gan": "GANStrument", "encoder": "GANStrument Enc.",
            "faithful": "Faithful (your audio, pitch-shifted and corrected)", "optimize": "GAN inversion (slower, closest)"}
 VOCODERS = {"ddsp": "Learned DDSP", "harmonic-noise": "Harmonic-plus-noise", "griffin-lim": "Griffin-Lim"}

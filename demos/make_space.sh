@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Assemble a Hugging Face Space folder from this repository: ./demos/make_space.sh OUT_DIR
 #
-# OUT_DIR gets the Space's files at its root: app.py, README.md (the Space card), requirements.txt, the
-# hyperlib package, checkpoints/ (safetensors, JSON and the model card only) and examples/. Push it with
+# OUT_DIR gets the Space's files at its root: app.py (which starts the app), README.md (the Space card),
+# requirements.txt, the app's package demos/, the hyperlib package, checkpoints/ (safetensors, JSON and the model
+# card only) and examples/. Push it with
 #   hf upload USER/SPACE_NAME OUT_DIR . --repo-type space
 # (or git with Git LFS / Xet for the .safetensors, .ogg and .aif files).
 set -euo pipefail
@@ -16,9 +17,17 @@ if [[ -e "$out" && -n "$(ls -A "$out" 2>/dev/null)" ]]; then
   echo "error: $out exists and is not empty; give a new or empty folder" >&2
   exit 1
 fi
-mkdir -p "$out/checkpoints" "$out/examples"
+mkdir -p "$out/demos" "$out/checkpoints" "$out/examples"
 
-cp "$repo"/demos/*.py "$repo"/demos/keyboard.js "$repo"/demos/keyboard.css "$repo/demos/README.md" "$repo/demos/requirements.txt" "$out/"
+cp "$repo/demos/README.md" "$repo/demos/requirements.txt" "$out/"
+cat > "$out/app.py" <<'EOF'
+"""The Space's entry point: the hyperlib app, the package demos/ beside this file."""
+from demos.app import main
+
+main()
+EOF
+# the app's package: its modules and the Keyboard tab's page code
+cp "$repo"/demos/*.py "$repo"/demos/keyboard.js "$repo"/demos/keyboard.css "$out/demos/"
 # the library, without caches
 tar -C "$repo" --exclude='__pycache__' --exclude='*.pyc' -cf - hyperlib | tar -C "$out" -xf -
 # weights are data: safetensors, JSON (config.json, hashes.json) and the model card; never _train/ state

@@ -121,7 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
     _vocoder_args(sub)
     _correction_args(sub)
     _eval_args(sub)
-    p = sub.add_parser("bench-app", help="latency benchmark of the served app (demos/app.py)")
+    p = sub.add_parser("bench-app", help="latency benchmark of the served app (demos/, in the repository root)")
     p.add_argument("--clients", type=int, default=4, help="clients at once in the concurrent run (default: 4)")
     p.add_argument("--requests", type=int, default=12,
                    help="requests of the one-client run; each concurrent client sends half as many (default: 12)")
@@ -253,6 +253,10 @@ def _eval_args(sub) -> None:
     p.add_argument("--optimize-notes", type=int, default=None,
                    help="notes on which GAN inversion by optimization is scored beside every method (default: 24; "
                         "0 skips it)")
+    p.add_argument("--examples", default="examples",
+                   help="folder of the example sounds scored as real recordings (default: examples)")
+    p.add_argument("--recordings", default="recordings",
+                   help="folder of the real recordings and their recordings.csv (default: recordings)")
     p.add_argument("--tiny", action="store_true", help="tiny subsets (smoke test)")
     p.add_argument("--seed", type=int, default=0)
 
@@ -286,6 +290,24 @@ def _run_hub_command(args) -> None:
         print(download(args.repo_id, args.revision))
 
 
+def _run_bench_app(args) -> int:
+    """``bench-app``: the benchmark lives in the app's package (``demos.bench``), which a checkout of the repository
+    has and an installed wheel has not."""
+    try:
+        from demos.bench import bench_app, soak
+    except ModuleNotFoundError as exc:
+        if exc.name != "demos":
+            raise
+        print("error: bench-app benchmarks the Gradio app, the package demos/ of the repository, which is not "
+              "importable here: run `python -m hyperlib bench-app` in the repository's root folder.", file=sys.stderr)
+        return 2
+    if args.soak is not None:
+        soak(args.soak)
+    else:
+        bench_app(args.clients, args.requests, not args.no_in_process)
+    return 0
+
+
 def _run_eval_command(args) -> int:
     if args.command == "report":
         from .evaluation.publish import publish, stale
@@ -312,7 +334,7 @@ def _run_eval_command(args) -> int:
 
         corpus = args.corpus or SPLIT_CORPORA[args.split]
         kw = dict(max_notes=args.max_notes, steps=args.steps, workers=args.workers, threads=args.threads, seed=args.seed,
-                  vocoder=args.vocoder)
+                  vocoder=args.vocoder, examples_dir=args.examples, recordings_dir=args.recordings)
         if args.audio_pairs is not None or is_nsynth_corpus(corpus):
             kw["audio_pairs"] = 0 if args.audio_pairs is None else args.audio_pairs
         if args.optimize_notes is not None:
@@ -390,12 +412,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command in ("train-eval", "evaluate", "report"):
             return _run_eval_command(args)
         elif args.command == "bench-app":
-            from .app_bench import bench_app, soak
-
-            if args.soak is not None:
-                soak(args.soak)
-            else:
-                bench_app(args.clients, args.requests, not args.no_in_process)
+            return _run_bench_app(args)
         elif args.command in ("push", "download"):
             _run_hub_command(args)
         elif args.command in SOUND_DESIGN_COMMANDS:

@@ -90,14 +90,3 @@ def run_cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
     env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     return subprocess.run([sys.executable, "-m", "hyperlib", *map(str, args)], cwd=REPO, env=env,
                           capture_output=True, text=True, timeout=timeout)
-
-
-@pytest.fixture(scope="module")
-def app():
-    """demos/app.py imported as a module (demos/ is not a package), once per test module."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("hyperlib_demo_app", REPO / "demos" / "app.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module

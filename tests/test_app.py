@@ -1,5 +1,6 @@
-"""Tests of the Gradio demo (demos/app.py): its handlers called directly, bad uploads, temporary files, the
-Space folder, and the running app. ``start_app`` is shared with tests/test_load.py and tests/test_browser.py.
+"""Tests of the Gradio demo (the package demos/, started with ``python -m demos.app``): its handlers called
+directly, bad uploads, temporary files, the Space folder, and the running app. ``start_app`` is shared with
+tests/test_load.py and tests/test_browser.py.
 
 They use whatever model ``HyperGANStrument.from_pretrained()`` loads (the bundled checkpoint, or the
 folder named by ``HYPERLIB_CHECKPOINT``).
@@ -13,6 +14,7 @@ import subprocess
 import sys
 import time
 import tracemalloc
+import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -22,7 +24,9 @@ import soundfile as sf
 
 gr = pytest.importorskip("gradio")
 
-from hyperlib.app_bench import AppStartError, serve_app  # noqa: E402
+from demos import ab_test, app, app_common  # noqa: E402
+from demos.bench import AppStartError, serve_app  # noqa: E402
+from demos.mel_image import mel_image  # noqa: E402
 from hyperlib.pitch_shift import phase_vocoder  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -33,7 +37,7 @@ STARTUP_TIMEOUT_S = 120
 
 
 @pytest.fixture(scope="module")
-def piano_outputs(app):
+def piano_outputs():
     """render_all's outputs for the real piano at MIDI 64, computed once."""
     return app.render_all(str(PIANO), 64, 2, app.SYNTHESIZE)
 
@@ -49,48 +53,46 @@ def assert_valid_wav(path) -> None:
     assert np.max(np.abs(audio)) > 0.01
 
 
-def audio_outputs(app, outputs) -> dict:
+def audio_outputs(outputs) -> dict:
     """The WAV paths in render_all's outputs, keyed by method ("dsp": the plain pitch shift)."""
-    return dict(zip(app.PLAY_METHODS + ("dsp",), outputs[1:-1:2]))
+    return dict(zip(app_common.PLAY_METHODS + ("dsp",), outputs[1:-1:2]))
 
 
 # -- (a) the handlers on a real recording -------------------------------------------------------
-def assert_mel_picture(app, path) -> None:
+def assert_mel_picture(path) -> None:
     """A log-mel picture from save_mel_plot: a PNG in the app's output folder, larger than the log-mel."""
     from PIL import Image
 
-    cfg = app.get_model().audio_config
+    cfg = app_common.get_model().audio_config
     with Image.open(path) as image:
         assert image.format == "PNG" and image.mode == "RGB"
         assert image.height > cfg.n_mels and image.width > cfg.num_frames
-    assert Path(path).parent == app.OUTPUT_DIR
+    assert Path(path).parent == app_common.OUTPUT_DIR
 
 
-def test_render_all_layout(app, piano_outputs):
-    assert len(piano_outputs) == 2 + 2 * (len(app.PLAY_METHODS) + 1)  # the methods and the plain pitch shift
+def test_render_all_layout(piano_outputs):
+    assert len(piano_outputs) == 2 + 2 * (len(app_common.PLAY_METHODS) + 1)  # the methods and the plain pitch shift
     for image in [piano_outputs[0], *piano_outputs[2:-1:2]]:
-        assert_mel_picture(app, image)
+        assert_mel_picture(image)
     assert "E4" in piano_outputs[-1] and "MIDI 64" in piano_outputs[-1]
 
 
-def test_render_all_equals_the_api(app, piano_outputs):
+def test_render_all_equals_the_api(piano_outputs):
     """Sharing the input's mel and h between the methods changes nothing: each WAV is the API's note."""
-    model = app.get_model()
+    model = app_common.get_model()
     note = model.load(str(PIANO))
-    for method, path in audio_outputs(app, piano_outputs).items():
+    for method, path in audio_outputs(piano_outputs).items():
         served, _ = sf.read(path, dtype="float32")
         api = (phase_vocoder(note, 64 - model.estimate_pitch(note), model.audio_config) if method == "dsp" else
                model.synthesize(str(PIANO), 64, method, 2).audio)
         assert np.max(np.abs(served - api)) < 2 / 32768, method  # 16-bit rounding only
     from PIL import Image
 
-    from hyperlib.mel_image import mel_image
-
     x = model.mel(model.load(str(PIANO)))[0, 0].numpy()  # the input's picture shows the log-mel the methods saw
     assert np.array_equal(np.asarray(Image.open(piano_outputs[0])), mel_image(x, "Your sound", model.audio_config))
 
 
-def test_render_all_records_its_stages(app, piano_outputs):
+def test_render_all_records_its_stages(piano_outputs):
     timings = app.last_timings()
     for stage in ("decode", "inversion (x, f, E)", "gan: G", "encoder: G", "hyper: G+H", "vocoder", "plots",
                   "wav files"):
@@ -99,62 +101,62 @@ def test_render_all_records_its_stages(app, piano_outputs):
 
 
 @pytest.mark.parametrize("method", ["gan", "encoder", "hyper", "faithful", "dsp"])
-def test_render_all_audio_is_valid(app, piano_outputs, method):
-    assert_valid_wav(audio_outputs(app, piano_outputs)[method])
+def test_render_all_audio_is_valid(piano_outputs, method):
+    assert_valid_wav(audio_outputs(piano_outputs)[method])
 
 
-def test_render_all_reconstruct_uses_input_pitch(app):
+def test_render_all_reconstruct_uses_input_pitch():
     outputs = app.render_all(str(PIANO), 100, 0, app.RECONSTRUCT)
     assert "MIDI 100" not in outputs[-1] and "estimated" in outputs[-1]
-    for path in audio_outputs(app, outputs).values():
+    for path in audio_outputs(outputs).values():
         assert_valid_wav(path)
 
 
-def test_render_mix_audio_is_valid(app):
+def test_render_mix_audio_is_valid():
     path, image = app.render_mix(str(PIANO), str(HANDSAW), 0.5, 69, "hyper", 1.0)  # sliders may send floats
     assert_valid_wav(path)
-    assert_mel_picture(app, image)
+    assert_mel_picture(image)
 
 
-def test_gan_inversion_is_offered_with_progress(app, monkeypatch):
+def test_gan_inversion_is_offered_with_progress(monkeypatch):
     from hyperlib.inversion import OptimizeConfig
 
-    monkeypatch.setattr(app.get_model(), "optimize_budget", OptimizeConfig(code_steps=2, weight_steps=2))
-    assert "optimize" in app.METHOD_LABELS and "optimize" not in app.PLAY_METHODS
+    monkeypatch.setattr(app_common.get_model(), "optimize_budget", OptimizeConfig(code_steps=2, weight_steps=2))
+    assert "optimize" in app_common.METHOD_LABELS and "optimize" not in app_common.PLAY_METHODS
     seen = []
     path, image = app.render_mix(str(PIANO), str(HANDSAW), 0.5, 69, "optimize", 0,
                                  progress=lambda value, desc=None, **kw: seen.append(value))
     assert_valid_wav(path)
-    assert_mel_picture(app, image)
+    assert_mel_picture(image)
     assert seen[-1] == 1.0 and any(0.2 < v < 1.0 for v in seen if isinstance(v, float))  # moved during the fit
-    wav_a, wav_b, trial, *_ = app.ab_render(str(PIANO), "hyper-optimize", 60, 1)
+    wav_a, wav_b, trial, *_ = ab_test.ab_render(str(PIANO), "hyper-optimize", 60, 1)
     assert sorted(trial["order"]) == ["hyper", "optimize"]
-    assert "GAN inversion" in app.ab_vote("A", trial, {})[2]
+    assert "GAN inversion" in ab_test.ab_vote("A", trial, {})[2]
 
 
-def test_long_upload_is_cut(app, tmp_path):
+def test_long_upload_is_cut(tmp_path):
     path = tmp_path / "long.wav"
     t = np.arange(90 * 8000) / 8000
     sf.write(path, (0.5 * np.sin(2 * np.pi * 440 * t)).astype(np.float32), 8000)  # 90 s; only 60 s are read
-    for wav in audio_outputs(app, app.render_all(str(path), 69, 0)).values():
+    for wav in audio_outputs(app.render_all(str(path), 69, 0)).values():
         assert_valid_wav(wav)
 
 
-def test_note_name(app):
-    assert app.note_name(60).startswith("C4") and app.note_name(69) == "A4 (440.0 Hz)"
+def test_note_name():
+    assert app_common.note_name(60).startswith("C4") and app_common.note_name(69) == "A4 (440.0 Hz)"
 
 
-def test_note_picker_names_every_pitch(app):
-    choices = dict((midi, label) for label, midi in app.NOTE_CHOICES)
+def test_note_picker_names_every_pitch():
+    choices = dict((midi, label) for label, midi in app_common.NOTE_CHOICES)
     assert sorted(choices) == list(range(21, 109))
     for octave in range(2, 8):  # C2 ... C7
         assert choices[12 * (octave + 1)].startswith(f"C{octave} ")
-    assert choices[69] == "A4 (440.0 Hz)" and app.whole_number(64.0) == 64
+    assert choices[69] == "A4 (440.0 Hz)" and app_common.whole_number(64.0) == 64
 
 
 # -- (a') the blind A/B test --------------------------------------------------------------------
-def test_ab_render_is_blind(app):
-    wav_a, wav_b, trial, status, *buttons = app.ab_render(str(PIANO), "hyper-encoder", 62, 1)
+def test_ab_render_is_blind():
+    wav_a, wav_b, trial, status, *buttons = ab_test.ab_render(str(PIANO), "hyper-encoder", 62, 1)
     assert sorted(trial["order"]) == ["encoder", "hyper"] and trial["pair"] == "hyper-encoder"
     for path, slot in ((wav_a, "A"), (wav_b, "B")):
         assert_valid_wav(path)
@@ -162,64 +164,64 @@ def test_ab_render_is_blind(app):
     assert "D4" in status and all(b.interactive for b in buttons)
 
 
-def test_ab_order_is_random(app, monkeypatch):
+def test_ab_order_is_random(monkeypatch):
     orders = set()
-    monkeypatch.setattr(app, "save_wav", lambda result, name=None: name)  # skip the writing, keep the logic
+    monkeypatch.setattr(ab_test, "save_wav", lambda result, name=None: name)  # skip the writing, keep the logic
     for _ in range(30):
-        orders.add(tuple(app.ab_render(str(PIANO), "gan-encoder", 60, 0)[2]["order"]))
+        orders.add(tuple(ab_test.ab_render(str(PIANO), "gan-encoder", 60, 0)[2]["order"]))
         if len(orders) == 2:
             break
     assert orders == {("gan", "encoder"), ("encoder", "gan")}
 
 
-def test_ab_vote_tallies_per_pair(app):
+def test_ab_vote_tallies_per_pair():
     trial = {"pair": "hyper-gan", "order": ["gan", "hyper"], "pitch": 60}
-    new_trial, tally, reveal, table, *buttons = app.ab_vote("B", trial, {})
+    new_trial, tally, reveal, table, *buttons = ab_test.ab_vote("B", trial, {})
     assert new_trial is None and tally == {"hyper-gan": {"hyper": 1, "gan": 0}}
     assert "A was **GANStrument**, B was **HyperGANStrument**" in reveal
     assert not any(b.interactive for b in buttons)
-    tally = app.vote_a({"pair": "hyper-gan", "order": ["gan", "hyper"], "pitch": 60}, tally)[1]
-    tally = app.vote_a({"pair": "gan-encoder", "order": ["encoder", "gan"], "pitch": 60}, tally)[1]
+    tally = ab_test.vote_a({"pair": "hyper-gan", "order": ["gan", "hyper"], "pitch": 60}, tally)[1]
+    tally = ab_test.vote_a({"pair": "gan-encoder", "order": ["encoder", "gan"], "pitch": 60}, tally)[1]
     assert tally == {"hyper-gan": {"hyper": 1, "gan": 1}, "gan-encoder": {"gan": 0, "encoder": 1}}
-    table = app.tally_markdown(tally)
+    table = ab_test.tally_markdown(tally)
     assert "| HyperGANStrument vs GANStrument | HyperGANStrument: 1 | GANStrument: 1 | 2 |" in table
     assert "| GANStrument vs GANStrument Enc. | GANStrument: 0 | GANStrument Enc.: 1 | 1 |" in table
 
 
 @pytest.mark.parametrize("pair", ["vocoders", "vocoders-ddsp"])
-def test_ab_compares_two_vocoders_on_the_same_note(app, monkeypatch, pair):
+def test_ab_compares_two_vocoders_on_the_same_note(monkeypatch, pair):
     from hyperlib import VOCODERS
 
-    assert set(app.VOCODER_LABELS) == set(VOCODERS)
-    assert set(VOCODERS) == set(app.AB_PAIRS["vocoders"]) | set(app.AB_PAIRS["vocoders-ddsp"])
+    assert set(app_common.VOCODER_LABELS) == set(VOCODERS)
+    assert set(VOCODERS) == set(ab_test.AB_PAIRS["vocoders"]) | set(ab_test.AB_PAIRS["vocoders-ddsp"])
     calls = []
-    model = app.get_model()
+    model = app_common.get_model()
     real = model.synthesize
     monkeypatch.setattr(model, "synthesize", lambda *a, **k: calls.append(a) or real(*a, **k))
-    wav_a, wav_b, trial, *_ = app.ab_render(str(PIANO), pair, 60, 1)
-    assert sorted(trial["order"]) == sorted(app.AB_PAIRS[pair])
-    assert [c[2] for c in calls] == ["hyper", "hyper"] and sorted(c[4] for c in calls) == sorted(app.AB_PAIRS[pair])
+    wav_a, wav_b, trial, *_ = ab_test.ab_render(str(PIANO), pair, 60, 1)
+    assert sorted(trial["order"]) == sorted(ab_test.AB_PAIRS[pair])
+    assert [c[2] for c in calls] == ["hyper", "hyper"] and sorted(c[4] for c in calls) == sorted(ab_test.AB_PAIRS[pair])
     assert calls[0][0] is calls[1][0]  # the same note
     assert_valid_wav(wav_a)
     assert_valid_wav(wav_b)
-    reveal = app.ab_vote("A", trial, {})[2]
-    assert all(f"HyperGANStrument, {app.VOCODER_LABELS[name]}" in reveal for name in app.AB_PAIRS[pair])
+    reveal = ab_test.ab_vote("A", trial, {})[2]
+    assert all(f"HyperGANStrument, {app_common.VOCODER_LABELS[name]}" in reveal for name in ab_test.AB_PAIRS[pair])
 
 
-def test_ab_pairs_every_method_with_the_pitch_shift(app):
-    assert {a for a, b in app.AB_PAIRS.values() if b == "dsp"} == set(app.METHOD_LABELS)
-    wav_a, wav_b, trial, *_ = app.ab_render(str(PIANO), "faithful-dsp", 67, 1)
-    model = app.get_model()
+def test_ab_pairs_every_method_with_the_pitch_shift():
+    assert {a for a, b in ab_test.AB_PAIRS.values() if b == "dsp"} == set(app_common.METHOD_LABELS)
+    wav_a, wav_b, trial, *_ = ab_test.ab_render(str(PIANO), "faithful-dsp", 67, 1)
+    model = app_common.get_model()
     note = model.load(str(PIANO))
     dsp = phase_vocoder(note, 67 - model.estimate_pitch(note), model.audio_config)
     served = {side: sf.read(path, dtype="float32")[0] for side, path in zip(trial["order"], (wav_a, wav_b))}
     assert np.max(np.abs(served["dsp"] - dsp)) < 2 / 32768  # the input itself, shifted
     assert np.max(np.abs(served["faithful"] - model.synthesize(str(PIANO), 67, "faithful").audio)) < 2 / 32768
     assert np.mean(np.abs(served["faithful"] - dsp)) > 1e-4  # the correction changed it
-    assert "Pitch shift (DSP)" in app.ab_vote("A", trial, {})[2]
+    assert "Pitch shift (DSP)" in ab_test.ab_vote("A", trial, {})[2]
 
 
-def test_play_tab_vocoder_choice(app):
+def test_play_tab_vocoder_choice():
     outputs = app.render_all(str(PIANO), 64, 0, app.SYNTHESIZE, "griffin-lim")
     assert "Griffin-Lim vocoder" in outputs[-1]
     with pytest.raises(gr.Error) as error:
@@ -227,15 +229,15 @@ def test_play_tab_vocoder_choice(app):
     assert_readable(error, "wavenet", "harmonic-noise", "griffin-lim")
 
 
-def test_ab_vote_needs_a_fresh_pair(app):
+def test_ab_vote_needs_a_fresh_pair():
     with pytest.raises(gr.Error) as error:
-        app.ab_vote("A", None, {"hyper-gan": {"hyper": 1, "gan": 0}})  # already voted: the trial was cleared
+        ab_test.ab_vote("A", None, {"hyper-gan": {"hyper": 1, "gan": 0}})  # already voted: the trial was cleared
     assert "render a pair first" in error.value.message.lower()
 
 
-def test_ab_state_is_not_shared(app):
+def test_ab_state_is_not_shared():
     tally = {"hyper-gan": {"hyper": 1, "gan": 0}}
-    app.vote_a({"pair": "hyper-gan", "order": ["hyper", "gan"], "pitch": 60}, tally)
+    ab_test.vote_a({"pair": "hyper-gan", "order": ["hyper", "gan"], "pitch": 60}, tally)
     assert tally == {"hyper-gan": {"hyper": 1, "gan": 0}}  # the handler returns a new tally
 
 
@@ -286,31 +288,31 @@ BAD_FILES = [("text", ["could not decode", "wav"]), ("empty", ["empty"]), ("zero
 
 
 @pytest.mark.parametrize("kind, words", BAD_FILES)
-def test_bad_upload_is_reported(app, tmp_path, kind, words):
+def test_bad_upload_is_reported(tmp_path, kind, words):
     with pytest.raises(gr.Error) as error:
         app.render_all(write_bad_file(tmp_path, kind), 60, 1)
     assert_readable(error, *words)
     assert "numpy" not in error.value.message and "sample_rate" not in error.value.message  # the API's words
 
 
-def test_examples_are_offered_in_formats_browsers_play(app):
+def test_examples_are_offered_in_formats_browsers_play():
     """The AIFF piano is shown as a WAV copy with the same samples; the other examples are shown as they are."""
-    assert [p.suffix for p in app.EXAMPLE_FILES] == [".wav", ".ogg", ".ogg", ".ogg"]
-    assert app.PIANO.name == "piano_c4.wav" and app.PIANO.parent == sys.modules["app_common"].EXAMPLE_COPIES
-    copy, sr = sf.read(app.PIANO, dtype="int16")
+    assert [p.suffix for p in app_common.EXAMPLE_FILES] == [".wav", ".ogg", ".ogg", ".ogg"]
+    assert app_common.PIANO.name == "piano_c4.wav" and app_common.PIANO.parent == app_common.EXAMPLE_COPIES
+    copy, sr = sf.read(app_common.PIANO, dtype="int16")
     original, sr_original = sf.read(PIANO, dtype="int16")
     assert sr == sr_original and np.array_equal(copy, original)
 
 
-def test_tally_columns_are_headed_distinctly(app):
-    table = app.tally_markdown({"hyper-gan": {"hyper": 2, "gan": 1}})
+def test_tally_columns_are_headed_distinctly():
+    table = ab_test.tally_markdown({"hyper-gan": {"hyper": 2, "gan": 1}})
     headings = [cell.strip() for cell in table.splitlines()[0].strip("|").split("|")]
     assert len(headings) == 4 and len(set(headings)) == 4, headings
     assert "| HyperGANStrument vs GANStrument | HyperGANStrument: 2 | GANStrument: 1 | 3 |" in table
 
 
 @pytest.mark.parametrize("kind", ["clipped-square", "pcm8", "pcm24", "float32", "8khz", "96khz", "6-channel"])
-def test_unusual_upload_works(app, tmp_path, kind):
+def test_unusual_upload_works(tmp_path, kind):
     path = write_good_file(tmp_path, kind)
     assert sf.info(path).channels == (6 if kind == "6-channel" else 1)
     wav, _ = app.render_mix(path, str(PIANO), 0.0, 57, "gan", 0)  # the new file's timbre only
@@ -326,14 +328,14 @@ def write_long_wav(path: Path, minutes: float, rate: int = SAMPLE_RATE) -> None:
             f.write(minute)
 
 
-def test_30_minute_upload_uses_the_start(app, tmp_path):
+def test_30_minute_upload_uses_the_start(tmp_path):
     path = tmp_path / "thirty_minutes.wav"
     write_long_wav(path, 30)
-    assert 55e6 < path.stat().st_size < app.MAX_UPLOAD_BYTES  # ~57.6 MB: accepted, but cut
+    assert 55e6 < path.stat().st_size < app_common.MAX_UPLOAD_BYTES  # ~57.6 MB: accepted, but cut
     with pytest.warns(UserWarning, match="lasts 30 min: only its first 60 s are read"):  # gr.Warning outside a request
         wav, _ = app.render_mix(str(path), str(PIANO), 0.0, 64, "gan", 0)
     assert_valid_wav(wav)
-    model = app.get_model()
+    model = app_common.get_model()
     tracemalloc.start()
     try:
         model.load(str(path))
@@ -344,24 +346,24 @@ def test_30_minute_upload_uses_the_start(app, tmp_path):
     path.unlink()  # 57 MB: do not keep it in pytest's temp folders
 
 
-def test_oversized_upload_is_refused_before_decoding(app, tmp_path, monkeypatch):
+def test_oversized_upload_is_refused_before_decoding(tmp_path, monkeypatch):
     path = tmp_path / "huge.wav"
     with open(path, "wb") as f:  # sparse: no disk space used
-        f.truncate(app.MAX_UPLOAD_BYTES + 1)
+        f.truncate(app_common.MAX_UPLOAD_BYTES + 1)
     monkeypatch.setattr(sf, "info", lambda *a: pytest.fail("the header was read"))
-    monkeypatch.setattr(app.get_model(), "load", lambda *a: pytest.fail("the file was decoded"))
+    monkeypatch.setattr(app_common.get_model(), "load", lambda *a: pytest.fail("the file was decoded"))
     with pytest.raises(gr.Error) as error:
         app.render_all(str(path), 60, 1)
-    assert_readable(error, f"{app.MAX_UPLOAD_MB} mb")
+    assert_readable(error, f"{app_common.MAX_UPLOAD_MB} mb")
 
 
-def test_no_upload_is_reported(app):
+def test_no_upload_is_reported():
     with pytest.raises(gr.Error) as error:
         app.render_all(None, 60, 1)
     assert error.value.message == "Please upload or record a sound first."
 
 
-def test_bad_mix_input_names_the_sound(app, tmp_path):
+def test_bad_mix_input_names_the_sound(tmp_path):
     with pytest.raises(gr.Error) as error:
         app.render_mix(str(PIANO), write_bad_file(tmp_path, "silent"), 0.5, 69, "hyper", 1)
     assert_readable(error, "second sound", "silent")
@@ -369,14 +371,14 @@ def test_bad_mix_input_names_the_sound(app, tmp_path):
 
 @pytest.mark.parametrize("pitch, steps, words", [(120, 0, ["pitch", "21-108"]), (20, 0, ["pitch", "21-108"]),
                                                   (60, 2.5, ["steps", "0-10"])])
-def test_bad_setting_is_reported(app, pitch, steps, words):
+def test_bad_setting_is_reported(pitch, steps, words):
     with pytest.raises(gr.Error) as error:
         app.render_mix(str(PIANO), str(HANDSAW), 0.5, pitch, "gan", steps)
     assert_readable(error, *words)
 
 
 @pytest.mark.parametrize("mix", [-0.5, 1.5, float("nan"), "half"])
-def test_bad_mix_weight_is_reported(app, mix):
+def test_bad_mix_weight_is_reported(mix):
     """The slider makes weights [1 - mix, mix]; an API client can send any mix: a negative weight is refused."""
     with pytest.raises(gr.Error) as error:
         app.render_mix(str(PIANO), str(HANDSAW), mix, 60, "gan", 0)
@@ -384,30 +386,30 @@ def test_bad_mix_weight_is_reported(app, mix):
 
 
 @pytest.mark.parametrize("weights", [[-1.0, 2.0], [0.0, 0.0], [1.0, -1.0]])
-def test_bad_interpolation_weights_are_reported_by_the_library(app, weights):
+def test_bad_interpolation_weights_are_reported_by_the_library(weights):
     with pytest.raises(ValueError, match="non-negative numbers with a positive sum"):
-        app.get_model().interpolate([str(PIANO), str(HANDSAW)], weights, 60, "gan", 0)
+        app_common.get_model().interpolate([str(PIANO), str(HANDSAW)], weights, 60, "gan", 0)
 
 
 # -- (b') temporary files, settings of the served app, the Space folder ------------------------------
-def test_old_outputs_are_deleted(app):
+def test_old_outputs_are_deleted():
     old = Path(app.render_mix(str(PIANO), str(HANDSAW), 0.5, 60, "gan", 0)[0])
-    assert old.parent == app.OUTPUT_DIR and old.is_file()
-    stale = time.time() - app.OUTPUT_MAX_AGE_S - 60
+    assert old.parent == app_common.OUTPUT_DIR and old.is_file()
+    stale = time.time() - app_common.OUTPUT_MAX_AGE_S - 60
     os.utime(old, (stale, stale))
     new = Path(app.render_mix(str(PIANO), str(HANDSAW), 0.5, 60, "gan", 0)[0])  # each request purges first
     assert new.is_file() and not old.exists()
-    assert app.purge_outputs(max_age_s=0) >= 1 and not new.exists()
+    assert app_common.purge_outputs(max_age_s=0) >= 1 and not new.exists()
 
 
-def test_launch_settings(app, monkeypatch):
+def test_launch_settings(monkeypatch):
     launched = {}
     monkeypatch.setattr(app, "warm_up", lambda: None)
     monkeypatch.setattr(gr.Blocks, "launch", lambda self, **kwargs: launched.update(demo=self, **kwargs))
     app.main()
     demo = launched["demo"]
-    assert launched["max_file_size"] == app.MAX_UPLOAD_BYTES
-    assert demo.delete_cache == app.CACHE_SETTINGS  # gradio deletes its cached uploads and outputs
+    assert launched["max_file_size"] == app_common.MAX_UPLOAD_BYTES
+    assert demo.delete_cache == app_common.CACHE_SETTINGS  # gradio deletes its cached uploads and outputs
     assert demo._queue.default_concurrency_limit == 2 and demo._queue.max_size == app.QUEUE_MAX_SIZE
     api = {dep.api_name for dep in demo.fns.values()}
     assert {"render", "mix", "ab_render", "timings"} <= api
@@ -416,14 +418,14 @@ def test_launch_settings(app, monkeypatch):
         assert players[elem_id].format == "wav", elem_id  # the handlers' WAVs are served as written
 
 
-def test_threads_are_split_between_concurrent_requests(app, monkeypatch):
+def test_threads_are_split_between_concurrent_requests(monkeypatch):
     from threadpoolctl import threadpool_info, threadpool_limits
 
     torch = pytest.importorskip("torch")
     before = torch.get_num_threads()
     try:
         monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
-        monkeypatch.setattr(app.os, "cpu_count", lambda: 8)
+        monkeypatch.setattr(os, "cpu_count", lambda: 8)
         assert app.configure_threads() == 8 // app.CONCURRENCY_LIMIT == torch.get_num_threads()
         assert all(pool["num_threads"] == 4 for pool in threadpool_info() if pool["user_api"] == "blas")
         monkeypatch.setenv("OMP_NUM_THREADS", "3")
@@ -448,16 +450,16 @@ def test_make_space_assembles_a_runnable_folder(tmp_path):
     run = subprocess.run(["bash", str(REPO_ROOT / "demos" / "make_space.sh"), str(space)], capture_output=True,
                          text=True, timeout=120)
     assert run.returncode == 0, run.stderr
-    for name in ("app.py", "keyboard_tab.py", "keyboard.js", "keyboard.css", "README.md", "requirements.txt",
-                 "hyperlib/__init__.py", "hyperlib/pipeline.py",
+    for name in ("app.py", "demos/__init__.py", "demos/app.py", "demos/keyboard_tab.py", "demos/keyboard.js",
+                 "demos/keyboard.css", "README.md", "requirements.txt", "hyperlib/__init__.py", "hyperlib/pipeline.py",
                  "checkpoints/config.json", "examples/piano_c4.aif", "examples/ATTRIBUTION.md"):
         assert (space / name).is_file(), name
-    assert not (space / "make_space.sh").exists() and not (space / "checkpoints" / "_train").exists()
+    assert not list(space.rglob("make_space.sh")) and not (space / "checkpoints" / "_train").exists()
     assert not list(space.rglob("__pycache__"))
-    # app.py uses the package, weights and examples beside it; its temp folder goes when the process ends
+    # the app's package uses the library, weights and examples beside it; its temp folder goes when the process ends
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    probe = ("import json, app, app_common, hyperlib; print(json.dumps([str(app.REPO_ROOT), hyperlib.__file__, "
-             "str(app_common.EXAMPLES_DIR), app.PIANO.is_file(), str(app.OUTPUT_DIR), "
+    probe = ("import json, demos, hyperlib; from demos import app, app_common; print(json.dumps([str(demos.ROOT), "
+             "hyperlib.__file__, str(app_common.EXAMPLES_DIR), app_common.PIANO.is_file(), str(app_common.OUTPUT_DIR), "
              "str(app_common.EXAMPLE_COPIES)]))")
     out = subprocess.run([sys.executable, "-c", probe], cwd=space, env=env, capture_output=True, text=True,
                          timeout=300)
@@ -465,12 +467,20 @@ def test_make_space_assembles_a_runnable_folder(tmp_path):
     root, package, examples, piano_shown, output_dir, copies = json.loads(out.stdout.strip().splitlines()[-1])
     assert Path(root) == space and Path(package).is_relative_to(space) and Path(examples) == space / "examples"
     assert piano_shown and not Path(output_dir).exists() and not Path(copies).exists()
+    # the Space's app.py starts the app, as the Space runs it (``python app.py`` in its folder)
+    try:
+        with serve_app(tmp_path / "served", ["app.py"], STARTUP_TIMEOUT_S, env, cwd=space) as url:
+            with urllib.request.urlopen(url + "config", timeout=30) as response:
+                config = json.load(response)
+    except AppStartError as exc:
+        pytest.fail(str(exc))
+    assert config["title"] == "HyperGANStrument"
 
 
 # -- (c) the app served over HTTP ---------------------------------------------------------------
 @contextmanager
 def start_app(tmp_path: Path):
-    """``python demos/app.py`` on a free local port, gradio's cache in ``tmp_path``; yields its URL, always stops it."""
+    """``python -m demos.app`` on a free local port, gradio's cache in ``tmp_path``; yields its URL, always stops it."""
     try:
         with serve_app(tmp_path, timeout_s=STARTUP_TIMEOUT_S) as url:
             yield url

@@ -1,4 +1,4 @@
-"""The app's latency benchmark (hyperlib.app_bench, ``python -m hyperlib bench-app``), on a short run."""
+"""The app's latency benchmark (demos.bench, ``python -m hyperlib bench-app``), on a short run."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -8,7 +8,7 @@ import pytest
 pytest.importorskip("gradio")
 pytest.importorskip("gradio_client")
 
-from hyperlib.app_bench import bench_app, check_render, format_breakdown, soak, soak_requests  # noqa: E402
+from demos.bench import bench_app, check_render, format_breakdown, soak, soak_requests  # noqa: E402
 
 
 PIANO_PATH = Path(__file__).resolve().parents[1] / "examples" / "piano_c4.aif"

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import math
 import os
-import sys
 import threading
 import time
 from pathlib import Path
@@ -15,20 +14,20 @@ import pytest
 
 gr = pytest.importorskip("gradio")
 
+from demos import app, app_common, keyboard_tab, sound_design_tabs  # noqa: E402
+from demos.request_limits import BUDGET, BUSY, Budget, guard_all, guarded  # noqa: E402
 from test_app import HANDSAW, PIANO, start_app  # noqa: E402
 
 
 @pytest.fixture
-def design(app, monkeypatch):
-    """demos/sound_design.py with a model whose every task fails the test: a budget must refuse first."""
-    module = sys.modules["sound_design"]
-
+def design(monkeypatch):
+    """demos/sound_design_tabs.py with a model whose every task fails the test: a budget must refuse first."""
     def rendered(*args, **kwargs):
         raise AssertionError("rendered before the budget was checked")
 
     stub = SimpleNamespace(melody=rendered, morph=rendered, export_sfz=rendered, edit=rendered)
-    monkeypatch.setattr(module, "_get_model", lambda: stub)
-    return module
+    monkeypatch.setattr(sound_design_tabs, "_get_model", lambda: stub)
+    return sound_design_tabs
 
 
 def long_notes(count: int, seconds: float) -> str:
@@ -55,13 +54,12 @@ def test_large_midi_file_is_refused_before_reading(design, tmp_path):
         design.melody_handler(str(PIANO), "", str(midi), 0.15, 1)
 
 
-def test_key_budget_is_checked_before_rendering(design, app):
+def test_key_budget_is_checked_before_rendering(design):
     with pytest.raises(gr.Error) as error:
         design.sfz_handler(str(PIANO), 21, 108, 1, "all", 1)
     assert "88 keys" in error.value.message and "up to 48" in error.value.message
-    keyboard = sys.modules["keyboard_tab"]
     with pytest.raises(gr.Error, match="up to 48"):
-        keyboard.render_handler(str(PIANO), "gan", "harmonic-noise", 21, 108, 1.0, 0, lambda *a, **k: None)
+        keyboard_tab.render_handler(str(PIANO), "gan", "harmonic-noise", 21, 108, 1.0, 0, lambda *a, **k: None)
 
 
 def test_morph_budget_is_checked_before_rendering(design):
@@ -69,18 +67,17 @@ def test_morph_budget_is_checked_before_rendering(design):
         design.morph_handler(str(PIANO), str(HANDSAW), 33, 60, True, 1)
 
 
-def test_budgets_and_privacy_are_printed_in_the_app(app):
-    from request_limits import BUDGET
+def test_budgets_and_privacy_are_printed_in_the_app():
 
     for words in (f"{BUDGET.melody_notes} notes", f"{BUDGET.keys} rendered keys", f"{BUDGET.morph_notes} notes",
-                  f"{BUDGET.time_limit_s:.0f} s", app.duration_text(app.KEPT_AT_MOST_S), "when the app stops"):
+                  f"{BUDGET.time_limit_s:.0f} s", app_common.duration_text(app_common.KEPT_AT_MOST_S),
+                  "when the app stops"):
         assert words in app.HEADER, words
-    assert app.KEPT_AT_MOST_S <= 3600 and "within the hour" not in app.HEADER
+    assert app_common.KEPT_AT_MOST_S <= 3600 and "within the hour" not in app.HEADER
 
 
 # -- every handler: time limit, one request per visitor, a sentence for every failure --------------------------
-def test_a_request_is_stopped_at_the_time_limit(app):  # the app puts demos/ on the path
-    from request_limits import Budget, guarded
+def test_a_request_is_stopped_at_the_time_limit():
 
     def endless():
         while True:
@@ -93,10 +90,9 @@ def test_a_request_is_stopped_at_the_time_limit(app):  # the app puts demos/ on 
     assert threading.current_thread().is_alive()
 
 
-def test_one_request_at_a_time_per_visitor(app):  # the app puts demos/ on the path
+def test_one_request_at_a_time_per_visitor():
     from gradio.context import LocalContext
 
-    from request_limits import BUSY, guarded
 
     token = LocalContext.request.set(SimpleNamespace(session_hash="visitor-1"))
     try:
@@ -109,16 +105,14 @@ def test_one_request_at_a_time_per_visitor(app):  # the app puts demos/ on the p
     assert "previous request" in BUSY
 
 
-def test_an_unforeseen_failure_is_a_sentence(app):  # the app puts demos/ on the path
-    from request_limits import guarded
+def test_an_unforeseen_failure_is_a_sentence():
 
     with pytest.raises(gr.Error) as error:
         guarded(lambda: 1 / 0)()
     assert "ZeroDivisionError" in error.value.message and "try other settings" in error.value.message
 
 
-def test_generators_are_left_as_they_are(app):
-    from request_limits import guard_all
+def test_generators_are_left_as_they_are():
 
     def stream():
         yield 1
@@ -132,7 +126,7 @@ def test_generators_are_left_as_they_are(app):
     assert limited == [False, True]
 
 
-def test_every_queued_handler_is_guarded(app, monkeypatch):
+def test_every_queued_handler_is_guarded(monkeypatch):
     launched = {}
     monkeypatch.setattr(app, "warm_up", lambda: None)
     monkeypatch.setattr(app, "start_cleaner", lambda: None)
@@ -154,60 +148,55 @@ def test_every_queued_handler_is_guarded(app, monkeypatch):
     lambda app, d: d.morph_handler(str(PIANO), str(HANDSAW), None, 60, True, 1),
 ], ids=["mix pitch None", "mix steps NaN", "play pitch NaN", "fader None", "melody release None",
         "melody steps NaN", "sfz low None", "morph nodes None"])
-def test_none_and_nan_in_a_slider_are_answered_with_a_sentence(app, call):
-    from request_limits import guarded
+def test_none_and_nan_in_a_slider_are_answered_with_a_sentence(call, monkeypatch):
 
-    design = sys.modules["sound_design"]
-    design._get_model = app.get_model
+    monkeypatch.setattr(sound_design_tabs, "_get_model", app_common.get_model)
     with pytest.raises(gr.Error) as error:
-        guarded(lambda: call(app, design))()
+        guarded(lambda: call(app, sound_design_tabs))()
     message = error.value.message
     assert len(message.split()) >= 5 and "Traceback" not in message, message
 
 
-def test_a_300_character_instrument_name_is_shortened(app):
-    design = sys.modules["sound_design"]
-    design._get_model = app.get_model
-    archive, text = design.sfz_handler(str(PIANO), 60, 62, 3, "x" * 300, 0)
+def test_a_300_character_instrument_name_is_shortened(monkeypatch):
+    monkeypatch.setattr(sound_design_tabs, "_get_model", app_common.get_model)
+    archive, text = sound_design_tabs.sfz_handler(str(PIANO), 60, 62, 3, "x" * 300, 0)
     assert Path(archive).is_file() and len(Path(archive).stem) <= 64 and "samples" in text
 
 
 # -- temporary files ----------------------------------------------------------------------------------------------
-def test_outputs_live_in_a_private_folder_inside_gradios_cache(app):
-    assert app.OUTPUT_DIR.parent == app.PRIVATE_DIR and os.environ["GRADIO_TEMP_DIR"] == str(app.PRIVATE_DIR)
-    assert not str(app.PRIVATE_DIR).endswith("hyperlib-keyboard") and (app.PRIVATE_DIR.stat().st_mode & 0o077) == 0
-    keyboard = sys.modules["keyboard_tab"]
-    keyboard._get_model = app.get_model
-    payload, _ = keyboard.render_handler(str(PIANO), "gan", "harmonic-noise", 58, 62, 3, 0, lambda *a, **k: None)
-    assert Path(payload["audio"]["path"]).parent == app.OUTPUT_DIR  # the Keyboard tab's files too
+def test_outputs_live_in_a_private_folder_inside_gradios_cache(monkeypatch):
+    private = app_common.PRIVATE_DIR
+    assert app_common.OUTPUT_DIR.parent == private and os.environ["GRADIO_TEMP_DIR"] == str(private)
+    assert not str(private).endswith("hyperlib-keyboard") and (private.stat().st_mode & 0o077) == 0
+    monkeypatch.setattr(keyboard_tab, "_get_model", app_common.get_model)
+    payload, _ = keyboard_tab.render_handler(str(PIANO), "gan", "harmonic-noise", 58, 62, 3, 0, lambda *a, **k: None)
+    assert Path(payload["audio"]["path"]).parent == app_common.OUTPUT_DIR  # the Keyboard tab's files too
 
 
-def test_a_file_is_decoded_once_for_every_tab(app, monkeypatch, tmp_path):
+def test_a_file_is_decoded_once_for_every_tab(monkeypatch, tmp_path):
     import shutil
 
-    common, keyboard = sys.modules["app_common"], sys.modules["keyboard_tab"]
-    model = app.get_model()
-    keyboard._get_model = lambda: model
+    model = app_common.get_model()
+    monkeypatch.setattr(keyboard_tab, "_get_model", lambda: model)
     path = str(shutil.copy(PIANO, tmp_path / "once.aif"))
     real, calls = model.load, []
     monkeypatch.setattr(model, "load", lambda p: calls.append(p) or real(p))
     first = app.render_all(path, 60, 0)
-    keyboard.render_handler(path, "gan", "harmonic-noise", 58, 62, 3, 0, lambda *a, **k: None)
+    keyboard_tab.render_handler(path, "gan", "harmonic-noise", 58, 62, 3, 0, lambda *a, **k: None)
     app.render_mix(path, str(HANDSAW), 0.5, 60, "gan", 0)
     assert calls.count(path) == 1 and first
     with pytest.raises(gr.Error, match="upload or record"):
-        keyboard.render_handler(None, "gan", "harmonic-noise", 58, 62, 3, 0, lambda *a, **k: None)
-    assert len(common._decoded) <= common.DECODED_NOTES
+        keyboard_tab.render_handler(None, "gan", "harmonic-noise", 58, 62, 3, 0, lambda *a, **k: None)
+    assert len(app_common._decoded) <= app_common.DECODED_NOTES
 
 
-def test_the_timer_deletes_old_outputs_without_a_request(app):
-    common = sys.modules["app_common"]
-    old = Path(common.new_output("old-", ".wav"))
-    stale = time.time() - app.OUTPUT_MAX_AGE_S - 1
+def test_the_timer_deletes_old_outputs_without_a_request():
+    old = Path(app_common.new_output("old-", ".wav"))
+    stale = time.time() - app_common.OUTPUT_MAX_AGE_S - 1
     os.utime(old, (stale, stale))
-    fresh = Path(common.new_output("fresh-", ".wav"))
+    fresh = Path(app_common.new_output("fresh-", ".wav"))
     stop = threading.Event()
-    app.start_cleaner(every_s=0.05, stop=stop)
+    app_common.start_cleaner(every_s=0.05, stop=stop)
     try:
         for _ in range(200):
             if not old.exists():

@@ -1,4 +1,4 @@
-"""The served demo (demos/app.py) driven in a real browser: Debian's Chromium through Python Playwright.
+"""The served demo (``python -m demos.app``) driven in a real browser: Debian's Chromium through Python Playwright.
 
 Upload the piano example, pick a note by name, press Play and wait for the three players to fill (the time from
 the click to the three players holding their decoded notes is printed; run with ``-s``); render a mix on the

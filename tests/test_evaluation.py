@@ -12,6 +12,7 @@ import torch
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+from conftest import REPO  # noqa: E402
 from hyperlib.config import AudioConfig, ModelConfig  # noqa: E402
 from hyperlib.evaluation import EvalConfig, evaluate, load_eval_classifiers, train_eval_classifiers, train_f_noadv  # noqa: E402
 from hyperlib.evaluation import metrics as M  # noqa: E402
@@ -71,7 +72,8 @@ def _finite(x) -> bool:
 def tiny_results(tiny_setup, tmp_path_factory):
     corpus, model = tiny_setup
     out = tmp_path_factory.mktemp("results")
-    return evaluate(model, corpus, out, EvalConfig.tiny(seed=0)), out
+    cfg = EvalConfig.tiny(seed=0, examples_dir=str(REPO / "examples"), recordings_dir=str(REPO / "recordings"))
+    return evaluate(model, corpus, out, cfg), out
 
 
 @pytest.mark.slow

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from conftest import PIANO, REPO
-from hyperlib.app_bench import serve_app
+from demos.bench import serve_app
 
 APP_EXTRA_ONLY = ("gradio", "matplotlib", "fluidsynth", "pretty_midi")
 """Modules that ``import hyperlib`` must not load (they belong to the app, training and notebook extras)."""
@@ -162,7 +162,7 @@ def test_space_folder_runs_in_a_fresh_venv(tmp_path):
     python = fresh_venv(tmp_path / "venv", "-r", str(space / "requirements.txt"), f"gradio=={space_gradio_version()}",
                         retries=False)
     # the Space's own interpreter and folder; AppStartError carries the tail of its log
-    with serve_app(tmp_path, space / "app.py", SPACE_STARTUP_TIMEOUT_S, clean_env(), python, space) as url:
+    with serve_app(tmp_path, ["app.py"], SPACE_STARTUP_TIMEOUT_S, clean_env(), python, space) as url:
         client = Client(url, verbose=False, analytics_enabled=False, download_files=str(tmp_path / "downloads"))
         outputs = client.predict(handle_file(str(space / "examples" / "piano_c4.aif")), 60, 1, "synthesize",
                                  api_name="/render")

@@ -3,7 +3,6 @@ payload, and the app's "Keyboard" tab handlers (demos/keyboard_tab.py). The page
 by tests/test_browser.py."""
 from __future__ import annotations
 
-import importlib.util
 import zipfile
 from pathlib import Path
 
@@ -84,13 +83,15 @@ def test_cache_finds_the_same_sound_in_another_format(model, tmp_path, monkeypat
     assert cache.get(model, note, KeyRange(58, 62, 3, "gan", 0, "griffin-lim")) is None  # another vocoder
 
 
-@pytest.fixture(scope="module")
-def tab(model):
-    spec = importlib.util.spec_from_file_location("hyperlib_keyboard_tab", REPO / "demos" / "keyboard_tab.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    module._get_model = lambda: model
-    return module
+@pytest.fixture
+def tab(model, monkeypatch):
+    """The Keyboard tab's module with the test's model and an empty cache of rendered key sets."""
+    pytest.importorskip("gradio")
+    from demos import keyboard_tab
+
+    monkeypatch.setattr(keyboard_tab, "_get_model", lambda: model)
+    monkeypatch.setattr(keyboard_tab, "cache", KeyCache())
+    return keyboard_tab
 
 
 def no_progress(*args, **kwargs):

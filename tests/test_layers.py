@@ -1,11 +1,11 @@
-"""The package's layers (docs/architecture.md): the import graph, deferred imports included, has no cycle, and the
-core never imports the layers built on it."""
+"""The package's layers (docs/architecture.md): the import graph, deferred imports included, has no cycle, the
+core never imports the layers built on it, and the library leaves the app (demos/) and the repository alone."""
 import ast
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "hyperlib"
 UPPER = ("hyperlib.sound_design", "hyperlib.evaluation", "hyperlib.training", "hyperlib.modelcard", "hyperlib.sampler",
-         "hyperlib.cli", "hyperlib.app_bench")
+         "hyperlib.cli")
 """What the core must not import: the layers above the pipeline."""
 
 
@@ -71,3 +71,21 @@ def test_no_import_cycle():
     for module in sorted(graph):
         if module not in state:
             visit(module, [])
+
+
+def test_the_library_needs_neither_the_app_nor_the_repository():
+    """Only the ``bench-app`` command imports the app's package (demos/, lazily); the only paths built from a
+    module's own location are the learned vocoder's weights beside it and the checkpoint of a source checkout
+    (``hub.BUNDLED``, one step of ``from_pretrained``'s documented search)."""
+    app_users, located = set(), {}
+    for name, path in module_files().items():
+        source = path.read_text()
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, ast.ImportFrom) and not node.level and (node.module or "").split(".")[0] == "demos":
+                app_users.add(name)
+            elif isinstance(node, ast.Import) and any(a.name.split(".")[0] == "demos" for a in node.names):
+                app_users.add(name)
+        located.update({name: line.strip() for line in source.splitlines() if "__file__" in line})
+    assert app_users == {"hyperlib.cli"}
+    assert located == {"hyperlib.vocoders.ddsp": 'WEIGHTS = Path(__file__).with_name("ddsp.safetensors")',
+                       "hyperlib.hub": 'BUNDLED = Path(__file__).resolve().parents[1] / "checkpoints"'}

@@ -1,4 +1,5 @@
-"""Load test of the served demo (demos/app.py): several API clients at once, good and bad requests mixed.
+"""Load test of the served demo (``python -m demos.app``): several API clients at once, good and bad requests
+mixed.
 
 The app runs in a subprocess on a free local port (``start_app`` from tests/test_app.py) with its queue
 (``default_concurrency_limit=2``). Every request must come back as valid audio or a clear error message; none

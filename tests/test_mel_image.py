@@ -1,13 +1,13 @@
-"""The log-mel picture of the app (hyperlib.mel_image): colours from one table lookup, axes in Hz and seconds."""
+"""The log-mel picture of the app (demos.mel_image): colours from one table lookup, axes in Hz and seconds."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 import torch
 
+from demos.mel_image import LEFT, SCALE, TOP, colour_table, hz_to_row, mel_image, seconds_to_column
 from hyperlib.config import AudioConfig
 from hyperlib.mel import LogMel
-from hyperlib.mel_image import LEFT, SCALE, TOP, colour_table, hz_to_row, mel_image, seconds_to_column
 
 CFG = AudioConfig()
 

@@ -14,11 +14,12 @@ from conftest import REPO
 
 from hyperlib.audio import SILENCE_PEAK, load_audio, load_note
 from hyperlib.config import AudioConfig
-from hyperlib.evaluation.recordings import (EXAMPLES, EXAMPLES_DIR, KINDS, LICENCES, MANIFEST, RECORDINGS_DIR,
-                                            read_manifest, real_recording_files)
+from hyperlib.evaluation.recordings import EXAMPLES, KINDS, LICENCES, read_manifest, real_recording_files
 from hyperlib.evaluation.report import markdown, rows
 
-ROWS = read_manifest()
+EXAMPLES_DIR, RECORDINGS_DIR = REPO / "examples", REPO / "recordings"
+MANIFEST = RECORDINGS_DIR / "recordings.csv"
+ROWS = read_manifest(MANIFEST)
 ATTRIBUTION = (RECORDINGS_DIR / "ATTRIBUTION.md").read_text()
 AUDIO_SUFFIXES = (".wav", ".ogg", ".flac", ".aif", ".aiff", ".mp3")
 MIN_COUNTS = {"instrument": 4, "voice": 2, "noise": 3, "percussion": 3}
@@ -90,11 +91,11 @@ def test_manifest_covers_every_kind():
         assert counts[kind] >= n, (kind, counts[kind])
     assert set(counts) <= set(KINDS)
     assert sum(r["pitched"] for r in ROWS if r["kind"] == "instrument") >= 3
-    assert len(real_recording_files()) >= 20
+    assert len(real_recording_files(EXAMPLES_DIR, RECORDINGS_DIR)) >= 20
 
 
 def test_real_recording_files_are_the_examples_then_the_manifest():
-    pairs = real_recording_files()
+    pairs = real_recording_files(EXAMPLES_DIR, RECORDINGS_DIR)
     expected = [(EXAMPLES_DIR / n, p) for n, p in EXAMPLES] + [(RECORDINGS_DIR / r["file"], r["pitched"]) for r in ROWS]
     assert pairs == expected
     assert all(path.is_file() for path, _ in pairs)
@@ -125,10 +126,22 @@ def test_read_manifest_rejects_missing_columns(tmp_path):
 
 
 def test_real_recording_files_rejects_a_repeated_name(tmp_path):
-    manifest = _write_manifest(tmp_path / "m.csv", [("handsaw.ogg", "noise", "false", "x", "GPL-2+", "0.00", "")])
+    _write_manifest(tmp_path / "recordings.csv", [("handsaw.ogg", "noise", "false", "x", "GPL-2+", "0.00", "")])
     with pytest.raises(ValueError, match="handsaw.ogg"):
-        real_recording_files(manifest)
+        real_recording_files(EXAMPLES_DIR, tmp_path)
     assert read_manifest(MANIFEST)  # the shipped manifest itself reads
+
+
+def test_missing_recordings_are_named_with_the_way_to_choose_the_folders(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # outside the repository: the default folders are not there
+    with pytest.raises(FileNotFoundError) as error:
+        real_recording_files()
+    assert all(w in str(error.value) for w in ("recordings.csv", str(tmp_path), "--examples", "--recordings"))
+    _write_manifest(tmp_path / "recordings.csv", [("gone.wav", "noise", "false", "x", "GPL-2+", "0.00", "")])
+    with pytest.raises(FileNotFoundError, match="gone.wav"):
+        real_recording_files(EXAMPLES_DIR, tmp_path)
+    with pytest.raises(FileNotFoundError, match="piano_c4.aif"):
+        real_recording_files(tmp_path, RECORDINGS_DIR)
 
 
 @pytest.mark.parametrize("source", TRAINING_SOURCES, ids=lambda p: p.name)
@@ -145,7 +158,7 @@ def test_training_code_never_reads_the_recordings(source):
 
 def test_report_lists_one_row_per_recording():
     r = json.loads((REPO / "docs" / "results" / "results.json").read_text())
-    pairs = real_recording_files()
+    pairs = real_recording_files(EXAMPLES_DIR, RECORDINGS_DIR)
     r["real_recordings"]["recordings"] = {p.name: {"pitched": pitched, "estimated_pitch": 60, "targets": [60]}
                                           for p, pitched in pairs}
     method_rows = rows(r, "real_recordings/methods")

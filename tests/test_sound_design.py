@@ -298,11 +298,8 @@ def test_fader_titles_alike_get_their_measured_slope():
 
 def test_app_tabs_build_and_handlers_run(model, faders):
     gr = pytest.importorskip("gradio")
-    import importlib.util
+    from demos import sound_design_tabs as sd
 
-    spec = importlib.util.spec_from_file_location("hyperlib_sound_design", REPO_ROOT / "demos" / "sound_design.py")
-    sd = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(sd)
     with gr.Blocks():
         sd.build_sound_design_tabs(lambda: model)
     wav, text = sd.melody_handler(PIANO, "60:0:0.2,64:0.2:0.2", None, 0.1, 0)

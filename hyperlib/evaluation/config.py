@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from ..config import MAX_PITCH, MIN_PITCH, REFINE_STEPS
 from ..inversion import OptimizeConfig
 from ..vocoders import DEFAULT_VOCODER
+from .recordings import EXAMPLES_DIR, RECORDINGS_DIR
 
 MODEL_METHODS = ("gan", "encoder", "hyper-pre", "hyper")
 """The methods every section scores on every note from their log-mels; "optimize" is scored on a subset
@@ -38,7 +39,9 @@ class EvalConfig:
         alpha ~ U(0, 1), pitch uniform in ``interp_pitches``). fd_reference_notes: validation notes
         (pitched, pitch in ``interp_pitches``) whose features are the interpolation FD's reference.
     real_shifts: semitone offsets from each real recording's estimated pitch. max_recordings: cap on the real
-        recordings (the first ones of ``real_recording_files``; None: all).
+        recordings (the first ones of ``real_recording_files``; None: all). examples_dir / recordings_dir: the
+        folders of the real recordings (``recordings.real_recording_files``; the example sounds also make the
+        interpolation figure), by default ``examples`` and ``recordings`` in the current directory.
     cost_notes / cost_warmup: timed pipeline calls per method after warm-up calls ("optimize": at most
         ``optimize_notes`` of them).
     optimize_notes: reconstruction inputs (a seeded subset) on which "optimize" and, beside it, every other method
@@ -65,6 +68,8 @@ class EvalConfig:
     fd_reference_notes: int = 3000
     real_shifts: tuple = (-12, -7, -4, 0, 3, 7, 12)
     max_recordings: int | None = None
+    examples_dir: str = EXAMPLES_DIR
+    recordings_dir: str = RECORDINGS_DIR
     cost_notes: int = 40
     cost_warmup: int = 3
     probe_pitch_step: int = 2

@@ -47,7 +47,7 @@ def real_recordings(ev: Evaluator) -> dict:
     pyin_pitch: list[int] = []
     audio_dist: dict[str, dict[str, dict]] = {name: {} for name in VOCODERS}
     basis = mel_filterbank(ev.acfg)
-    files = real_recording_files()[: ev.cfg.max_recordings]
+    files = real_recording_files(ev.cfg.examples_dir, ev.cfg.recordings_dir)[: ev.cfg.max_recordings]
     for path, pitched in tqdm(files, desc="real recordings", unit="file"):
         name = path.name
         audio = ev.model.load(path)

@@ -1,5 +1,9 @@
 """The real recordings the evaluation scores: the four files of examples/ and those listed in recordings/.
 
+Both folders are in the repository, not in the package: the evaluation takes them as arguments (``EvalConfig``'s
+``examples_dir`` and ``recordings_dir``; ``python -m hyperlib evaluate --examples DIR --recordings DIR``), by
+default ``examples`` and ``recordings`` in the current directory (the repository's root).
+
 recordings/recordings.csv has one row per file with the columns ``file, kind, pitched, description, licence,
 voiced_share, f0_std_semitones`` (see recordings/ATTRIBUTION.md for sources, copyright holders and how
 ``pitched`` is measured). These files are for evaluation only; no training code reads them.
@@ -9,10 +13,11 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
-EXAMPLES_DIR = REPO / "examples"
-RECORDINGS_DIR = REPO / "recordings"
-MANIFEST = RECORDINGS_DIR / "recordings.csv"
+EXAMPLES_DIR = "examples"
+RECORDINGS_DIR = "recordings"
+"""The default folders, relative to the current directory: the repository's, when run in its root."""
+MANIFEST_NAME = "recordings.csv"
+"""The manifest's file name in the recordings folder."""
 EXAMPLES = (("piano_c4.aif", True), ("violin.ogg", True), ("trumpet.ogg", True), ("handsaw.ogg", False))
 """examples/ (file, pitched). The handsaw is unpitched: no pitch score; rendered around MIDI 60."""
 KINDS = ("instrument", "voice", "noise", "percussion")
@@ -23,7 +28,7 @@ LICENCES = ("GPL-2", "GPL-2+", "GPL-3", "GPL-3+", "LGPL-2.1", "LGPL-2.1+", "LGPL
 COLUMNS = ("file", "kind", "pitched", "description", "licence", "voiced_share", "f0_std_semitones")
 
 
-def read_manifest(path: Path = MANIFEST) -> list[dict]:
+def read_manifest(path: str | Path) -> list[dict]:
     """The rows of a recordings manifest, ``pitched`` as a bool.
 
     Returns:
@@ -50,19 +55,37 @@ def read_manifest(path: Path = MANIFEST) -> list[dict]:
     return rows
 
 
-def real_recording_files(manifest: Path = MANIFEST) -> list[tuple[Path, bool]]:
-    """Every real recording the evaluation scores: examples/ first, then the manifest's rows.
+def real_recording_files(examples_dir: str | Path = EXAMPLES_DIR,
+                         recordings_dir: str | Path = RECORDINGS_DIR) -> list[tuple[Path, bool]]:
+    """Every real recording the evaluation scores: the ``EXAMPLES`` of ``examples_dir`` first, then the rows of
+    ``recordings_dir/recordings.csv`` (file names relative to ``recordings_dir``).
 
     Returns:
         (path, pitched) pairs; the file names are unique.
     Raises:
-        FileNotFoundError: no manifest at ``manifest``.
+        FileNotFoundError: an example file, the manifest or a file it lists is missing; the message names the
+            folders and how to choose others.
         ValueError: as ``read_manifest``, or two recordings with the same file name.
     """
-    pairs = [(EXAMPLES_DIR / name, pitched) for name, pitched in EXAMPLES]
-    pairs += [(manifest.parent / row["file"], row["pitched"]) for row in read_manifest(manifest)]
+    examples_dir, recordings_dir = Path(examples_dir), Path(recordings_dir)
+    manifest = recordings_dir / MANIFEST_NAME
+    if not manifest.is_file():
+        raise FileNotFoundError(_missing(f"but {manifest} is missing"))
+    pairs = [(examples_dir / name, pitched) for name, pitched in EXAMPLES]
+    pairs += [(recordings_dir / row["file"], row["pitched"]) for row in read_manifest(manifest)]
     names = [p.name for p, _ in pairs]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
         raise ValueError(f"recording file names must be unique; repeated: {duplicates}")
+    missing = [str(path) for path, _ in pairs if not path.is_file()]
+    if missing:
+        raise FileNotFoundError(_missing(f"but {', '.join(missing[:3])}{' ...' if len(missing) > 3 else ''} "
+                                         f"{'is' if len(missing) == 1 else 'are'} missing"))
     return pairs
+
+
+def _missing(what: str) -> str:
+    """The message of a missing recording: what is missing, where it was looked for, how to name the folders."""
+    return (f"The evaluation scores the real recordings of the repository's examples/ and recordings/ folders, "
+            f"{what} (in {Path.cwd()}). Run it in the repository's root folder, or name the folders: "
+            "--examples DIR --recordings DIR (EvalConfig.examples_dir and recordings_dir).")

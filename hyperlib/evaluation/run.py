@@ -23,7 +23,7 @@ Sections (each with its own seeded random stream, each a module of this package)
 - interpolation (``pairs``): random pairs of held-out timbres, random weights, random pitches (paper sec. 4.3);
 - audio distances (``audio_table``): vocoded notes against the true notes rendered again from the soundfont,
   at the mel and at a fine STFT resolution, for every method and for every vocoder (oracle rows, ms per note);
-- real recordings (``real``: examples/), cost (``cost``: parameters, CPU milliseconds per note and per stage),
+- real recordings (``real``: examples/ and recordings/, ``EvalConfig.examples_dir``, ``recordings_dir``), cost (``cost``: parameters, CPU milliseconds per note and per stage),
   the linear pitch probe on h with and without the pitch adversary (``probe``) and the figures' data
   (``figures``).
 """
@@ -51,6 +51,7 @@ from .optimize import optimize_subset
 from .pairs import interpolation, reconstruction, synthesis
 from .probe import probe
 from .real import real_recordings
+from .recordings import real_recording_files
 
 __all__ = ["EvalConfig", "Evaluator", "MODEL_METHODS", "REFERENCES", "SPLIT_CORPORA", "clean", "evaluate"]
 
@@ -89,9 +90,11 @@ def evaluate(model_dir, corpus_dir, out_dir, cfg: EvalConfig = EvalConfig(), spl
     Returns:
         The results dict (as in results.json, with NaN where a figure is missing).
     Raises:
-        FileNotFoundError: a network, the evaluation classifiers or the corpus is missing. RuntimeError: the
-            ``rubberband`` command (Debian's rubberband-cli) is missing.
+        FileNotFoundError: a network, the evaluation classifiers, the corpus or a real recording
+            (``cfg.examples_dir``, ``cfg.recordings_dir``) is missing. RuntimeError: the ``rubberband`` command
+            (Debian's rubberband-cli) is missing.
     """
+    real_recording_files(cfg.examples_dir, cfg.recordings_dir)  # before hours of work, not after
     if not rubberband_available():
         raise RuntimeError("The evaluation compares every method with Rubber Band's pitch shift: install the "
                            "`rubberband` command (`apt-get install rubberband-cli`).")

@@ -1,6 +1,6 @@
 """A normalized log-mel as an RGB image with its axes (frequency in Hz on the mel scale, time in seconds).
 
-    from hyperlib.mel_image import mel_image
+    from demos.mel_image import mel_image
     rgb = mel_image(result.mel, "HyperGANStrument", model.audio_config)   # (H, W, 3) uint8, for gr.Image or PIL
 
 A light stand-in for a matplotlib figure where a picture is needed per request (the app): the values go through
@@ -17,7 +17,7 @@ import librosa
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from .config import AudioConfig
+from hyperlib.config import AudioConfig
 
 CMAP = "magma"
 VMIN, VMAX = -1.0, 1.0

@@ -1,8 +1,8 @@
 """Sound-design tabs for the Gradio app: timbre faders, even morphs, melodies, SFZ export.
 
-Wire them into ``demos/app.py`` with one line inside its ``gr.Blocks`` context::
+Wire them into ``app.build_demo`` with one line inside its ``gr.Blocks`` context::
 
-    from sound_design import build_sound_design_tabs   # demos/ is on sys.path when app.py runs
+    from .sound_design_tabs import build_sound_design_tabs
     ...
     with gr.Blocks(...) as demo:
         ...
@@ -14,7 +14,6 @@ is a module-level function (callable directly in tests) and turns the library's 
 """
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Callable
 
@@ -22,23 +21,17 @@ import gradio as gr
 import numpy as np
 from matplotlib.figure import Figure
 
-APP_DIR = Path(__file__).resolve().parent
-# The repository (demos/sound_design.py) or an assembled Space (beside hyperlib/, checkpoints/, examples/).
-REPO_ROOT = APP_DIR if (APP_DIR / "hyperlib").is_dir() else APP_DIR.parent
-for path in (REPO_ROOT, APP_DIR):  # hyperlib without installing it; app_common.py beside this file
-    if str(path) not in sys.path:
-        sys.path.insert(0, str(path))
+from hyperlib import HyperGANStrument
+from hyperlib.config import REFINE_STEPS
+from hyperlib.hub import resolve
+from hyperlib.sound_design.fader_study import load_labels
+from hyperlib.sound_design.melody import ODE_TO_JOY, parse_notes, read_midi
+from hyperlib.sound_design.morph import MorphPath, join, spread
+from hyperlib.sound_design.sfz import safe_name, zip_instrument
 
-from app_common import (HANDSAW, VIOLIN, audio_input, audio_output, new_output_folder, pitch_slider,  # noqa: E402
-                        purge_outputs, save_audio, steps_slider, user_errors, whole_number)
-from hyperlib import HyperGANStrument  # noqa: E402
-from hyperlib.config import REFINE_STEPS  # noqa: E402
-from hyperlib.hub import resolve  # noqa: E402
-from hyperlib.sound_design.fader_study import load_labels  # noqa: E402
-from hyperlib.sound_design.melody import ODE_TO_JOY, parse_notes, read_midi  # noqa: E402
-from hyperlib.sound_design.morph import MorphPath, join, spread  # noqa: E402
-from hyperlib.sound_design.sfz import safe_name, zip_instrument  # noqa: E402
-from request_limits import check_keys, check_melody, check_midi_file, check_morph  # noqa: E402
+from .app_common import (HANDSAW, VIOLIN, audio_input, audio_output, new_output_folder, pitch_slider, purge_outputs,
+                         save_audio, steps_slider, user_errors, whole_number)
+from .request_limits import check_keys, check_melody, check_midi_file, check_morph
 
 NUM_FADERS = 4
 NOTES_LABEL = "Notes"

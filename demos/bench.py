@@ -1,13 +1,14 @@
-"""Latency benchmark of the served Gradio app (``python -m hyperlib bench-app``).
+"""Latency benchmark of the served Gradio app (``python -m hyperlib bench-app``, in the repository root).
 
 It first times the "Play" handler (``render_all``: three methods, four log-mel pictures) called in-process, then
-starts ``demos/app.py`` on a free local port and sends the same requests through ``gradio_client`` with the real
-recordings in ``examples/``: one client in a row, then several clients at once, each run once with the answers'
-files downloaded (gradio_client's default) and once answer only. It prints the latency p50/p95 (seconds, at the
-client, upload included) and the throughput (requests/s) of each run, and a per-stage breakdown of a request
-from the server's own timings (the app's ``/timings`` endpoint: decoding, the shared inversion, each method's
-networks, vocoder, plots, WAV writing; medians over a few requests), with "transport" the client's wall time
-minus the handler's (upload, queue, gradio's pre- and post-processing, download).
+starts the app (``python -m demos.app``) on a free local port and sends the same requests through
+``gradio_client`` with the real recordings in ``examples/``: one client in a row, then several clients at once,
+each run once with the answers' files downloaded (gradio_client's default) and once answer only. It prints the
+latency p50/p95 (seconds, at the client, upload included) and the throughput (requests/s) of each run, and a
+per-stage breakdown of a request from the server's own timings (the app's ``/timings`` endpoint: decoding, the
+shared inversion, each method's networks, vocoder, plots, WAV writing; medians over a few requests), with
+"transport" the client's wall time minus the handler's (upload, queue, gradio's pre- and post-processing,
+download).
 
 ``soak`` (``python -m hyperlib bench-app --soak N``) sends N mixed requests, hostile uploads and requests over
 the app's budgets among them, one after the other to a local app, and reports the server's resident memory (RSS,
@@ -17,7 +18,6 @@ from ``/proc``, so Linux only) as it goes: after the first 100 requests and at t
 """
 from __future__ import annotations
 
-import importlib.util
 import os
 import socket
 import subprocess
@@ -30,12 +30,17 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-APP_PATH = REPO_ROOT / "demos" / "app.py"
-RECORDINGS = [REPO_ROOT / "examples" / name for name in ("violin.ogg", "piano_c4.aif", "trumpet.ogg", "handsaw.ogg")]
+from hyperlib.config import REFINE_STEPS
+
+from . import EXAMPLES_DIR, ROOT
+
+APP_COMMAND = ("-m", "demos.app")
+"""The arguments of ``python`` that start the app, in ``ROOT`` (a Space's own ``app.py`` is started as ``app.py``)."""
+RECORDINGS = [EXAMPLES_DIR / name for name in ("violin.ogg", "piano_c4.aif", "trumpet.ogg", "handsaw.ogg")]
 PITCHES = (60, 64, 67, 72)
 """Request i renders RECORDINGS[i % 4] at PITCHES[i % 4] (synthesize mode, the default refinement steps)."""
 STARTUP_TIMEOUT_S = 180
@@ -59,10 +64,10 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve_app(workdir: str | os.PathLike, app_path: Path = APP_PATH, timeout_s: float = STARTUP_TIMEOUT_S,
-              env: dict | None = None, python: str | os.PathLike = sys.executable, cwd: Path = REPO_ROOT):
-    """``python app_path`` (default: this interpreter, demos/app.py) in ``cwd`` on a free local port, gradio's cache
-    and the log (``app.log``) in ``workdir``.
+def serve_app(workdir: str | os.PathLike, command: Sequence[str] = APP_COMMAND, timeout_s: float = STARTUP_TIMEOUT_S,
+              env: dict | None = None, python: str | os.PathLike = sys.executable, cwd: str | os.PathLike = ROOT):
+    """``python COMMAND`` (default: this interpreter, ``-m demos.app``) in ``cwd`` (default: the folder that holds
+    this package) on a free local port, gradio's cache and the log (``app.log``) in ``workdir``.
 
     Yields the app's URL (an ``AppURL``, with the server's ``pid``) once it answers HTTP 200; the process is always
     stopped (SIGTERM, then SIGKILL after 20 s) on exit. ``env``: the
@@ -77,7 +82,7 @@ def serve_app(workdir: str | os.PathLike, app_path: Path = APP_PATH, timeout_s: 
            "GRADIO_TEMP_DIR": str(workdir / "gradio")}
     log = workdir / "app.log"
     with open(log, "w") as out:
-        process = subprocess.Popen([str(python), str(app_path)], cwd=cwd, env=env, stdout=out,
+        process = subprocess.Popen([str(python), *map(str, command)], cwd=cwd, env=env, stdout=out,
                                    stderr=subprocess.STDOUT)
     url = AppURL(f"http://127.0.0.1:{port}/")
     url.pid = process.pid
@@ -169,8 +174,6 @@ def run_clients(url: str, clients: int, requests_per_client: int, download_dir: 
     """
     from gradio_client import handle_file
 
-    from .config import REFINE_STEPS
-
     latencies, failures, lock = [], [], threading.Lock()
 
     def session(index: int) -> None:
@@ -200,8 +203,6 @@ def stage_breakdown(url: str, download_dir: Path, requests: int = 5) -> tuple[fl
     """
     from gradio_client import handle_file
 
-    from .config import REFINE_STEPS
-
     client = local_client(url, download_dir / "breakdown")
     walls, timings = [], []
     for i in range(requests):
@@ -219,11 +220,8 @@ def stage_breakdown(url: str, download_dir: Path, requests: int = 5) -> tuple[fl
 
 def in_process_times(requests: int) -> list[float]:
     """Seconds per call of the app's ``render_all`` in this process (the app module imported, not served)."""
-    from .config import REFINE_STEPS
+    from . import app
 
-    spec = importlib.util.spec_from_file_location("hyperlib_bench_app", APP_PATH)
-    app = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(app)
     app.configure_threads()  # as the served app: its share of the cores
     app.render_all(*request_args(0), REFINE_STEPS)  # warm-up
     times = []
@@ -255,8 +253,6 @@ def bench_app(clients: int = 4, requests: int = 12, in_process: bool = True) -> 
     with the answers' files downloaded as gradio_client does by default (one after the other), and answer only
     (a browser fetches the files itself, in parallel).
     """
-    from .config import REFINE_STEPS
-
     out: dict = {"conditions": f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at the start"}
     print(out["conditions"])
     if in_process:
