@@ -37,8 +37,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .. import vocoders
 from ..checkpoint import recorded_hashes
+from ..vocoders.ddsp import WEIGHTS as DDSP_WEIGHTS
 from . import metrics as M
 from . import report
 from .audio_table import audio_distances
@@ -78,7 +78,7 @@ def evaluated_weights(model_dir) -> dict[str, dict[str, str]]:
     valid record."""
     model = recorded_hashes(model_dir)
     return {"model": {k: model[k] for k in EVALUATED_WEIGHTS if k in model},
-            "vocoders": recorded_hashes(Path(vocoders.__file__).parent)}
+            "vocoders": recorded_hashes(DDSP_WEIGHTS.parent)}
 
 
 def evaluate(model_dir, corpus_dir, out_dir, cfg: EvalConfig = EvalConfig(), split: str = "validation") -> dict:
