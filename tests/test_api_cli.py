@@ -44,7 +44,7 @@ def test_from_pretrained(model):
 @pytest.mark.parametrize("method", THREE)
 def test_reconstruct(model, method):
     r = model.reconstruct(PIANO, method)
-    check_result(r, method, model.estimate_pitch(model.load(PIANO)))
+    check_result(r, method, model.estimate_pitch(model.prepare(PIANO)))
     r = model.reconstruct(HANDSAW, method, pitch=55)
     check_result(r, method, 55)
 
@@ -91,7 +91,7 @@ def test_interpolate_one_hot_is_synthesize(model, method):
 
 
 def test_estimate_pitch_of_real_piano(model):
-    assert abs(model.estimate_pitch(model.load(PIANO)) - 60) <= 1  # piano_c4.aif is C4 = MIDI 60
+    assert abs(model.estimate_pitch(model.prepare(PIANO)) - 60) <= 1  # piano_c4.aif is C4 = MIDI 60
 
 
 def test_pitch_changes_output(model):
@@ -224,7 +224,7 @@ def test_wrong_types_are_refused_before_any_work(model, tmp_path, monkeypatch, c
     def no_work(*args, **kwargs):
         raise AssertionError("decoded or rendered before the arguments were checked")
 
-    for name in ("load", "encode", "encode_note", "render_code"):
+    for name in ("prepare", "encode", "render_code"):
         monkeypatch.setattr(model, name, no_work)
     with pytest.raises(error) as info:
         call(model, tmp_path / "sfz")

@@ -76,7 +76,7 @@ def test_render_all_layout(app, piano_outputs):
 def test_render_all_equals_the_api(app, piano_outputs):
     """Sharing the input's mel and h between the methods changes nothing: each WAV is the API's note."""
     model = app.get_model()
-    note = model.load(str(PIANO))
+    note = model.prepare(str(PIANO))
     for method, path in audio_outputs(app, piano_outputs).items():
         served, _ = sf.read(path, dtype="float32")
         api = (phase_vocoder(note, 64 - model.estimate_pitch(note), model.audio_config) if method == "dsp" else
@@ -86,7 +86,7 @@ def test_render_all_equals_the_api(app, piano_outputs):
 
     from hyperlib.mel_image import mel_image
 
-    x = model.mel(model.load(str(PIANO)))[0, 0].numpy()  # the input's picture shows the log-mel the methods saw
+    x = model.mel(model.prepare(str(PIANO)))[0, 0].numpy()  # the input's picture shows the log-mel the methods saw
     assert np.array_equal(np.asarray(Image.open(piano_outputs[0])), mel_image(x, "Your sound", model.audio_config))
 
 
@@ -210,7 +210,7 @@ def test_ab_pairs_every_method_with_the_pitch_shift(app):
     assert {a for a, b in app.AB_PAIRS.values() if b == "dsp"} == set(app.METHOD_LABELS)
     wav_a, wav_b, trial, *_ = app.ab_render(str(PIANO), "faithful-dsp", 67, 1)
     model = app.get_model()
-    note = model.load(str(PIANO))
+    note = model.prepare(str(PIANO))
     dsp = phase_vocoder(note, 67 - model.estimate_pitch(note), model.audio_config)
     served = {side: sf.read(path, dtype="float32")[0] for side, path in zip(trial["order"], (wav_a, wav_b))}
     assert np.max(np.abs(served["dsp"] - dsp)) < 2 / 32768  # the input itself, shifted
@@ -336,7 +336,7 @@ def test_30_minute_upload_uses_the_start(app, tmp_path):
     model = app.get_model()
     tracemalloc.start()
     try:
-        model.load(str(path))
+        model.prepare(str(path))
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
