@@ -299,7 +299,7 @@ _decoded_lock = threading.Lock()
 def decoded_note(model: HyperGANStrument, path: str) -> np.ndarray:
     """``model.prepare(path)``, remembered for the last DECODED_NOTES files (by path, size and modification time).
 
-    Returns a copy each time (the caller may change it). Raises AudioError as ``model.load`` does."""
+    Returns a copy each time (the caller may change it). Raises AudioError as ``model.prepare`` does."""
     try:
         stat = os.stat(path)
     except OSError:
