@@ -15,7 +15,8 @@ return a list of Results.
 ``method="optimize"`` (GAN inversion by optimization) fits G to each input note for a few seconds before rendering
 (``optimize_budget``); the tasks that run it take ``progress``, called as progress(step, total) after every step.
 ``method="faithful"`` pitch-shifts the input's own audio and corrects its colour (``hyperlib.faithful``): it renders
-at any pitch (``synthesize``, ``reconstruct``, ``synthesize_pitches``, ``synthesize_methods``) but has no timbre code to mix or edit.
+at any pitch (``synthesize``, ``reconstruct``, ``synthesize_pitches``, ``synthesize_methods``) but has no timbre
+code to mix or edit.
 """
 from __future__ import annotations
 
@@ -70,8 +71,8 @@ class Pipeline:
     ``hyperlib.VOCODERS`` (default ``DEFAULT_VOCODER``, "ddsp") or any object following the
     ``hyperlib.vocoders.Vocoder`` protocol. All public methods accept a file path, a
     ``(numpy_array, sample_rate)`` pair or a prepared note (``prepare``'s output) and raise ``AudioError`` (bad
-    audio) or ``ValueError`` (bad pitch, method, steps, weights or vocoder name). ``optimize_budget``: the step budget of "optimize"
-    (``inversion.OptimizeConfig``; the default fits a note in a few seconds on one CPU thread).
+    audio) or ``ValueError`` (bad pitch, method, steps, weights or vocoder name). ``optimize_budget``: the step
+    budget of "optimize" (``inversion.OptimizeConfig``; the default fits a note in a few seconds on one CPU thread).
     """
 
     def __init__(self, networks: dict, model_config: ModelConfig, audio_config: AudioConfig,
@@ -291,13 +292,15 @@ class Pipeline:
                 own_pitch = self.estimate_pitch(note)
             batch: dict = {}
             audios = faithful(note, own_pitch, pitches, batch)
-            mels = self.mel(np.ascontiguousarray(audios))[:, 0].cpu().numpy()
+            with torch.no_grad():
+                mels = self.logmel(torch.from_numpy(np.ascontiguousarray(audios)).to(self.device))
             batch["total"] = sum(batch.values())
             timings.update(batch)
             if progress:
                 progress(len(pitches), len(pitches))
             sr = self.audio_config.sample_rate
-            return [Result(a, sr, m, "faithful", p, None, dict(batch)) for a, m, p in zip(audios, mels, pitches)]
+            return [Result(a, sr, m[0].cpu().numpy(), "faithful", p, None, dict(batch))
+                    for a, m, p in zip(audios, mels, pitches)]
         code = self.encode(note, method, timings)
         results = []
         for i, p in enumerate(pitches):

@@ -128,7 +128,8 @@ def test_the_table_is_every_command():
     parsers = subcommands(build_parser())
     aliases = {alias for command in COMMANDS.values() for alias in command.aliases}
     assert set(parsers) == set(COMMANDS) | aliases
-    assert {"synthesize", "reconstruct", "interpolate", "edit", "morph", "melody", "export-sfz", "train"} <= set(COMMANDS)
+    api_verbs = {"synthesize", "reconstruct", "interpolate", "edit", "morph", "melody", "export-sfz"}
+    assert api_verbs | {"train", "evaluate", "push", "download"} <= set(COMMANDS)
     for name, command in COMMANDS.items():
         assert command.help and parsers[name].get_default("run") is command.run, name
     assert parsers["synth"] is parsers["synthesize"]
