@@ -349,7 +349,7 @@ def test_oversized_upload_is_refused_before_decoding(app, tmp_path, monkeypatch)
     with open(path, "wb") as f:  # sparse: no disk space used
         f.truncate(app.MAX_UPLOAD_BYTES + 1)
     monkeypatch.setattr(sf, "info", lambda *a: pytest.fail("the header was read"))
-    monkeypatch.setattr(app.get_model(), "load", lambda *a: pytest.fail("the file was decoded"))
+    monkeypatch.setattr(app.get_model(), "prepare", lambda *a: pytest.fail("the file was decoded"))
     with pytest.raises(gr.Error) as error:
         app.render_all(str(path), 60, 1)
     assert_readable(error, f"{app.MAX_UPLOAD_MB} mb")
