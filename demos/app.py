@@ -155,7 +155,7 @@ def render_all(path: str | None, pitch: float = 60, steps: float = REFINE_STEPS,
             pitch = own_pitch
         progress(0.1, desc="Rendering with every method")
         shared = {}
-        results = model.synthesize_methods(note, pitch, list(PLAY_METHODS), steps, shared, vocoder)
+        results = model.synthesize_methods(note, pitch, list(PLAY_METHODS), steps, vocoder, shared)
         with timed(timings, "pitch shift (DSP)"):
             dsp = dsp_shift(model, note, results[0].pitch, own_pitch)
     timings["inversion (x, f, E)"] = sum(shared.values())

@@ -349,7 +349,7 @@ class Pipeline:
         return self._mix_and_render([sound], [1.0], pitch, method, steps, vocoder, progress, own_pitch=True)
 
     def synthesize_methods(self, sound: AudioInput | np.ndarray, pitch: int, methods: Sequence[str],
-                           steps: int = REFINE_STEPS, timings: dict | None = None, vocoder: str | None = None,
+                           steps: int = REFINE_STEPS, vocoder: str | None = None, timings: dict | None = None,
                            progress: Progress | None = None) -> list[Result]:
         """The sound at MIDI ``pitch`` by several methods side by side: one Result per method, in ``methods`` order.
 
@@ -397,7 +397,7 @@ class Pipeline:
         """Deprecated: ``synthesize_methods``, with the note's (n_mels, frames) log-mel x first."""
         warn_renamed("HyperGANStrument.render_methods",
                      "HyperGANStrument.synthesize_methods (a list of Results; x is model.mel(note))")
-        results = self.synthesize_methods(note, pitch, methods, steps, timings, vocoder, progress)
+        results = self.synthesize_methods(note, pitch, methods, steps, vocoder, timings, progress)
         return self.mel(note)[0, 0].cpu().numpy(), results
 
     def interpolate(self, sounds: Sequence[AudioInput], weights: Sequence[float], pitch: int,
