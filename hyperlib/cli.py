@@ -17,8 +17,8 @@ from tqdm import tqdm
 from .audio import AudioError, write_wav
 from .commands import Command, add_commands, config_options, config_overrides
 from .config import REFINE_STEPS, TrainConfig
-from .deprecation import REMOVED_IN
 from .corpus import SOUNDFONTS, TRAIN_FONTS, TRAIN_VELOCITIES, WIDE_FONTS
+from .deprecation import REMOVED_IN
 from .hub import DEFAULT_REPO_ID, DEFAULT_REVISION, HubError, download, push
 from .sound_design.cli import COMMANDS as SOUND_DESIGN_COMMANDS, render_args
 from .vocoders import DEFAULT_VOCODER, VOCODERS

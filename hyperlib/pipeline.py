@@ -30,8 +30,8 @@ import torch
 
 from . import checkpoint as ckpt
 from .audio import AudioInput, check_sound, load_note, pyin_f0
-from .deprecation import warn_renamed
 from .config import MAX_PITCH, REFINE_STEPS, AudioConfig, ModelConfig
+from .deprecation import warn_renamed
 from .faithful import Faithful, load_correction
 from .hub import resolve
 from .inversion import OptimizeConfig
@@ -229,7 +229,7 @@ class Pipeline:
             with timed(timings, "pitch_estimate"):
                 pitch = self.estimate_pitch(notes[0])
         codes = [self.encode(note, method, timings, pitch if own_pitch else None,
-                                  progress_part(progress, i, len(notes))).code for i, note in enumerate(notes)]
+                             progress_part(progress, i, len(notes))).code for i, note in enumerate(notes)]
         code = mix(codes, alpha)
         result = self.render_code(method, code.h, code.z, pitch, steps, timings, vocoder, code.deltas)
         timings["total"] = sum(timings.values())
