@@ -142,7 +142,7 @@ def render_all(path: str | None, pitch: float = 60, steps: float = REFINE_STEPS,
             pitch = own_pitch
         progress(0.1, desc="Rendering with every method")
         shared = {}
-        x, results = model.render_methods(note, pitch, list(PLAY_METHODS), steps, shared, vocoder)
+        results = model.synthesize_methods(note, pitch, list(PLAY_METHODS), steps, vocoder, shared)
         with timed(timings, "pitch shift (DSP)"):
             dsp = dsp_shift(model, note, results[0].pitch, own_pitch)
     timings["inversion (x, f, E)"] = sum(shared.values())
@@ -152,7 +152,7 @@ def render_all(path: str | None, pitch: float = 60, steps: float = REFINE_STEPS,
     timings["vocoder"] = sum(result.timings_ms.get("vocoder", 0.0) for result in results)
     progress(0.9, desc="Plotting")
     with timed(timings, "plots"):
-        dsp_mel = model.mel(dsp)[0, 0].cpu().numpy()
+        x, dsp_mel = (model.mel(audio)[0, 0].cpu().numpy() for audio in (note, dsp))
         plots = [save_mel_plot(mel, title, model.audio_config) for mel, title in
                  [(x, "Your sound")] + [(r.mel, METHOD_LABELS[r.method]) for r in results] + [(dsp_mel, DSP_LABEL)]]
     with timed(timings, "wav files"):

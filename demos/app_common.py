@@ -294,19 +294,19 @@ _decoded_lock = threading.Lock()
 
 
 def decoded_note(model: HyperGANStrument, path: str) -> np.ndarray:
-    """``model.load(path)``, remembered for the last DECODED_NOTES files (by path, size and modification time).
+    """``model.prepare(path)``, remembered for the last DECODED_NOTES files (by path, size and modification time).
 
-    Returns a copy each time (the caller may change it). Raises AudioError as ``model.load`` does."""
+    Returns a copy each time (the caller may change it). Raises AudioError as ``model.prepare`` does."""
     try:
         stat = os.stat(path)
     except OSError:
-        return model.load(path)  # it says what is wrong with the path
+        return model.prepare(path)  # it says what is wrong with the path
     key = (id(model), os.path.realpath(path), stat.st_size, stat.st_mtime_ns)
     with _decoded_lock:
         if key in _decoded:
             _decoded.move_to_end(key)
             return _decoded[key].copy()
-    note = model.load(path)
+    note = model.prepare(path)
     with _decoded_lock:
         _decoded[key] = note.copy()
         while len(_decoded) > DECODED_NOTES:

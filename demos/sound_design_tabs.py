@@ -115,7 +115,8 @@ def melody_handler(path, notes_text=ODE_TO_JOY, midi_file=None, release=0.15, st
         notes = read_midi(str(midi_file)) if midi_file else parse_notes(notes_text or "")
         if isinstance(release, (int, float)) and release >= 0:
             check_melody(notes, release)  # before any rendering; the library names a bad release
-        audio, sr = model.melody(_need(path), notes, "hyper", whole_number(steps), release)
+        tune = model.melody(_need(path), notes, "hyper", whole_number(steps), release)
+    audio, sr = tune.audio, tune.sample_rate
     source = f"the MIDI file **{Path(midi_file).name}**" if midi_file else "the notes in the box"
     return save_audio(audio, sr, "hyperlib-melody"), f"Played {source}: {len(audio) / sr:.2f} s at {sr} Hz."
 

@@ -78,6 +78,24 @@ def check_source(source) -> None:
                          f"{type(source).__name__}; accepted: {ACCEPTED}.")
 
 
+def check_sound(sound, cfg: AudioConfig) -> None:
+    """``check_source`` that also accepts a prepared note: ``load_note``'s output, a (cfg.num_samples,) float32
+    array of finite samples, which the model's calls take as it is (a bare array is never resampled).
+
+    Raises AudioError saying what was given and what is accepted.
+    """
+    if not isinstance(sound, np.ndarray):
+        check_source(sound)
+        return
+    n = cfg.num_samples
+    if sound.shape != (n,) or sound.dtype != np.float32:
+        raise AudioError(f"A bare array is taken as a prepared note (({n},) float32 samples at {cfg.sample_rate} Hz, "
+                         f"from model.prepare), got shape {sound.shape} and dtype {sound.dtype}; give other audio as "
+                         f"a (samples, sample_rate) pair.")
+    if not np.all(np.isfinite(sound)):
+        raise AudioError("The prepared note has non-finite samples (NaN or inf).")
+
+
 def _check_rate(sr) -> int:
     """``sr`` as an int if it is a whole number of Hz in the accepted range; else AudioError."""
     ok = isinstance(sr, (int, float, np.integer, np.floating)) and not isinstance(sr, (bool, np.bool_))

@@ -1,4 +1,10 @@
-"""Command line: ``python -m hyperlib {synth,reconstruct,interpolate,push,download,corpus,train,...} ...``."""
+"""Command line: ``python -m hyperlib COMMAND ...``, one entry of ``COMMANDS`` per command.
+
+Each entry is a ``commands.Command``: its help, the function that declares its arguments and the function that
+runs it. The rendering commands are named as the API's calls (``synthesize``, ``reconstruct``, ``interpolate``,
+``edit``, ``morph``, ``melody``, ``export-sfz``); ``train`` takes one option per ``TrainConfig`` field
+(``commands.config_options``). Errors a user can fix print ``error: ...`` and exit with status 2.
+"""
 from __future__ import annotations
 
 import argparse
@@ -9,34 +15,66 @@ import torch
 from tqdm import tqdm
 
 from .audio import AudioError, write_wav
-from .config import REFINE_STEPS
+from .commands import Command, add_commands, config_options, config_overrides
+from .config import REFINE_STEPS, TrainConfig
 from .corpus import SOUNDFONTS, TRAIN_FONTS, TRAIN_VELOCITIES, WIDE_FONTS
+from .deprecation import REMOVED_IN
 from .hub import DEFAULT_REPO_ID, DEFAULT_REVISION, HubError, download, push
-from .sound_design.cli import COMMANDS as SOUND_DESIGN_COMMANDS, add_sound_design_args, render_args, run_sound_design
+from .sound_design.cli import COMMANDS as SOUND_DESIGN_COMMANDS, render_args
 from .vocoders import DEFAULT_VOCODER, VOCODERS
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m hyperlib", description="hyperlib neural sampler")
-    sub = parser.add_subparsers(dest="command", required=True)
-
-    p = sub.add_parser("synth", help="play a sound's timbre at a MIDI pitch")
+# -- the paper's tasks ------------------------------------------------------------------------------------------------
+def _synthesize_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("input")
     p.add_argument("--pitch", type=int, required=True, help="MIDI pitch 21-108")
     render_args(p)
 
-    p = sub.add_parser("reconstruct", help="rebuild a sound at its own pitch")
+
+def _reconstruct_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("input")
     p.add_argument("--pitch", type=int, default=None, help="MIDI pitch of the input (default: estimated)")
     render_args(p)
 
-    p = sub.add_parser("interpolate", help="mix the timbres of several sounds")
+
+def _interpolate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("inputs", nargs="+")
     p.add_argument("--weights", type=float, nargs="+", required=True, help="one weight per input")
     p.add_argument("--pitch", type=int, required=True, help="MIDI pitch 21-108")
     render_args(p)
 
-    p = sub.add_parser("corpus", help="render the soundfont corpus (and random DSP synthesizer patches), or import NSynth")
+
+@contextmanager
+def optimize_progress(method: str):
+    """A tqdm bar of "optimize"'s steps, fed by the yielded progress(step, total) callback (None for the other
+    methods, which take well under a second)."""
+    if method != "optimize":
+        yield None
+        return
+    with tqdm(desc="GAN inversion by optimization", unit="step") as bar:
+        def update(step: int, total: int) -> None:
+            bar.total = total
+            bar.update(step - bar.n)
+
+        yield update
+
+
+def _task(call):
+    """A command's run for one of the paper's tasks: load the model, ``call(model, args, progress)`` -> Result,
+    write it to ``--output``."""
+    def run(args) -> None:
+        from .sampler import HyperGANStrument
+
+        model = HyperGANStrument.from_pretrained(args.model, vocoder=args.vocoder)
+        with optimize_progress(args.method) as progress:
+            r = call(model, args, progress)
+        write_wav(args.output, r.audio, r.sample_rate)
+        print(f"wrote {args.output} ({r.method}, MIDI {r.pitch}, {args.vocoder}, {r.timings_ms['total']:.0f} ms)")
+    return run
+
+
+# -- data and training ------------------------------------------------------------------------------------------------
+def _corpus_args(p: argparse.ArgumentParser) -> None:
     source = p.add_mutually_exclusive_group()
     source.add_argument("--fonts", nargs="*", default=TRAIN_FONTS,
                         help=f"source names (default: the train fonts, {' '.join(TRAIN_FONTS)}; known: "
@@ -60,82 +98,69 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tiny", action="store_true", help="3 presets at 7 pitches (for smoke tests)")
     p.add_argument("-o", "--output", required=True, help="corpus folder")
 
-    from .training.stages import STAGES
 
-    p = sub.add_parser("train", help="train one stage (resumable)")
+def _run_corpus(args) -> None:
+    if args.nsynth:
+        from .nsynth import import_nsynth
+
+        print(f"{len(import_nsynth(args.nsynth, args.output).notes)} notes written to {args.output}")
+        return
+    from .corpus import render_corpus
+
+    programs, pitches, velocities = args.programs, args.pitches, args.velocities or list(TRAIN_VELOCITIES)
+    if args.tiny:
+        programs, pitches = programs or [0, 40, 73], pitches or list(range(48, 73, 4))
+        velocities = args.velocities or [100]
+    corpus = render_corpus(args.output, args.fonts, programs, pitches, tuple(velocities),
+                           synth_patches=args.synth_patches, seed=args.seed, workers=args.workers)
+    print(f"{len(corpus.notes)} notes written to {args.output}")
+
+
+def _train_args(p: argparse.ArgumentParser) -> None:
+    from .training.stages import STAGE_DEFAULTS, STAGES
+
     p.add_argument("stage", choices=list(STAGES))
     p.add_argument("--corpus", required=True, help="corpus folder from `corpus`")
     p.add_argument("--model", default="checkpoints", help="model folder to read and write (default: checkpoints)")
     p.add_argument("--device", default="cpu", help="cpu (default) or cuda")
-    p.add_argument("--steps", type=int, default=None)
-    p.add_argument("--batch-size", type=int, default=None)
-    p.add_argument("--lr", type=float, default=None)
     p.add_argument("--tiny", action="store_true", help="a few small steps (smoke test)")
     p.add_argument("--fresh", action="store_true", help="ignore a saved training state and start over")
-    p.add_argument("--warm-start", action="store_true",
-                   help="start from the model folder's current weights of this stage's networks")
-    p.add_argument("--lr-schedule", choices=["constant", "cosine"], default=None,
-                   help="learning-rate schedule after the warm-up (default: constant)")
-    p.add_argument("--warmup-steps", type=int, default=None, help="linear learning-rate warm-up (default: 0)")
-    p.add_argument("--ema-half-life", type=float, default=None,
-                   help="generator: half-life in samples of G's weight average, 0 for none (default: 10000)")
-    p.add_argument("--compile", action="store_true", help="compile G's forward with torch.compile (long runs)")
-    p.add_argument("--ckpt-every", type=int, default=None, help="steps between resumable states (default: 200)")
-    p.add_argument("--max-minutes", type=float, default=None,
-                   help="stop after this many minutes of wall time and write the weights of the step reached; "
-                        "run it again without --fresh to go on (default: no limit)")
-    p.add_argument("--seed", type=int, default=None,
-                   help="seed of the batches and noise (default: 0; give another to continue a run on new batches)")
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
-    p.add_argument("--recon-known-pitch", action=argparse.BooleanOptionalAction, default=None,
-                   help="H stages: the reconstruction loss at every pitch whose true note the corpus holds, "
-                        "not only the input's own (default: on; --no-recon-known-pitch for the paper's L_pre)")
-    p.add_argument("--envelope-weight", type=float, default=None,
-                   help="H stages: weight per dB of the loudness-over-time error (default: 0.1; 0 for the paper's)")
-    p.add_argument("--recon-loss", choices=["l2", "l1"], default=None,
-                   help="H stages: l_recon as the absolute error (default: l1) or the paper's squared error (l2)")
-    p.add_argument("--timbre-weight", type=float, default=None,
-                   help="H stages: weight of l_timbre, f's squared error of the refined note against h "
-                        "(default: 1 for hypernet-pre, 20 for hypernet-adv)")
-    p.add_argument("--recon-weight", type=float, default=None,
-                   help="H stages: weight of l_recon (default: 100 for hypernet-pre, 200 for hypernet-adv)")
-    p.add_argument("--gradient-weight", type=float, default=None,
-                   help="H stages: weight of the gradient difference loss, the sharpness of the mel's changes "
-                        "over time and frequency against the true note's (default: 200 for hypernet-adv, "
-                        "0 for hypernet-pre)")
-    p.add_argument("--augment-p", type=float, default=None,
-                   help="features and H stages: share of the inputs made out-of-domain, a noise part and maybe "
-                        "a second note added (H reconstructs them at their own pitch; f keeps their labels) "
-                        "(default: 0)")
-    p.add_argument("--mix-rows", type=int, default=None,
-                   help="H stages: extra rows per step whose timbre feature h mixes two random notes' (timbre "
-                        "interpolation as a training input; timbre and adversarial terms only) (default: 0)")
+    config_options(p.add_argument_group("training options (TrainConfig; each stage's defaults)"), TrainConfig,
+                   STAGE_DEFAULTS)
 
-    p = sub.add_parser("bench-train", help="training throughput (samples/s) of every stage's step")
+
+def _run_train(args) -> None:
+    from .training import train_stage
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    summary = train_stage(args.stage, args.corpus, args.model, args.device, args.tiny, args.fresh,
+                          **config_overrides(args, TrainConfig))
+    if summary:  # under torchrun, the main process's; the loss curve and options stay in config.json
+        rate = summary["samples"] / max(summary["wall_time_s"], 1e-9)
+        print({**{k: v for k, v in summary.items() if k not in ("curve", "options")}, "samples_per_s": round(rate, 2)})
+
+
+def _bench_train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--corpus", default=None, help="corpus folder (default: a tiny one rendered from TimGM6mb)")
     p.add_argument("--model", default="checkpoints", help="model folder whose weights start the steps")
     p.add_argument("--stages", nargs="+", default=None, help="stages to time (default: all)")
     p.add_argument("--steps", type=int, default=6, help="timed steps per stage, after 2 warm-up steps (default: 6)")
     p.add_argument("--threads", type=int, default=1, help="torch threads (default: 1)")
     p.add_argument("--compile", action="store_true", help="compile G's forward (compilation falls in the warm-up)")
-    _vocoder_args(sub)
-    _correction_args(sub)
-    _eval_args(sub)
-    p = sub.add_parser("bench-app", help="latency benchmark of the served app (demos/, in the repository root)")
-    p.add_argument("--clients", type=int, default=4, help="clients at once in the concurrent run (default: 4)")
-    p.add_argument("--requests", type=int, default=12,
-                   help="requests of the one-client run; each concurrent client sends half as many (default: 12)")
-    p.add_argument("--no-in-process", action="store_true", help="skip timing the handler in this process")
-    p.add_argument("--soak", type=int, default=None, metavar="N",
-                   help="instead: N mixed requests, hostile uploads among them, to a local app; prints its RSS")
-    _hub_args(sub)
-    add_sound_design_args(sub)  # faders, edit, morph, melody, export-sfz
-    return parser
 
 
-def _vocoder_args(sub) -> None:
-    """The ``vocoder-pairs`` and ``train-vocoder`` subcommands (the learned "ddsp" vocoder)."""
-    p = sub.add_parser("vocoder-pairs", help="true notes' audio and the model's mels of them (ddsp vocoder's data)")
+def _run_bench_train(args) -> None:
+    from .training.bench import bench_train, format_table
+
+    torch.set_num_threads(args.threads)
+    overrides = {"compile": True} if args.compile else {}
+    print(format_table(bench_train(args.model, args.corpus, args.stages, args.steps, **overrides)))
+
+
+# -- the learned vocoder and the spectral correction ------------------------------------------------------------------
+def _vocoder_pairs_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--corpus", required=True, help="corpus folder of the training fonts (from `corpus`)")
     p.add_argument("--model", default="checkpoints",
                    help="model folder whose mels the vocoder learns (default: checkpoints)")
@@ -143,7 +168,16 @@ def _vocoder_args(sub) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("-o", "--output", required=True, help=".npz file to write")
 
-    p = sub.add_parser("train-vocoder", help="train the ddsp vocoder on pairs from `vocoder-pairs` (resumable)")
+
+def _run_vocoder_pairs(args) -> None:
+    from .training.vocoder_data import build_pairs
+
+    pairs = build_pairs(args.corpus, args.model, args.notes, seed=args.seed)
+    pairs.save(args.output)
+    print(f"{len(pairs.pitch)} pairs written to {args.output}")
+
+
+def _train_vocoder_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--pairs", required=True, help=".npz file from `vocoder-pairs`")
     p.add_argument("--out", required=True, help="folder of the run's state, log and weights (ddsp.safetensors)")
     p.add_argument("--steps", type=int, default=None, help="total steps (default: 4000)")
@@ -155,28 +189,18 @@ def _vocoder_args(sub) -> None:
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
 
 
-def _run_vocoder_command(args) -> None:
-    if args.command == "vocoder-pairs":
-        from .training.vocoder_data import build_pairs
+def _run_train_vocoder(args) -> None:
+    from .training.vocoder import VocoderTrainConfig, train_vocoder
+    from .vocoders.ddsp import DDSPConfig
 
-        pairs = build_pairs(args.corpus, args.model, args.notes, seed=args.seed)
-        pairs.save(args.output)
-        print(f"{len(pairs.pitch)} pairs written to {args.output}")
-    else:
-        from .training.vocoder import VocoderTrainConfig, train_vocoder
-        from .vocoders.ddsp import DDSPConfig
-
-        given = {k: v for k, v in (("steps", args.steps), ("lr", args.lr)) if v is not None}
-        if args.consistency_passes is not None:
-            given["ddsp"] = DDSPConfig(consistency_passes=args.consistency_passes)
-        tc = VocoderTrainConfig(**given)
-        print(f"wrote {train_vocoder(args.pairs, args.out, tc, args.fresh, args.threads, args.init)}")
+    given = {k: v for k, v in (("steps", args.steps), ("lr", args.lr)) if v is not None}
+    if args.consistency_passes is not None:
+        given["ddsp"] = DDSPConfig(consistency_passes=args.consistency_passes)
+    tc = VocoderTrainConfig(**given)
+    print(f"wrote {train_vocoder(args.pairs, args.out, tc, args.fresh, args.threads, args.init)}")
 
 
-def _correction_args(sub) -> None:
-    """The ``correction-pairs`` and ``train-correction`` subcommands (the faithful method's spectral correction)."""
-    p = sub.add_parser("correction-pairs", help="pitch-shifted notes and the true notes at the new pitch, rendered "
-                                                "from soundfonts (the spectral correction's data)")
+def _correction_pairs_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--fonts", nargs="+", default=None, help="soundfonts to render (default: the training fonts)")
     p.add_argument("--model", default="checkpoints", help="model folder whose f gives h (default: checkpoints)")
     p.add_argument("--pairs", type=int, default=12000, help="pairs to make (default: 12000)")
@@ -186,7 +210,19 @@ def _correction_args(sub) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("-o", "--output", required=True, help=".npz file to write")
 
-    p = sub.add_parser("train-correction", help="train the faithful method's spectral correction (resumable)")
+
+def _run_correction_pairs(args) -> None:
+    from .training.correction_data import build_pairs
+
+    evaluation_inputs = tuple(range(36, 97, 12))
+    kw = dict(exclude_src=evaluation_inputs, velocities=(100,), pitched_only=True) if args.validation else {}
+    fonts = args.fonts or (["TimGM6mb"] if args.validation else TRAIN_FONTS)
+    pairs = build_pairs(fonts, args.model, args.pairs, seed=args.seed, **kw)
+    pairs.save(args.output)
+    print(f"{len(pairs)} pairs written to {args.output}")
+
+
+def _train_correction_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--pairs", required=True, help=".npz file from `correction-pairs`")
     p.add_argument("--val", required=True, help=".npz file from `correction-pairs --validation` (another font)")
     p.add_argument("--model", default="checkpoints", help="model folder whose f made the pairs (default: checkpoints)")
@@ -203,30 +239,18 @@ def _correction_args(sub) -> None:
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
 
 
-def _run_correction_command(args) -> None:
-    if args.command == "correction-pairs":
-        from .corpus import TRAIN_FONTS
-        from .training.correction_data import build_pairs
+def _run_train_correction(args) -> None:
+    from .training.correction import CorrectionTrainConfig, install_correction, train_correction
 
-        evaluation_inputs = tuple(range(36, 97, 12))
-        kw = dict(exclude_src=evaluation_inputs, velocities=(100,), pitched_only=True) if args.validation else {}
-        fonts = args.fonts or (["TimGM6mb"] if args.validation else TRAIN_FONTS)
-        pairs = build_pairs(fonts, args.model, args.pairs, seed=args.seed, **kw)
-        pairs.save(args.output)
-        print(f"{len(pairs)} pairs written to {args.output}")
-    else:
-        from .training.correction import CorrectionTrainConfig, install_correction, train_correction
-
-        given = {k: v for k, v in (("steps", args.steps), ("decay_from", args.decay_from),
-                                                  ("far_weight", args.far_weight)) if v is not None}
-        weights = train_correction(args.pairs, args.val, args.model, args.out, CorrectionTrainConfig(**given),
-                                   args.fresh, args.threads, args.init)
-        print(f"wrote {weights}" + (f"; installed as {install_correction(weights, args.model)}" if args.install else ""))
+    given = {k: v for k, v in (("steps", args.steps), ("decay_from", args.decay_from),
+                               ("far_weight", args.far_weight)) if v is not None}
+    weights = train_correction(args.pairs, args.val, args.model, args.out, CorrectionTrainConfig(**given),
+                               args.fresh, args.threads, args.init)
+    print(f"wrote {weights}" + (f"; installed as {install_correction(weights, args.model)}" if args.install else ""))
 
 
-def _eval_args(sub) -> None:
-    """The ``train-eval`` and ``evaluate`` subcommands (hyperlib.evaluation)."""
-    p = sub.add_parser("train-eval", help="train the evaluation classifiers (and f without the pitch adversary)")
+# -- evaluation --------------------------------------------------------------------------------------------------------
+def _train_eval_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--corpus", required=True, help="training corpus (e.g. data/full)")
     p.add_argument("--validation", required=True, help="held-out corpus for the accuracies (e.g. data/timgm6mb)")
     p.add_argument("--model", default="checkpoints", help="model folder to write into (default: checkpoints)")
@@ -236,7 +260,17 @@ def _eval_args(sub) -> None:
     p.add_argument("--tiny", action="store_true", help="a few steps (smoke test)")
     p.add_argument("--seed", type=int, default=0)
 
-    p = sub.add_parser("evaluate", help="score every method side by side (paper sec. 4)")
+
+def _run_train_eval(args) -> None:
+    from .evaluation import train_eval_classifiers, train_f_noadv
+
+    if not args.skip_classifiers:
+        train_eval_classifiers(args.corpus, args.validation, args.model, args.steps, tiny=args.tiny, seed=args.seed)
+    if args.noadv_steps > 0:
+        print(train_f_noadv(args.corpus, args.model, args.noadv_steps, tiny=args.tiny))
+
+
+def _evaluate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--split", choices=["validation", "train"], default="validation")
     p.add_argument("--out", required=True, help="output folder (results.md, results.json, PNGs)")
     p.add_argument("--model", default="checkpoints", help="model folder (default: checkpoints)")
@@ -260,8 +294,25 @@ def _eval_args(sub) -> None:
     p.add_argument("--tiny", action="store_true", help="tiny subsets (smoke test)")
     p.add_argument("--seed", type=int, default=0)
 
-    p = sub.add_parser("report", help="write results.md, the README's table and the model card's metrics from "
-                                      "one results.json")
+
+def _run_evaluate(args) -> None:
+    from .evaluation import EvalConfig, evaluate
+    from .evaluation.config import SPLIT_CORPORA
+    from .nsynth import is_nsynth_corpus
+
+    corpus = args.corpus or SPLIT_CORPORA[args.split]
+    kw = dict(max_notes=args.max_notes, steps=args.steps, workers=args.workers, threads=args.threads, seed=args.seed,
+              vocoder=args.vocoder, examples_dir=args.examples, recordings_dir=args.recordings)
+    if args.audio_pairs is not None or is_nsynth_corpus(corpus):
+        kw["audio_pairs"] = 0 if args.audio_pairs is None else args.audio_pairs
+    if args.optimize_notes is not None:
+        kw["optimize_notes"] = args.optimize_notes
+    cfg = EvalConfig.tiny(**kw) if args.tiny else EvalConfig(**kw)
+    evaluate(args.model, corpus, args.out, cfg, args.split)
+    print(f"wrote {args.out}/results.md")
+
+
+def _report_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--results", required=True, help="an evaluation's results.json (e.g. docs/results/results.json)")
     p.add_argument("--readme", default="README.md", help="page with a results block (default: README.md; '' skips it)")
     p.add_argument("--card", default="checkpoints/README.md",
@@ -269,25 +320,27 @@ def _eval_args(sub) -> None:
     p.add_argument("--check", action="store_true", help="write nothing; exit 1 where a page differs")
 
 
-def _hub_args(sub) -> None:
-    """The ``push`` and ``download`` subcommands (hyperlib.hub)."""
-    p = sub.add_parser("push", help="create a Hub repo and upload a model folder (weights, config, hashes, card)")
-    p.add_argument("repo_id", help="namespace/name")
-    p.add_argument("--model", default="checkpoints", help="model folder to upload (default: checkpoints)")
-    p.add_argument("--private", action="store_true", help="create the repo as private")
-    p.add_argument("--message", default=None, help="commit message")
+def _run_report(args) -> int:
+    from .evaluation.publish import publish, stale
 
-    p = sub.add_parser("download", help="fetch a model from the Hub into the local cache and print its folder")
-    p.add_argument("repo_id", nargs="?", default=DEFAULT_REPO_ID, help=f"namespace/name (default: {DEFAULT_REPO_ID})")
-    p.add_argument("--revision", default=None,
-                   help=f"branch, tag or commit (default: main; {DEFAULT_REVISION} for {DEFAULT_REPO_ID})")
+    files = (args.results, args.readme or None, args.card or None)
+    if args.check:
+        differ = stale(*files)
+        print("\n".join(f"differs from {args.results}: {p}" for p in differ) or "every page agrees")
+        return 1 if differ else 0
+    written = publish(*files)
+    print("\n".join(f"wrote {p}" for p in written) or "every page was current")
+    return 0
 
 
-def _run_hub_command(args) -> None:
-    if args.command == "push":
-        print(f"pushed {args.model}: {push(args.repo_id, args.model, args.private or None, args.message)}")
-    else:
-        print(download(args.repo_id, args.revision))
+# -- the app's benchmark and the Hub -----------------------------------------------------------------------------------
+def _bench_app_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--clients", type=int, default=4, help="clients at once in the concurrent run (default: 4)")
+    p.add_argument("--requests", type=int, default=12,
+                   help="requests of the one-client run; each concurrent client sends half as many (default: 12)")
+    p.add_argument("--no-in-process", action="store_true", help="skip timing the handler in this process")
+    p.add_argument("--soak", type=int, default=None, metavar="N",
+                   help="instead: N mixed requests, hostile uploads among them, to a local app; prints its RSS")
 
 
 def _run_bench_app(args) -> int:
@@ -308,130 +361,72 @@ def _run_bench_app(args) -> int:
     return 0
 
 
-def _run_eval_command(args) -> int:
-    if args.command == "report":
-        from .evaluation.publish import publish, stale
-
-        files = (args.results, args.readme or None, args.card or None)
-        if args.check:
-            differ = stale(*files)
-            print("\n".join(f"differs from {args.results}: {p}" for p in differ) or "every page agrees")
-            return 1 if differ else 0
-        written = publish(*files)
-        print("\n".join(f"wrote {p}" for p in written) or "every page was current")
-    elif args.command == "train-eval":
-        from .evaluation import train_eval_classifiers, train_f_noadv
-
-        if not args.skip_classifiers:
-            train_eval_classifiers(args.corpus, args.validation, args.model, args.steps, tiny=args.tiny, seed=args.seed)
-        if args.noadv_steps > 0:
-            print(train_f_noadv(args.corpus, args.model, args.noadv_steps, tiny=args.tiny))
-    else:
-        from .evaluation import EvalConfig, evaluate
-        from .evaluation.config import SPLIT_CORPORA
-
-        from .nsynth import is_nsynth_corpus
-
-        corpus = args.corpus or SPLIT_CORPORA[args.split]
-        kw = dict(max_notes=args.max_notes, steps=args.steps, workers=args.workers, threads=args.threads, seed=args.seed,
-                  vocoder=args.vocoder, examples_dir=args.examples, recordings_dir=args.recordings)
-        if args.audio_pairs is not None or is_nsynth_corpus(corpus):
-            kw["audio_pairs"] = 0 if args.audio_pairs is None else args.audio_pairs
-        if args.optimize_notes is not None:
-            kw["optimize_notes"] = args.optimize_notes
-        cfg = EvalConfig.tiny(**kw) if args.tiny else EvalConfig(**kw)
-        evaluate(args.model, corpus, args.out, cfg, args.split)
-        print(f"wrote {args.out}/results.md")
-    return 0
+def _push_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("repo_id", help="namespace/name")
+    p.add_argument("--model", default="checkpoints", help="model folder to upload (default: checkpoints)")
+    p.add_argument("--private", action="store_true", help="create the repo as private")
+    p.add_argument("--message", default=None, help="commit message")
 
 
-@contextmanager
-def optimize_progress(method: str):
-    """A tqdm bar of "optimize"'s steps, fed by the yielded progress(step, total) callback (None for the other
-    methods, which take well under a second)."""
-    if method != "optimize":
-        yield None
-        return
-    with tqdm(desc="GAN inversion by optimization", unit="step") as bar:
-        def update(step: int, total: int) -> None:
-            bar.total = total
-            bar.update(step - bar.n)
+def _download_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("repo_id", nargs="?", default=DEFAULT_REPO_ID, help=f"namespace/name (default: {DEFAULT_REPO_ID})")
+    p.add_argument("--revision", default=None,
+                   help=f"branch, tag or commit (default: main; {DEFAULT_REVISION} for {DEFAULT_REPO_ID})")
 
-        yield update
+
+COMMANDS: dict[str, Command] = {
+    "synthesize": Command("play a sound's timbre at a MIDI pitch", _synthesize_args,
+                          _task(lambda m, a, progress: m.synthesize(a.input, a.pitch, a.method, a.steps,
+                                                                    progress=progress)), aliases=("synth",)),
+    "reconstruct": Command("rebuild a sound at its own pitch", _reconstruct_args,
+                           _task(lambda m, a, progress: m.reconstruct(a.input, a.method, a.steps, a.pitch,
+                                                                      progress=progress))),
+    "interpolate": Command("mix the timbres of several sounds", _interpolate_args,
+                           _task(lambda m, a, progress: m.interpolate(a.inputs, a.weights, a.pitch, a.method,
+                                                                      a.steps, progress=progress))),
+    "corpus": Command("render the soundfont corpus (and random DSP synthesizer patches), or import NSynth",
+                      _corpus_args, _run_corpus),
+    "train": Command("train one stage (resumable)", _train_args, _run_train),
+    "bench-train": Command("training throughput (samples/s) of every stage's step", _bench_train_args,
+                           _run_bench_train),
+    "vocoder-pairs": Command("true notes' audio and the model's mels of them (ddsp vocoder's data)",
+                             _vocoder_pairs_args, _run_vocoder_pairs),
+    "train-vocoder": Command("train the ddsp vocoder on pairs from `vocoder-pairs` (resumable)", _train_vocoder_args,
+                             _run_train_vocoder),
+    "correction-pairs": Command("pitch-shifted notes and the true notes at the new pitch, rendered from soundfonts "
+                                "(the spectral correction's data)", _correction_pairs_args, _run_correction_pairs),
+    "train-correction": Command("train the faithful method's spectral correction (resumable)",
+                                _train_correction_args, _run_train_correction),
+    "train-eval": Command("train the evaluation classifiers (and f without the pitch adversary)", _train_eval_args,
+                          _run_train_eval),
+    "evaluate": Command("score every method side by side (paper sec. 4)", _evaluate_args, _run_evaluate),
+    "report": Command("write results.md, the README's table and the model card's metrics from one results.json",
+                      _report_args, _run_report),
+    "bench-app": Command("latency benchmark of the served app (demos/, in the repository root)", _bench_app_args, _run_bench_app),
+    "push": Command("create a Hub repo and upload a model folder (weights, config, hashes, card)", _push_args,
+                    lambda a: print(f"pushed {a.model}: {push(a.repo_id, a.model, a.private or None, a.message)}")),
+    "download": Command("fetch a model from the Hub into the local cache and print its folder", _download_args,
+                        lambda a: print(download(a.repo_id, a.revision))),
+    **SOUND_DESIGN_COMMANDS,  # faders, edit, morph, melody, export-sfz
+}
+"""Every command: name -> ``Command`` (help, arguments, run, former names)."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The parser of every command in ``COMMANDS``; the parsed arguments' ``run`` runs the chosen one."""
+    parser = argparse.ArgumentParser(prog="python -m hyperlib", description="hyperlib neural sampler")
+    add_commands(parser.add_subparsers(dest="command", required=True), COMMANDS)
+    return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; returns its exit status (2 for an error a user can fix, printed as ``error: ...``)."""
     args = build_parser().parse_args(argv)
+    if args.command != args.command_name:
+        print(f"note: `{args.command}` is deprecated and will be removed in hyperlib {REMOVED_IN}; use "
+              f"`{args.command_name}`.", file=sys.stderr)
     try:
-        if args.command == "corpus" and args.nsynth:
-            from .nsynth import import_nsynth
-
-            print(f"{len(import_nsynth(args.nsynth, args.output).notes)} notes written to {args.output}")
-        elif args.command == "corpus":
-            from .corpus import render_corpus
-
-            programs, pitches, velocities = args.programs, args.pitches, args.velocities or list(TRAIN_VELOCITIES)
-            if args.tiny:
-                programs, pitches = programs or [0, 40, 73], pitches or list(range(48, 73, 4))
-                velocities = args.velocities or [100]
-            corpus = render_corpus(args.output, args.fonts, programs, pitches, tuple(velocities),
-                                   synth_patches=args.synth_patches, seed=args.seed, workers=args.workers)
-            print(f"{len(corpus.notes)} notes written to {args.output}")
-        elif args.command == "train":
-            from .training import train_stage
-
-            if args.threads:
-                torch.set_num_threads(args.threads)
-            overrides = {k: v for k, v in (("steps", args.steps), ("batch_size", args.batch_size), ("lr", args.lr),
-                                           ("warm_start", args.warm_start or None), ("lr_schedule", args.lr_schedule),
-                                           ("warmup_steps", args.warmup_steps), ("ema_half_life", args.ema_half_life),
-                                           ("compile", args.compile or None), ("ckpt_every", args.ckpt_every),
-                                           ("max_minutes", args.max_minutes),
-                                           ("seed", args.seed), ("recon_known_pitch", args.recon_known_pitch),
-                                           ("envelope_weight", args.envelope_weight), ("augment_p", args.augment_p),
-                                           ("mix_rows", args.mix_rows),
-                                           ("recon_loss", args.recon_loss), ("recon_weight", args.recon_weight),
-                                           ("timbre_weight", args.timbre_weight),
-                                           ("gradient_weight", args.gradient_weight))
-                         if v is not None}
-            summary = train_stage(args.stage, args.corpus, args.model, args.device, args.tiny, args.fresh, **overrides)
-            if summary:  # under torchrun, the main process's; the loss curve and options stay in config.json
-                rate = summary["samples"] / max(summary["wall_time_s"], 1e-9)
-                print({**{k: v for k, v in summary.items() if k not in ("curve", "options")},
-                       "samples_per_s": round(rate, 2)})
-        elif args.command == "bench-train":
-            from .training.bench import bench_train, format_table
-
-            torch.set_num_threads(args.threads)
-            overrides = {"compile": True} if args.compile else {}
-            print(format_table(bench_train(args.model, args.corpus, args.stages, args.steps, **overrides)))
-        elif args.command in ("vocoder-pairs", "train-vocoder"):
-            _run_vocoder_command(args)
-        elif args.command in ("correction-pairs", "train-correction"):
-            _run_correction_command(args)
-        elif args.command in ("train-eval", "evaluate", "report"):
-            return _run_eval_command(args)
-        elif args.command == "bench-app":
-            return _run_bench_app(args)
-        elif args.command in ("push", "download"):
-            _run_hub_command(args)
-        elif args.command in SOUND_DESIGN_COMMANDS:
-            run_sound_design(args)
-        else:
-            from .sampler import HyperGANStrument
-
-            model = HyperGANStrument.from_pretrained(args.model, vocoder=args.vocoder)
-            with optimize_progress(args.method) as progress:
-                if args.command == "synth":
-                    r = model.synthesize(args.input, args.pitch, args.method, args.steps, progress=progress)
-                elif args.command == "reconstruct":
-                    r = model.reconstruct(args.input, args.method, args.steps, args.pitch, progress=progress)
-                else:
-                    r = model.interpolate(args.inputs, args.weights, args.pitch, args.method, args.steps,
-                                          progress=progress)
-            write_wav(args.output, r.audio, r.sample_rate)
-            print(f"wrote {args.output} ({r.method}, MIDI {r.pitch}, {args.vocoder}, {r.timings_ms['total']:.0f} ms)")
+        return args.run(args) or 0
     except (AudioError, ValueError, FileNotFoundError, HubError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    return 0

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 
 
 def _from_dict(cls, d: dict):
@@ -159,63 +159,84 @@ def audio_config_from_dict(d: dict) -> AudioConfig:
     return cfg
 
 
+H_STAGES = ("hypernet-pre", "hypernet-adv")
+"""The training stages of the hypernetworks H_pre and H (``hyperlib.training.stages.STAGES``)."""
+
+
+def _field(default, help: str, stages: tuple = (), choices: tuple = ()):
+    """A ``TrainConfig`` field with its description: ``help`` (units included) becomes the ``train`` command's
+    option help; ``stages``: the training stages that use it (empty: all); ``choices``: the accepted strings."""
+    return field(default=default, metadata={"help": help, "stages": stages, "choices": choices})
+
+
 @dataclass
 class TrainConfig:
     """One training stage's schedule and losses (paper sec. 3.2 and eq. 4-6 for H).
 
-    steps: optimizer steps. batch_size: notes per step. lr: Adam learning rate (the peak of the schedule).
-    lr_schedule: "constant" or "cosine" (from ``lr`` down to ``lr * lr_final_mult`` at the last step), after
-    a linear warm-up over ``warmup_steps``. ckpt_every / log_every: in steps. knn_k: neighbours for
-    instance conditioning. ema_half_life: samples; > 0 keeps an exponential moving average of G
-    (StyleGAN2's G_ema), which the generator stage saves as ``G`` (the raw weights as ``G_raw``).
-    channels_last: the stage's networks in PyTorch's channels-last memory layout (the same arithmetic;
-    faster plain convolutions on CPU, slower grouped ones, so on for the generator and encoder stages). compile: G's forward through ``torch.compile`` (minutes of compilation, then
-    faster steps; for long runs). max_minutes: stop this run after so many minutes of wall time (0: no limit),
-    saving the state of the step reached.
+    Each field says what it is, in which unit and for which stages in its metadata (``fields(TrainConfig)``,
+    keys "help", "stages", "choices"); ``python -m hyperlib train --help`` shows the same text, with each stage's
+    default (``hyperlib.training.stages.STAGE_DEFAULTS``), as one option per field.
     """
 
-    steps: int = 1000
-    batch_size: int = 16
-    lr: float = 2e-3
-    lr_schedule: str = "constant"
-    warmup_steps: int = 0
-    lr_final_mult: float = 0.1
-    betas: tuple = (0.0, 0.99)
-    ckpt_every: int = 200
-    log_every: int = 20
-    knn_k: int = 10
-    seed: int = 0
-    grad_clip: float = 10.0  # max gradient norm per network and step
-    warm_start: bool = False  # start from the model folder's current weights of the same networks
-    # generator stage (d_lr also for D in hypernet-adv: D's layers have PyTorch's default init scale)
-    d_lr: float = 2e-4
-    mapping_lr_mult: float = 0.01
-    style_lr_mult: float = 0.05
-    l1_weight: float = 1.0
-    adv_weight: float = 0.05
-    r1_gamma: float = 1.0
-    r1_every: int = 16  # lazy R1 (StyleGAN2): the penalty every r1_every D steps, weighted r1_every times
-    ema_half_life: float = 0.0
-    channels_last: bool = False
-    compile: bool = False
-    max_minutes: float = 0.0
-    # feature stage
-    pitch_adv_weight: float = 10.0  # weight of the pitch read-out's explained variance in f's loss
-    adversary_queue: int = 2048  # recent h the closed-form pitch adversary is fitted on
-    adversary_ridge: float = 1e-3  # read-out's ridge, relative to h's mean variance (smaller sees weaker directions)
-    # hypernetwork stages (paper eq. 4-6)
-    p_recon: float = 0.2
-    timbre_weight: float = 1.0
-    recon_weight: float = 100.0
-    recon_loss: str = "l2"  # l_recon as the paper's squared error ("l2") or the absolute error ("l1")
-    refine_steps: int = 2
-    recon_known_pitch: bool = False  # l_recon also where the corpus holds the input's true note at the asked pitch
-    envelope_weight: float = 0.0  # per dB of mean |level error| over frames, where the true note is known
-    gradient_weight: float = 0.0  # gradient difference loss (losses.gradient_difference) where the true note is known
-    augment_p: float = 0.0  # share of inputs given a noise part and a second note (training.augment), own pitch
-    mix_rows: int = 0  # extra rows per step whose h mixes two notes' (timbre and adversarial terms only)
-    # encoder stage
-    z_weight: float = 0.01
+    steps: int = _field(1000, "optimizer steps")
+    batch_size: int = _field(16, "notes per step (under torchrun the global batch, split across the processes)")
+    lr: float = _field(2e-3, "Adam learning rate, the peak of the schedule")
+    lr_schedule: str = _field("constant", "learning-rate schedule after the warm-up: constant, or cosine from lr "
+                              "down to lr * lr_final_mult at the last step", choices=("constant", "cosine"))
+    warmup_steps: int = _field(0, "steps of the linear learning-rate warm-up")
+    lr_final_mult: float = _field(0.1, "cosine schedule: the last step's learning rate as a fraction of lr")
+    betas: tuple = _field((0.0, 0.99), "Adam's two betas")
+    ckpt_every: int = _field(200, "steps between resumable states")
+    log_every: int = _field(20, "steps between log lines")
+    knn_k: int = _field(10, "neighbours of each note for instance conditioning")
+    seed: int = _field(0, "seed of the batches and noise (give another to continue a run on new batches)")
+    grad_clip: float = _field(10.0, "largest gradient norm per network and step")
+    warm_start: bool = _field(False, "start from the model folder's current weights of this stage's networks")
+    d_lr: float = _field(2e-4, "learning rate of D (D's layers have PyTorch's default init scale)",
+                         stages=("generator", "hypernet-adv"))
+    mapping_lr_mult: float = _field(0.01, "learning rate of G's mapping network as a fraction of lr",
+                                    stages=("generator",))
+    style_lr_mult: float = _field(0.05, "learning rate of G's style layers as a fraction of lr", stages=("generator",))
+    l1_weight: float = _field(1.0, "weight of the log-mel L1 loss of G", stages=("generator",))
+    adv_weight: float = _field(0.05, "weight of G's adversarial loss", stages=("generator",))
+    r1_gamma: float = _field(1.0, "weight of D's R1 gradient penalty", stages=("generator", "hypernet-adv"))
+    r1_every: int = _field(16, "lazy R1 (StyleGAN2): the penalty every r1_every D steps, weighted r1_every times",
+                           stages=("generator", "hypernet-adv"))
+    ema_half_life: float = _field(0.0, "half-life in samples of G's weight average (StyleGAN2's G_ema, saved as G; "
+                                  "the raw weights as G_raw), 0 for none", stages=("generator",))
+    channels_last: bool = _field(False, "the stage's networks in PyTorch's channels-last memory layout (the same "
+                                 "arithmetic; faster plain convolutions on CPU, slower grouped ones)")
+    compile: bool = _field(False, "compile G's forward with torch.compile (minutes of compilation, then faster "
+                           "steps; for long runs)", stages=("generator",))
+    max_minutes: float = _field(0.0, "stop after this many minutes of wall time and write the weights of the step "
+                                "reached; run it again without --fresh to go on (0: no limit)")
+    pitch_adv_weight: float = _field(10.0, "weight of the pitch read-out's explained variance in f's loss",
+                                     stages=("features",))
+    adversary_queue: int = _field(2048, "recent h the closed-form pitch adversary is fitted on",
+                                  stages=("features",))
+    adversary_ridge: float = _field(1e-3, "the pitch read-out's ridge, relative to h's mean variance (smaller sees "
+                                    "weaker directions)", stages=("features",))
+    p_recon: float = _field(0.2, "probability of reconstructing the input at its own pitch rather than a "
+                            "neighbour's (paper sec. 3.2)", stages=H_STAGES)
+    timbre_weight: float = _field(1.0, "weight of l_timbre, f's squared error of the refined note against h",
+                                  stages=H_STAGES)
+    recon_weight: float = _field(100.0, "weight of l_recon", stages=H_STAGES)
+    recon_loss: str = _field("l2", "l_recon as the paper's squared error (l2) or the absolute error (l1)",
+                             stages=H_STAGES, choices=("l2", "l1"))
+    refine_steps: int = _field(2, "refinement steps T of H during training", stages=H_STAGES)
+    recon_known_pitch: bool = _field(False, "the reconstruction loss at every pitch whose true note the corpus "
+                                     "holds, not only the input's own (off: the paper's L_pre)", stages=H_STAGES)
+    envelope_weight: float = _field(0.0, "weight per dB of the loudness-over-time error, where the true note is "
+                                    "known (0: the paper's loss)", stages=H_STAGES)
+    gradient_weight: float = _field(0.0, "weight of the gradient difference loss, the sharpness of the mel's "
+                                    "changes over time and frequency against the true note's", stages=H_STAGES)
+    augment_p: float = _field(0.0, "share of the inputs made out-of-domain, a noise part and maybe a second note "
+                              "added (H reconstructs them at their own pitch; f keeps their labels)",
+                              stages=("features",) + H_STAGES)
+    mix_rows: int = _field(0, "extra rows per step whose timbre feature h mixes two random notes' (timbre "
+                           "interpolation as a training input; timbre and adversarial terms only)", stages=H_STAGES)
+    z_weight: float = _field(0.01, "weight lambda of the mean squared latent ||z||^2 in E's loss",
+                             stages=("encoder",))
 
     def lr_factor(self, step: int) -> float:
         """Multiplier of every group's learning rate at 0-based ``step``: linear warm-up, then the schedule.

@@ -201,7 +201,7 @@ def model_card(model_dir: str | Path, data: str, notes: str = "", results: dict 
         "model = HyperGANStrument.from_pretrained()        # this checkpoint (or a folder or a Hub repo id)",
         "r = model.synthesize(\"piano.wav\", pitch=64)      # the input's timbre at MIDI 64",
         "r.audio, r.sample_rate                            # float32 mono waveform, 16000 Hz", "```", "",
-        "`python -m hyperlib synth piano.wav --pitch 64 -o out.wav` does the same from the command line.", "",
+        "`python -m hyperlib synthesize piano.wav --pitch 64 -o out.wav` does the same from the command line.", "",
         "## Training data and licences", "", data, "",
         f"Representation: {audio_cfg.sample_rate} Hz mono, {audio_cfg.num_samples} samples per note, log-mel "
         f"{audio_cfg.n_mels} x {audio_cfg.num_frames} (n_fft {audio_cfg.n_fft}, hop {audio_cfg.hop_length}, "

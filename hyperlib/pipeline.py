@@ -8,10 +8,15 @@ through ``hyperlib.render``. ``hyperlib.HyperGANStrument`` is this class plus th
     r = model.synthesize("piano.wav", pitch=64, method="hyper")
     r.audio, r.sample_rate, r.mel
 
+Every call that takes a ``sound`` takes a file path, a ``(samples, sample_rate)`` pair, or a prepared note
+(``prepare``'s output, used as it is). Calls that render one note return a ``Result``; calls that render several
+return a list of Results.
+
 ``method="optimize"`` (GAN inversion by optimization) fits G to each input note for a few seconds before rendering
 (``optimize_budget``); the tasks that run it take ``progress``, called as progress(step, total) after every step.
 ``method="faithful"`` pitch-shifts the input's own audio and corrects its colour (``hyperlib.faithful``): it renders
-at any pitch (``synthesize``, ``reconstruct``, ``render_pitches``) but has no timbre code to mix or edit.
+at any pitch (``synthesize``, ``reconstruct``, ``synthesize_pitches``, ``synthesize_methods``) but has no timbre
+code to mix or edit.
 """
 from __future__ import annotations
 
@@ -24,8 +29,9 @@ import numpy as np
 import torch
 
 from . import checkpoint as ckpt
-from .audio import AudioInput, check_source, load_note, pyin_f0
+from .audio import AudioInput, check_sound, load_note, pyin_f0
 from .config import MAX_PITCH, REFINE_STEPS, AudioConfig, ModelConfig
+from .deprecation import warn_renamed
 from .faithful import Faithful, load_correction
 from .hub import resolve
 from .inversion import OptimizeConfig
@@ -40,7 +46,7 @@ Progress = Callable[[int, int], None]
 
 
 class Encoded(NamedTuple):
-    """A prepared note and its code (``Pipeline.encode``).
+    """A prepared note and its timbre code (``HyperGANStrument.encode``); ``render_code`` renders the code.
 
     audio: (num_samples,) float32 note. h: (1, h_dim). z: (1, z_dim) ("encoder", "optimize") or None.
     deltas: "optimize"'s offsets of G's tuned layers, one (1, C_out, C_in) per layer, or None.
@@ -63,10 +69,10 @@ class Pipeline:
     Holds f, G, E, H, H_pre and, where the model has one, the faithful method's spectral correction (``networks``
     key "correction") in eval mode on ``device`` and a vocoder: a name from
     ``hyperlib.VOCODERS`` (default ``DEFAULT_VOCODER``, "ddsp") or any object following the
-    ``hyperlib.vocoders.Vocoder`` protocol. All public methods accept a file path or a
-    ``(numpy_array, sample_rate)`` pair and raise ``AudioError`` (bad audio) or ``ValueError`` (bad
-    pitch, method, steps, weights or vocoder name). ``optimize_budget``: the step budget of "optimize"
-    (``inversion.OptimizeConfig``; the default fits a note in a few seconds on one CPU thread).
+    ``hyperlib.vocoders.Vocoder`` protocol. All public methods accept a file path, a
+    ``(numpy_array, sample_rate)`` pair or a prepared note (``prepare``'s output) and raise ``AudioError`` (bad
+    audio) or ``ValueError`` (bad pitch, method, steps, weights or vocoder name). ``optimize_budget``: the step
+    budget of "optimize" (``inversion.OptimizeConfig``; the default fits a note in a few seconds on one CPU thread).
     """
 
     def __init__(self, networks: dict, model_config: ModelConfig, audio_config: AudioConfig,
@@ -129,9 +135,17 @@ class Pipeline:
         return self.vocoder
 
     # -- building blocks ------------------------------------------------------------------------
+    def prepare(self, sound: AudioInput | np.ndarray) -> np.ndarray:
+        """The front end: any audio -> a prepared note, the (num_samples,) float32 one-shot note every method
+        inverts (decoded, mono, at ``audio_config.sample_rate`` Hz, trimmed to its onset, cropped or padded to 1.024 s,
+        peak at -1 dBFS). A prepared note is returned as it is. Raises AudioError."""
+        check_sound(sound, self.audio_config)
+        return sound if isinstance(sound, np.ndarray) else load_note(sound, self.audio_config)
+
     def load(self, sound: AudioInput) -> np.ndarray:
-        """The front end: any audio -> (num_samples,) float32 one-shot note. Raises AudioError."""
-        return load_note(sound, self.audio_config)
+        """Deprecated name of ``prepare``."""
+        warn_renamed("HyperGANStrument.load", "HyperGANStrument.prepare")
+        return self.prepare(sound)
 
     @torch.no_grad()
     def mel(self, audio: np.ndarray) -> torch.Tensor:
@@ -170,9 +184,10 @@ class Pipeline:
         return render(self.nets, self.get_vocoder(vocoder), self.audio_config, method, h, z, pitch, steps,
                       {} if timings is None else timings, deltas)
 
-    def encode(self, sound: AudioInput, method: str, timings: dict | None = None, pitch: int | None = None,
-               progress: Progress | None = None) -> Encoded:
-        """Front end and inversion: -> ``Encoded`` (audio, h, z, deltas); ``audio, h, z, deltas = encode(...)``.
+    @torch.no_grad()
+    def encode(self, sound: AudioInput | np.ndarray, method: str, timings: dict | None = None,
+               pitch: int | None = None, progress: Progress | None = None) -> Encoded:
+        """Front end and inversion: a sound -> ``Encoded`` (audio, h, z, deltas), the prepared note and its code.
 
         ``method`` "encoder" inverts with E (h, z); "optimize" fits (h, z) and G's offsets to the note at its own
         MIDI ``pitch`` (None: estimated with pYIN) within ``optimize_budget``; the others use h = f(x) and z = None
@@ -182,24 +197,21 @@ class Pipeline:
         """
         check_code_method(method)
         timings = {} if timings is None else timings
-        with timed(timings, "front_end"):
-            audio = self.load(sound)
-        return self.encode_note(audio, method, timings, pitch, progress)
-
-    @torch.no_grad()
-    def encode_note(self, note: np.ndarray, method: str, timings: dict | None = None, pitch: int | None = None,
-                    progress: Progress | None = None) -> Encoded:
-        """``encode`` of a prepared note (``load``'s output): its log-mel, then the inversion."""
-        check_code_method(method)
-        timings = {} if timings is None else timings
         if pitch is not None:
             pitch = check_pitch(pitch, self.model_config)
         with timed(timings, "front_end"):
+            note = self.prepare(sound)
             x = self.mel(note)
         if INVERTER[method] == "f+G" and pitch is None:
             with timed(timings, "pitch_estimate"):
                 pitch = self.estimate_pitch(note)
         return Encoded(note, *invert(self.nets, method, x, timings, pitch, self.optimize_budget, progress))
+
+    def encode_note(self, note: np.ndarray, method: str, timings: dict | None = None, pitch: int | None = None,
+                    progress: Progress | None = None) -> Encoded:
+        """Deprecated name of ``encode`` (which takes a prepared note as well as any sound)."""
+        warn_renamed("HyperGANStrument.encode_note", "HyperGANStrument.encode")
+        return self.encode(note, method, timings, pitch, progress)
 
     def _mix_and_render(self, sounds: Sequence[AudioInput], alpha, pitch: int | None, method: str, steps: int,
                         vocoder: str | None, progress: Progress | None, own_pitch: bool = False) -> Result:
@@ -209,22 +221,22 @@ class Pipeline:
         it; otherwise "optimize" fits each sound at its own estimated pitch.
         """
         for sound in sounds:  # every sound's type and shape before any of them is decoded
-            check_source(sound)
+            check_sound(sound, self.audio_config)
         timings: dict = {}
         with timed(timings, "front_end"):
-            notes = [self.load(sound) for sound in sounds]
+            notes = [self.prepare(sound) for sound in sounds]
         if pitch is None:
             with timed(timings, "pitch_estimate"):
                 pitch = self.estimate_pitch(notes[0])
-        codes = [self.encode_note(note, method, timings, pitch if own_pitch else None,
-                                  progress_part(progress, i, len(notes))).code for i, note in enumerate(notes)]
+        codes = [self.encode(note, method, timings, pitch if own_pitch else None,
+                             progress_part(progress, i, len(notes))).code for i, note in enumerate(notes)]
         code = mix(codes, alpha)
         result = self.render_code(method, code.h, code.z, pitch, steps, timings, vocoder, code.deltas)
         timings["total"] = sum(timings.values())
         return result
 
-    def faithful_note(self, note: np.ndarray, src_pitch: int, pitch: int, timings: dict | None = None) -> Result:
-        """The "faithful" method on a prepared note (``load``'s output) at MIDI ``src_pitch``, moved to MIDI ``pitch``.
+    def _faithful_note(self, note: np.ndarray, src_pitch: int, pitch: int, timings: dict | None = None) -> Result:
+        """The "faithful" method on a prepared note at MIDI ``src_pitch``, moved to MIDI ``pitch``.
 
         Returns a Result whose ``mel`` is the log-mel of its audio; ``timings`` (and the Result's ``timings_ms``)
         receive "pitch_shift", "f", "correction", "total". Raises ValueError where the model has no spectral
@@ -249,41 +261,63 @@ class Pipeline:
         self._faithful()
         timings: dict = {}
         with timed(timings, "front_end"):
-            note = self.load(sound)
+            note = self.prepare(sound)
         if own_pitch is None:
             with timed(timings, "pitch_estimate"):
                 own_pitch = self.estimate_pitch(note)
-        return self.faithful_note(note, own_pitch, own_pitch if pitch is None else pitch, timings)
+        return self._faithful_note(note, own_pitch, own_pitch if pitch is None else pitch, timings)
 
-    def render_pitches(self, note: np.ndarray, pitches: Sequence[int], method: str = "hyper",
-                       steps: int = REFINE_STEPS, vocoder: str | None = None, timings: dict | None = None,
-                       progress: Progress | None = None) -> dict[int, np.ndarray]:
-        """One prepared note (``load``'s output) at several MIDI pitches: {pitch: (num_samples,) float32 audio}.
+    def synthesize_pitches(self, sound: AudioInput | np.ndarray, pitches: Sequence[int], method: str = "hyper",
+                           steps: int = REFINE_STEPS, vocoder: str | None = None, timings: dict | None = None,
+                           progress: Progress | None = None) -> list[Result]:
+        """The sound's timbre at several MIDI pitches: one Result per pitch, in ``pitches`` order.
 
-        The code methods invert the note once and render each pitch as ``synthesize`` would; "faithful" estimates the
-        note's pitch once (pYIN) and shifts and corrects all pitches in one batch. ``progress(done, total)`` after
-        each pitch (after the batch for "faithful"). Raises ValueError for a bad method, pitch, steps or vocoder.
+        The code methods invert the sound once and render each pitch as ``synthesize`` would; "faithful" estimates
+        the sound's pitch once (pYIN) and shifts and corrects all pitches in one batch. ``timings``, when given,
+        receives the shared stages in ms ("front_end", "f", "E", "pitch_estimate", "optimize"); each Result's
+        ``timings_ms`` holds its own ("G" or "G+H", "vocoder", "total"; for "faithful", the batch's).
+        ``progress(done, total)`` after each pitch (after the batch for "faithful"). Raises AudioError for bad
+        audio and ValueError for a bad method, pitch, steps or vocoder, before anything is rendered.
         """
         check_method(method)
         steps = check_steps(steps)
         self.get_vocoder(vocoder)
         pitches = [check_pitch(p, self.model_config) for p in pitches]
         timings = {} if timings is None else timings
+        with timed(timings, "front_end"):
+            note = self.prepare(sound)
         if method == "faithful":
             faithful = self._faithful()
             with timed(timings, "pitch_estimate"):
                 own_pitch = self.estimate_pitch(note)
-            audios = dict(zip(pitches, faithful(note, own_pitch, pitches, timings)))
+            batch: dict = {}
+            audios = faithful(note, own_pitch, pitches, batch)
+            with torch.no_grad():
+                mels = self.logmel(torch.from_numpy(np.ascontiguousarray(audios)).to(self.device))
+            batch["total"] = sum(batch.values())
+            timings.update(batch)
             if progress:
                 progress(len(pitches), len(pitches))
-            return audios
-        code = self.encode_note(note, method, timings)
-        audios = {}
+            sr = self.audio_config.sample_rate
+            return [Result(a, sr, m[0].cpu().numpy(), "faithful", p, None, dict(batch))
+                    for a, m, p in zip(audios, mels, pitches)]
+        code = self.encode(note, method, timings)
+        results = []
         for i, p in enumerate(pitches):
-            audios[p] = self.render_code(method, code.h, code.z, p, steps, timings, vocoder, code.deltas).audio
+            own: dict = {}
+            results.append(self.render_code(method, code.h, code.z, p, steps, own, vocoder, code.deltas))
+            own["total"] = sum(own.values())
             if progress:
                 progress(i + 1, len(pitches))
-        return audios
+        return results
+
+    def render_pitches(self, note: np.ndarray, pitches: Sequence[int], method: str = "hyper",
+                       steps: int = REFINE_STEPS, vocoder: str | None = None, timings: dict | None = None,
+                       progress: Progress | None = None) -> dict[int, np.ndarray]:
+        """Deprecated: ``synthesize_pitches``, as {pitch: (num_samples,) float32 audio}."""
+        warn_renamed("HyperGANStrument.render_pitches", "HyperGANStrument.synthesize_pitches (a list of Results)")
+        results = self.synthesize_pitches(note, pitches, method, steps, vocoder, timings, progress)
+        return {r.pitch: r.audio for r in results}
 
     # -- the three tasks ------------------------------------------------------------------------
     def synthesize(self, sound: AudioInput, pitch: int, method: str = "hyper", steps: int = REFINE_STEPS,
@@ -314,29 +348,30 @@ class Pipeline:
             return self._faithful_result(sound, None, pitch)
         return self._mix_and_render([sound], [1.0], pitch, method, steps, vocoder, progress, own_pitch=True)
 
-    def render_methods(self, note: np.ndarray, pitch: int, methods: Sequence[str], steps: int = REFINE_STEPS,
-                       timings: dict | None = None, vocoder: str | None = None,
-                       progress: Progress | None = None) -> tuple[np.ndarray, list[Result]]:
-        """One prepared note (``load``'s output) rendered at MIDI ``pitch`` by several methods, inverted once.
+    def synthesize_methods(self, sound: AudioInput | np.ndarray, pitch: int, methods: Sequence[str],
+                           steps: int = REFINE_STEPS, vocoder: str | None = None, timings: dict | None = None,
+                           progress: Progress | None = None) -> list[Result]:
+        """The sound at MIDI ``pitch`` by several methods side by side: one Result per method, in ``methods`` order.
 
-        The log-mel x is computed once, h = f(x) once for "gan" and the hyper methods, (h, z) = E(x) once for
-        "encoder", the fit of "optimize" once (at the note's own pitch, estimated with pYIN; ``progress`` after
-        every step); each Result equals ``synthesize`` of the same sound with its method. ``vocoder``: a name from
-        ``hyperlib.VOCODERS`` (default: the model's).
+        The sound is decoded once, its log-mel x computed once, h = f(x) once for "gan" and the hyper methods,
+        (h, z) = E(x) once for "encoder", the fit of "optimize" once (at the note's own pitch, estimated with pYIN;
+        ``progress`` after every step); each Result equals ``synthesize`` of the same sound with its method.
+        ``vocoder``: a name from ``hyperlib.VOCODERS`` (default: the model's). ``timings``, when given, receives
+        the shared stages in ms ("front_end", "f", "E", "pitch_estimate", "optimize"); each Result's
+        ``timings_ms`` holds its own ("G" or "G+H", "vocoder", "total").
 
-        Returns:
-            (x as an (n_mels, frames) array, one Result per method in ``methods`` order). ``timings``, when
-            given, receives the shared stages in ms ("front_end" for x, "f", "E", "pitch_estimate", "optimize");
-            each Result's ``timings_ms`` holds its own ("G" or "G+H", "vocoder", "total").
         Raises:
-            ValueError: an unknown method or vocoder, a pitch outside 21-108 or steps outside 0-10.
+            AudioError: bad audio. ValueError: an unknown method or vocoder, a pitch outside 21-108 or steps
+            outside 0-10 (all checked before anything is decoded).
         """
         for method in methods:
             check_method(method)
         self.get_vocoder(vocoder)
         pitch, steps = check_pitch(pitch, self.model_config), check_steps(steps)
+        check_sound(sound, self.audio_config)
         timings = {} if timings is None else timings
         with timed(timings, "front_end"):
+            note = self.prepare(sound)
             x = self.mel(note)
         codes: dict[str, Code] = {}  # INVERTER's name -> the code
         results, own_pitch = [], None
@@ -345,7 +380,7 @@ class Pipeline:
                 with timed(timings, "pitch_estimate"):
                     own_pitch = self.estimate_pitch(note)
             if method == "faithful":
-                results.append(self.faithful_note(note, own_pitch, pitch))
+                results.append(self._faithful_note(note, own_pitch, pitch))
                 continue
             inverter = INVERTER[method]
             if inverter not in codes:
@@ -354,7 +389,16 @@ class Pipeline:
             code, own = codes[inverter], {}
             results.append(self.render_code(method, code.h, code.z, pitch, steps, own, vocoder, code.deltas))
             own["total"] = sum(own.values())
-        return x[0, 0].cpu().numpy(), results
+        return results
+
+    def render_methods(self, note: np.ndarray, pitch: int, methods: Sequence[str], steps: int = REFINE_STEPS,
+                       timings: dict | None = None, vocoder: str | None = None,
+                       progress: Progress | None = None) -> tuple[np.ndarray, list[Result]]:
+        """Deprecated: ``synthesize_methods``, with the note's (n_mels, frames) log-mel x first."""
+        warn_renamed("HyperGANStrument.render_methods",
+                     "HyperGANStrument.synthesize_methods (a list of Results; x is model.mel(note))")
+        results = self.synthesize_methods(note, pitch, methods, steps, vocoder, timings, progress)
+        return self.mel(note)[0, 0].cpu().numpy(), results
 
     def interpolate(self, sounds: Sequence[AudioInput], weights: Sequence[float], pitch: int,
                     method: str = "hyper", steps: int = REFINE_STEPS, vocoder: str | None = None,

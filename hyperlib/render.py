@@ -29,6 +29,7 @@ from torch import nn
 
 from .audio import peak_normalize
 from .config import AudioConfig
+from .deprecation import warn_renamed
 from .inversion import OptimizeConfig, optimize
 from .models import refine
 from .vocoders import Vocoder
@@ -42,21 +43,27 @@ HYPERNETWORK = {"gan": None, "encoder": None, "hyper": "H", "hyper-pre": "H_pre"
 
 @dataclass
 class Result:
-    """One rendered note.
+    """What every rendering call returns: one rendered note (or, from ``melody``, one rendered tune).
 
     audio: (num_samples,) float32 waveform at ``sample_rate`` Hz (16000). mel: (n_mels, frames)
-    normalized log-mel that was vocoded. mel_init: x_init = G(h, 0, p) before refinement (hyper methods).
-    pitch: MIDI pitch rendered. timings_ms: milliseconds per stage (front end, pitch estimate, f, E, optimize, G,
-    G+H, vocoder, total).
+    normalized log-mel that was vocoded (the output's own for "faithful"; None for a melody). mel_init:
+    x_init = G(h, 0, p) before refinement (hyper methods). method: the method that rendered it. pitch: MIDI pitch
+    rendered (None for a melody). timings_ms: milliseconds per stage (front end, pitch estimate, f, E, optimize,
+    G, G+H, vocoder, total).
     """
 
     audio: np.ndarray
     sample_rate: int
-    mel: np.ndarray
+    mel: np.ndarray | None
     method: str
-    pitch: int
+    pitch: int | None
     mel_init: np.ndarray | None = None
     timings_ms: dict = field(default_factory=dict)
+
+    def __iter__(self):
+        """Deprecated: ``audio, sample_rate = result``, as ``melody`` returned before it returned a Result."""
+        warn_renamed("audio, sample_rate = <Result>", "result.audio, result.sample_rate")
+        return iter((self.audio, self.sample_rate))
 
 
 @contextmanager

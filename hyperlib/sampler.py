@@ -13,7 +13,11 @@ from .sound_design import SoundDesign
 class HyperGANStrument(SoundDesign, Pipeline):
     """HyperGANStrument (Zhang & Akama 2024, sec. 3) with the GANStrument and GANStrument Enc. baselines.
 
-    Reconstruction, synthesis and interpolation come from ``hyperlib.pipeline.Pipeline`` (see it for the
-    networks, the vocoder and the errors raised); ``edit``, ``morph``, ``melody``, ``export_sfz`` and
-    ``load_faders`` from ``hyperlib.sound_design.SoundDesign``. ``from_pretrained`` returns this class.
+    Loading: ``from_pretrained``. The paper's tasks: ``synthesize``, ``reconstruct``, ``interpolate``, and
+    ``synthesize_pitches`` / ``synthesize_methods`` for one sound at several pitches or by several methods. Building
+    blocks: ``prepare`` (the front end), ``encode`` (a sound -> ``Encoded``), ``render_code``, ``mel``,
+    ``estimate_pitch``, ``get_vocoder`` / ``use_vocoder``; these come from ``hyperlib.pipeline.Pipeline`` (see it for
+    the networks, the vocoder and the errors raised). Sound design: ``edit``, ``morph``, ``melody``, ``export_sfz``
+    and ``load_faders``, from ``hyperlib.sound_design.SoundDesign``. Every call that renders one note returns a
+    ``Result``, every call that renders several a list of Results. The reference is ``docs/api.md``.
     """

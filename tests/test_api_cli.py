@@ -44,7 +44,7 @@ def test_from_pretrained(model):
 @pytest.mark.parametrize("method", THREE)
 def test_reconstruct(model, method):
     r = model.reconstruct(PIANO, method)
-    check_result(r, method, model.estimate_pitch(model.load(PIANO)))
+    check_result(r, method, model.estimate_pitch(model.prepare(PIANO)))
     r = model.reconstruct(HANDSAW, method, pitch=55)
     check_result(r, method, 55)
 
@@ -91,7 +91,7 @@ def test_interpolate_one_hot_is_synthesize(model, method):
 
 
 def test_estimate_pitch_of_real_piano(model):
-    assert abs(model.estimate_pitch(model.load(PIANO)) - 60) <= 1  # piano_c4.aif is C4 = MIDI 60
+    assert abs(model.estimate_pitch(model.prepare(PIANO)) - 60) <= 1  # piano_c4.aif is C4 = MIDI 60
 
 
 def test_pitch_changes_output(model):
@@ -224,7 +224,7 @@ def test_wrong_types_are_refused_before_any_work(model, tmp_path, monkeypatch, c
     def no_work(*args, **kwargs):
         raise AssertionError("decoded or rendered before the arguments were checked")
 
-    for name in ("load", "encode", "encode_note", "render_code"):
+    for name in ("prepare", "encode", "render_code"):
         monkeypatch.setattr(model, name, no_work)
     with pytest.raises(error) as info:
         call(model, tmp_path / "sfz")
@@ -243,9 +243,9 @@ def read_wav(path) -> np.ndarray:
 
 
 @pytest.mark.slow
-def test_cli_synth(model, tmp_path):
+def test_cli_synthesize(model, tmp_path):
     out = tmp_path / "out.wav"
-    proc = run_cli("synth", PIANO, "--pitch", "64", "--method", "hyper", "-o", out)
+    proc = run_cli("synthesize", PIANO, "--pitch", "64", "--method", "hyper", "-o", out)
     assert proc.returncode == 0, proc.stderr
     assert "wrote" in proc.stdout
     y = read_wav(out)
@@ -267,8 +267,8 @@ def test_cli_reconstruct_and_interpolate(model, tmp_path):
                                atol=2 / 32768)
 
 
-@pytest.mark.parametrize("args", [["synth", "{tmp}/missing.wav", "--pitch", "64"],
-                                  ["synth", str(PIANO), "--pitch", "109"]], ids=["missing file", "pitch 109"])
+@pytest.mark.parametrize("args", [["synthesize", "{tmp}/missing.wav", "--pitch", "64"],
+                                  ["synthesize", str(PIANO), "--pitch", "109"]], ids=["missing file", "pitch 109"])
 def test_cli_errors_exit_2(tmp_path, args):
     out = tmp_path / "out.wav"
     proc = run_cli(*[a.format(tmp=tmp_path) for a in args], "-o", out)
@@ -279,14 +279,14 @@ def test_cli_errors_exit_2(tmp_path, args):
 
 
 @pytest.mark.parametrize("args", [
-    ["synth", "{tmp}/not_audio.wav", "--pitch", "64"],
-    ["synth", str(PIANO), "--pitch", "20"],
+    ["synthesize", "{tmp}/not_audio.wav", "--pitch", "64"],
+    ["synthesize", str(PIANO), "--pitch", "20"],
     ["reconstruct", str(PIANO), "--pitch", "200"],
     ["interpolate", str(PIANO), str(HANDSAW), "--weights", "-1", "2", "--pitch", "60"],
     ["interpolate", str(PIANO), str(HANDSAW), "--weights", "0", "0", "--pitch", "60"],
     ["interpolate", str(PIANO), str(HANDSAW), "--weights", "1", "--pitch", "60"],
     ["interpolate", str(PIANO), "--weights", "1", "--pitch", "60"],
-    ["synth", str(PIANO), "--pitch", "64", "--steps", "-1"],
+    ["synthesize", str(PIANO), "--pitch", "64", "--steps", "-1"],
 ], ids=["not audio", "pitch 20", "pitch 200", "negative weight", "zero weights", "weight count", "one sound",
         "negative steps"])
 def test_cli_errors_in_process(tmp_path, capsys, args):
@@ -297,9 +297,9 @@ def test_cli_errors_in_process(tmp_path, capsys, args):
     assert not out.exists()
 
 
-@pytest.mark.parametrize("args", [["synth", str(PIANO), "--pitch", "60.5"],
-                                  ["synth", str(PIANO), "--pitch", "64", "--method", "bogus"],
-                                  ["synth", str(PIANO)]], ids=["fractional pitch", "bad method", "no pitch"])
+@pytest.mark.parametrize("args", [["synthesize", str(PIANO), "--pitch", "60.5"],
+                                  ["synthesize", str(PIANO), "--pitch", "64", "--method", "bogus"],
+                                  ["synthesize", str(PIANO)]], ids=["fractional pitch", "bad method", "no pitch"])
 def test_cli_usage_errors(tmp_path, capsys, args):
     with pytest.raises(SystemExit) as info:
         cli_main(args + ["-o", str(tmp_path / "out.wav")])

@@ -80,7 +80,7 @@ def test_render_all_layout(piano_outputs):
 def test_render_all_equals_the_api(piano_outputs):
     """Sharing the input's mel and h between the methods changes nothing: each WAV is the API's note."""
     model = app_common.get_model()
-    note = model.load(str(PIANO))
+    note = model.prepare(str(PIANO))
     for method, path in audio_outputs(piano_outputs).items():
         served, _ = sf.read(path, dtype="float32")
         api = (phase_vocoder(note, 64 - model.estimate_pitch(note), model.audio_config) if method == "dsp" else
@@ -88,7 +88,7 @@ def test_render_all_equals_the_api(piano_outputs):
         assert np.max(np.abs(served - api)) < 2 / 32768, method  # 16-bit rounding only
     from PIL import Image
 
-    x = model.mel(model.load(str(PIANO)))[0, 0].numpy()  # the input's picture shows the log-mel the methods saw
+    x = model.mel(model.prepare(str(PIANO)))[0, 0].numpy()  # the input's picture shows the log-mel the methods saw
     assert np.array_equal(np.asarray(Image.open(piano_outputs[0])), mel_image(x, "Your sound", model.audio_config))
 
 
@@ -212,7 +212,7 @@ def test_ab_pairs_every_method_with_the_pitch_shift():
     assert {a for a, b in ab_test.AB_PAIRS.values() if b == "dsp"} == set(app_common.METHOD_LABELS)
     wav_a, wav_b, trial, *_ = ab_test.ab_render(str(PIANO), "faithful-dsp", 67, 1)
     model = app_common.get_model()
-    note = model.load(str(PIANO))
+    note = model.prepare(str(PIANO))
     dsp = phase_vocoder(note, 67 - model.estimate_pitch(note), model.audio_config)
     served = {side: sf.read(path, dtype="float32")[0] for side, path in zip(trial["order"], (wav_a, wav_b))}
     assert np.max(np.abs(served["dsp"] - dsp)) < 2 / 32768  # the input itself, shifted
@@ -338,7 +338,7 @@ def test_30_minute_upload_uses_the_start(tmp_path):
     model = app_common.get_model()
     tracemalloc.start()
     try:
-        model.load(str(path))
+        model.prepare(str(path))
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()

@@ -179,8 +179,13 @@ def test_a_file_is_decoded_once_for_every_tab(monkeypatch, tmp_path):
     model = app_common.get_model()
     monkeypatch.setattr(keyboard_tab, "_get_model", lambda: model)
     path = str(shutil.copy(PIANO, tmp_path / "once.aif"))
-    real, calls = model.load, []
-    monkeypatch.setattr(model, "load", lambda p: calls.append(p) or real(p))
+    real, calls = model.prepare, []
+
+    def prepare(sound):
+        calls.extend([sound] if isinstance(sound, str) else [])  # a prepared note is not decoded
+        return real(sound)
+
+    monkeypatch.setattr(model, "prepare", prepare)
     first = app.render_all(path, 60, 0)
     keyboard_tab.render_handler(path, "gan", "harmonic-noise", 58, 62, 3, 0, lambda *a, **k: None)
     app.render_mix(path, str(HANDSAW), 0.5, 60, "gan", 0)

@@ -120,15 +120,17 @@ def test_correction_training_beats_the_plain_shift_on_what_it_fits(correction_ru
 def test_faithful_changes_the_pitch_of_the_users_sound(model):
     if model.faithful is None:
         pytest.skip("the model has no spectral correction")
-    own = model.estimate_pitch(model.load(str(PIANO)))
+    own = model.estimate_pitch(model.prepare(str(PIANO)))
     for pitch in (own - 5, own + 7):
         r = model.synthesize(str(PIANO), pitch, "faithful")
         assert r.method == "faithful" and r.pitch == pitch and r.audio.shape == (CFG.num_samples,)
         assert abs(librosa.hz_to_midi(f0_hz(r.audio, r.sample_rate)) - pitch) < 0.5
         assert r.timings_ms["correction"] > 0 and r.timings_ms["pitch_shift"] > 0
     assert model.reconstruct(str(PIANO), "faithful").pitch == own
-    keys = model.render_pitches(model.load(str(HANDSAW)), [48, 60, 72], "faithful")
-    assert sorted(keys) == [48, 60, 72] and all(np.isfinite(a).all() and np.abs(a).max() > 0.5 for a in keys.values())
+    keys = model.synthesize_pitches(str(HANDSAW), [48, 60, 72], "faithful")
+    assert [r.pitch for r in keys] == [48, 60, 72]
+    assert all(np.isfinite(r.audio).all() and np.abs(r.audio).max() > 0.5 for r in keys)
+    assert all(r.mel.shape == (CFG.n_mels, CFG.num_frames) and r.method == "faithful" for r in keys)
 
 
 def test_faithful_cannot_mix_timbres(model):
@@ -150,7 +152,8 @@ def test_a_model_without_correction_says_how_to_get_one(model):
 def test_faithful_plays_melodies_and_exports_instruments(model, tmp_path):
     if model.faithful is None:
         pytest.skip("the model has no spectral correction")
-    audio, sr = model.melody(str(PIANO), "60:0:0.4,67:0.4:0.4", method="faithful")
+    tune = model.melody(str(PIANO), "60:0:0.4,67:0.4:0.4", method="faithful")
+    audio, sr = tune.audio, tune.sample_rate
     assert sr == CFG.sample_rate and audio.size >= int(0.8 * sr) and np.isfinite(audio).all()
     sfz = model.export_sfz(str(HANDSAW), tmp_path, low=48, high=60, every=6, method="faithful")
     assert sfz.is_file() and len(list(tmp_path.rglob("*.wav"))) == 3

@@ -77,7 +77,7 @@ def test_first_download_renders_then_offline_reuse(local_hub, tiny_model, tmp_pa
     sha = local_hub.publish(REPO_ID, tiny_model)
     home = tmp_path / "hf_home"
     out = tmp_path / "note.wav"
-    run = hyperlib_cli("synth", PIANO, "--pitch", 64, "--method", "hyper", "--model", REPO_ID, "-o", out,
+    run = hyperlib_cli("synthesize", PIANO, "--pitch", 64, "--method", "hyper", "--model", REPO_ID, "-o", out,
                        endpoint=local_hub.url, home=home)
     assert run.returncode == 0, run.stderr[-3000:]
     assert out.stat().st_size > 16000
@@ -86,7 +86,7 @@ def test_first_download_renders_then_offline_reuse(local_hub, tiny_model, tmp_pa
     endpoint = local_hub.url
     local_hub.stop()
     out.unlink()
-    run = hyperlib_cli("synth", PIANO, "--pitch", 64, "--model", REPO_ID, "-o", out, endpoint=endpoint,
+    run = hyperlib_cli("synthesize", PIANO, "--pitch", 64, "--model", REPO_ID, "-o", out, endpoint=endpoint,
                        home=home, offline=True)
     assert run.returncode == 0, run.stderr[-3000:]
     assert out.is_file()
@@ -114,7 +114,7 @@ def test_tampered_weights_are_refused(local_hub, tiny_model, tmp_path):
     data[-5] ^= 0xFF  # same size, one byte of tensor data changed; hashes.json still has the original sha256
     stored.write_bytes(bytes(data))
     home = tmp_path / "hf_home"
-    run = hyperlib_cli("synth", PIANO, "--pitch", 60, "--model", REPO_ID, "-o", tmp_path / "x.wav",
+    run = hyperlib_cli("synthesize", PIANO, "--pitch", 60, "--model", REPO_ID, "-o", tmp_path / "x.wav",
                        endpoint=local_hub.url, home=home)
     assert run.returncode == 2 and "G.safetensors" in run.stderr and "tampered" in run.stderr, run.stderr[-3000:]
     assert "Traceback" not in run.stderr and not (tmp_path / "x.wav").exists()
@@ -128,7 +128,7 @@ def test_snapshot_without_hashes_is_refused(local_hub, tiny_model, tmp_path):
         if p.name != ckpt.HASHES_FILE:
             (bare / p.name).write_bytes(p.read_bytes())
     local_hub.publish(REPO_ID, bare)
-    run = hyperlib_cli("synth", PIANO, "--pitch", 60, "--model", REPO_ID, "-o", tmp_path / "x.wav",
+    run = hyperlib_cli("synthesize", PIANO, "--pitch", 60, "--model", REPO_ID, "-o", tmp_path / "x.wav",
                        endpoint=local_hub.url, home=tmp_path / "hf_home")
     assert run.returncode == 2 and "hashes.json is missing" in run.stderr, run.stderr[-3000:]
     assert "Traceback" not in run.stderr and not (tmp_path / "x.wav").exists()
@@ -146,7 +146,7 @@ def test_default_repo_is_pinned_to_a_revision(local_hub, tiny_model, tmp_path, s
 @pytest.mark.slow
 def test_missing_repo_or_revision_says_what_was_tried(local_hub, tiny_model, tmp_path):
     home = tmp_path / "hf_home"
-    run = hyperlib_cli("synth", PIANO, "--pitch", 60, "--model", "tester/no-such-model", "-o", tmp_path / "x.wav",
+    run = hyperlib_cli("synthesize", PIANO, "--pitch", 60, "--model", "tester/no-such-model", "-o", tmp_path / "x.wav",
                        endpoint=local_hub.url, home=home)
     assert run.returncode == 2 and "Traceback" not in run.stderr, run.stderr[-3000:]
     for words in ("tester/no-such-model", "no such repo", local_hub.url, "as a local folder", "HYPERLIB_CHECKPOINT",

@@ -70,7 +70,7 @@ def test_payload_holds_every_key_at_its_offset(keyset, tmp_path):
 
 def test_cache_finds_the_same_sound_in_another_format(model, tmp_path, monkeypatch):
     cache = KeyCache(max_items=1)
-    note = model.load(str(PIANO))
+    note = model.prepare(str(PIANO))
     first, cached = cache.render(model, note, FAST)
     assert not cached
     wav = tmp_path / "piano.wav"
@@ -78,7 +78,7 @@ def test_cache_finds_the_same_sound_in_another_format(model, tmp_path, monkeypat
     import hyperlib.sound_design.keyboard as keyboard
 
     monkeypatch.setattr(keyboard, "render_note_keys", lambda *a, **k: pytest.fail("rendered again"))
-    again, cached = cache.render(model, model.load(str(wav)), FAST)
+    again, cached = cache.render(model, model.prepare(str(wav)), FAST)
     assert cached and again is first
     assert cache.get(model, note, KeyRange(58, 62, 3, "gan", 0, "griffin-lim")) is None  # another vocoder
 

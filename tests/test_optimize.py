@@ -24,7 +24,7 @@ def fast(model, monkeypatch):
 
 def l1_to_input(model, mel: np.ndarray, sound) -> float:
     """Log-mel L1 of a rendered note to the input note's own log-mel."""
-    return float(np.abs(mel - model.mel(model.load(sound))[0, 0].cpu().numpy()).mean())
+    return float(np.abs(mel - model.mel(model.prepare(sound))[0, 0].cpu().numpy()).mean())
 
 
 def test_reconstruction_fits_closer_than_gan(fast):
@@ -41,17 +41,17 @@ def test_synthesis_fits_at_the_estimated_pitch(fast):
     calls = []
     r = fast.synthesize(HANDSAW, 67, "optimize", progress=lambda step, total: calls.append((step, total)))
     assert r.pitch == 67 and calls[-1] == (8, 8) and {"pitch_estimate", "f", "optimize", "G"} <= set(r.timings_ms)
-    own = fast.estimate_pitch(fast.load(HANDSAW))
+    own = fast.estimate_pitch(fast.prepare(HANDSAW))
     code = fast.encode(HANDSAW, "optimize", pitch=own)
     assert [tuple(d.shape) for d in code.deltas] == [(1, o, i) for o, i in fast.nets["G"].tuned_shapes]
     again = fast.render_code("optimize", code.h, code.z, 67, 0, deltas=code.deltas)
     np.testing.assert_allclose(r.mel, again.mel, atol=1e-5)
-    x, results = fast.render_methods(fast.load(HANDSAW), 67, ["gan", "optimize"])
+    results = fast.synthesize_methods(HANDSAW, 67, ["gan", "optimize"])
     np.testing.assert_allclose(results[1].mel, r.mel, atol=1e-5)
 
 
 def test_invert_needs_the_notes_pitch(model):
-    x = model.mel(model.load(PIANO))
+    x = model.mel(model.prepare(PIANO))
     with pytest.raises(ValueError, match="pitch"):
         invert(model.nets, "optimize", x)
     with pytest.raises(ValueError, match="MIDI pitch"):
@@ -72,13 +72,13 @@ def test_interpolation_mixes_the_offsets(fast):
 
 def test_the_other_methods_are_their_networks(model):
     """Each existing method's output is its networks' output, computed here directly (no offsets reach them)."""
-    x, p, nets = model.mel(model.load(PIANO)), torch.tensor([64]), model.nets
+    x, p, nets = model.mel(model.prepare(PIANO)), torch.tensor([64]), model.nets
     with torch.no_grad():
         h = nets["f"](x)
         expected = {"gan": nets["G"](h, None, p), "encoder": nets["G"](*nets["E"](x), p),
                     "hyper": refine(nets["G"], nets["f"], nets["H"], h, p, 2)[0][-1],
                     "hyper-pre": refine(nets["G"], nets["f"], nets["H_pre"], h, p, 2)[0][-1]}
-    _, results = model.render_methods(model.load(PIANO), 64, list(expected), 2)
+    results = model.synthesize_methods(model.prepare(PIANO), 64, list(expected), 2)
     for r in results:
         assert np.array_equal(r.mel, expected[r.method][0, 0].numpy()), r.method
     assert all(invert(nets, m, x).deltas is None for m in expected)

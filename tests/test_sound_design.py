@@ -40,7 +40,7 @@ def synthetic_mels(model: HyperGANStrument, count: int = 16) -> np.ndarray:
         rolloff, decay, noise = rng.uniform(0.3, 1.5), rng.uniform(0.5, 8), rng.uniform(0, 0.3)
         y = sum(np.sin(2 * np.pi * k * f0 * t) / k ** (1 + rolloff) for k in range(1, 12) if k * f0 < SR / 2)
         y = (y + noise * rng.standard_normal(SR)) * np.exp(-decay * t) * np.minimum(1, t / (0.002 + 0.03 * (i % 3)))
-        mels.append(model.mel(model.load((y.astype(np.float32), SR)))[0, 0].cpu().numpy())
+        mels.append(model.mel(model.prepare((y.astype(np.float32), SR)))[0, 0].cpu().numpy())
     return np.stack(mels)
 
 
@@ -96,7 +96,7 @@ def test_edit_rejects_bad_faders_and_names_missing_file(model, faders, tmp_path)
 def test_morph_path_ends_are_the_inputs(model):
     h_a = model.encode(PIANO, "hyper")[1][0].numpy()
     h_b = model.encode(HANDSAW, "hyper")[1][0].numpy()
-    res = model.morph([PIANO, HANDSAW], nodes=5, pitch=60, even=True, refine_steps=1, iterations=3)
+    res = model.morph([PIANO, HANDSAW], nodes=5, pitch=60, even=True, steps=1, iterations=3)
     p = res.path
     assert len(res) == 5 and p.codes.shape == (5, h_a.shape[0])
     np.testing.assert_array_equal(p.codes[0], h_a)
@@ -108,7 +108,7 @@ def test_morph_path_ends_are_the_inputs(model):
     # the check the SOM does not optimize: MFCC distances of the audio, on the linear path and the adapted one
     assert p.audio_distances_before.shape == p.audio_distances_after.shape == (4,)
     assert np.all(p.audio_distances_after > 0) and np.isfinite(p.audio_spread_after)
-    linear = model.morph([PIANO, HANDSAW], nodes=5, pitch=60, even=False, refine_steps=1)
+    linear = model.morph([PIANO, HANDSAW], nodes=5, pitch=60, even=False, steps=1)
     np.testing.assert_allclose(linear.path.positions, np.linspace(0, 1, 5), atol=1e-6)
     assert linear.path.spread_after == linear.path.spread_before
     # the linear path's MFCC steps, measured on its own render and as the SOM run's "before", agree
@@ -140,9 +140,9 @@ def test_the_tools_take_gan_inversion(model, faders, monkeypatch):
     assert res.path.codes.shape == (3, width)
     np.testing.assert_allclose(res[0].mel, alone.mel, atol=1e-5)
     np.testing.assert_allclose(res[-1].mel, model.synthesize(HANDSAW, 60, "optimize").mel, atol=1e-5)
-    audio, _ = model.melody(PIANO, "60:0:0.3,64:0.3:0.3", "optimize")
+    audio = model.melody(PIANO, "60:0:0.3,64:0.3:0.3", "optimize").audio
     assert np.all(np.isfinite(audio)) and np.abs(audio).max() > 0.01
-    keys = render_regions(model, model.load(PIANO), [(60, 59, 61)], "optimize")
+    keys = render_regions(model, model.prepare(PIANO), [(60, 59, 61)], "optimize")
     np.testing.assert_allclose(keys[60], alone.audio, atol=1e-4)
 
 
@@ -160,7 +160,7 @@ def test_som_evens_a_known_boundary():
 
 
 def test_morph_mesh_pins_the_corners(model):
-    res = model.morph([PIANO, HANDSAW, VIOLIN, TRUMPET], nodes=3, pitch=60, refine_steps=0, iterations=2)
+    res = model.morph([PIANO, HANDSAW, VIOLIN, TRUMPET], nodes=3, pitch=60, steps=0, iterations=2)
     assert len(res) == 3 and all(len(row) == 3 for row in res)
     corners = [model.encode(s, "hyper")[1][0].numpy() for s in (PIANO, HANDSAW, VIOLIN, TRUMPET)]
     for (r, c), h in zip(((0, 0), (0, 2), (2, 0), (2, 2)), corners):
@@ -171,13 +171,14 @@ def test_morph_mesh_pins_the_corners(model):
 # -- melody ---------------------------------------------------------------------------------------
 def test_melody_length_level_and_no_clipping(model):
     notes = [(60, 0.0, 0.3, 100), (64, 0.3, 0.3, 70), (67, 0.6, 1.6, 127), (60, 0.6, 0.4, 40)]
-    audio, sr = model.melody(VIOLIN, notes, steps=1, release_s=0.15)
-    assert sr == SR and audio.dtype == np.float32
+    tune = model.melody(VIOLIN, notes, steps=1, release_s=0.15)
+    audio, sr = tune.audio, tune.sample_rate
+    assert sr == SR and audio.dtype == np.float32 and tune.method == "hyper" and tune.pitch is None
     assert len(audio) == round((0.6 + 1.6 + 0.15) * SR)
     assert np.all(np.isfinite(audio)) and np.max(np.abs(audio)) <= 1.0
     assert np.max(np.abs(audio)) > 0.5  # normalized to the model's peak level
     assert np.sqrt(np.mean(audio[int(1.5 * SR):int(2.1 * SR)] ** 2)) > 1e-3  # the stretched long note sounds
-    text = model.melody(VIOLIN, "60:0:0.3,64:0.3:0.3:70,G4:0.6:1.6:127,C4:0.6:0.4:40", steps=1)[0]
+    text = model.melody(VIOLIN, "60:0:0.3,64:0.3:0.3:70,G4:0.6:1.6:127,C4:0.6:0.4:40", steps=1).audio
     np.testing.assert_array_equal(text, audio)
 
 

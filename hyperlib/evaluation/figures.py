@@ -32,7 +32,7 @@ def figure_data(ev: Evaluator, inputs: np.ndarray) -> dict:
                      "x_fine (HyperGANStrument)": x_fine[:, 0].numpy(),
                      "truth": ev.mels([ev.row_of[(i0, q)] for q in pitches])[:, 0].numpy()}}
     weights = [0.0, 0.25, 0.5, 0.75, 1.0]
-    xs = [ev.model.mel(ev.model.load(Path(ev.cfg.examples_dir) / n)) for n in ("piano_c4.aif", "handsaw.ogg")]
+    xs = [ev.model.mel(ev.model.prepare(Path(ev.cfg.examples_dir) / n)) for n in ("piano_c4.aif", "handsaw.ogg")]
     hp, hs = invert(nets, "hyper", xs[0]).h, invert(nets, "hyper", xs[1]).h
     w = torch.tensor(weights)[:, None]
     hm = (1 - w) * hp + w * hs

@@ -50,7 +50,7 @@ def real_recordings(ev: Evaluator) -> dict:
     files = real_recording_files(ev.cfg.examples_dir, ev.cfg.recordings_dir)[: ev.cfg.max_recordings]
     for path, pitched in tqdm(files, desc="real recordings", unit="file"):
         name = path.name
-        audio = ev.model.load(path)
+        audio = ev.model.prepare(path)
         x = ev.model.mel(audio)
         p0 = ev.model.estimate_pitch(audio) if pitched else UNPITCHED_FALLBACK
         targets = sorted({int(np.clip(p0 + s, lo, hi)) for s in ev.cfg.real_shifts} | {p0})

@@ -13,6 +13,7 @@ import argparse
 from pathlib import Path
 
 from ..audio import write_wav
+from ..commands import Command
 from ..config import REFINE_STEPS
 from ..hub import MODEL_HELP
 from ..pipeline import Pipeline
@@ -22,8 +23,6 @@ from .faders import edit
 from .melody import render_melody
 from .morph import join, morph
 from .sfz import export_sfz
-
-COMMANDS = ("faders", "edit", "morph", "melody", "export-sfz")
 
 
 def render_args(p: argparse.ArgumentParser, output_help: str = "output WAV path") -> None:
@@ -47,9 +46,7 @@ def _fader(text: str) -> tuple[int, float]:
         raise argparse.ArgumentTypeError(f"write a fader as INDEX=VALUE (e.g. 0=1.5), got {text!r}") from exc
 
 
-def add_sound_design_args(sub) -> None:
-    """Add the sound-design subcommands to ``sub`` (an argparse subparsers object)."""
-    p = sub.add_parser("faders", help="build the timbre faders (PCA of h) and measure what they do")
+def _faders_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--corpus", required=True, help="training corpus folder (e.g. data/full)")
     p.add_argument("--model", default="checkpoints", help="model folder to read and write (default: checkpoints)")
     p.add_argument("--components", type=int, default=8, help="principal directions kept (default: 8)")
@@ -62,13 +59,33 @@ def add_sound_design_args(sub) -> None:
     p.add_argument("--doc", default=None, help="also write the Markdown report here (e.g. docs/faders.md)")
     p.add_argument("--threads", type=int, default=1, help="torch threads (default: 1)")
 
-    p = sub.add_parser("edit", help="move a sound along the timbre faders")
+
+def _run_faders(args) -> None:
+    import torch
+
+    from .fader_build import build_and_measure
+
+    torch.set_num_threads(max(1, args.threads))
+    report = build_and_measure(args.model, args.corpus, args.components, args.timbres, args.pitch, args.steps,
+                               args.max_notes, not args.no_compare, args.doc)
+    for k, label in report["labels"].items():
+        print(f"fader {k}: {label}")
+
+
+def _edit_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("input")
     p.add_argument("--fader", type=_fader, action="append", default=[], help="INDEX=VALUE in std (repeatable)")
     p.add_argument("--pitch", type=int, default=None, help="MIDI pitch (default: the input's, estimated)")
     render_args(p)
 
-    p = sub.add_parser("morph", help="an evenly spaced morph between 2 sounds (joined into one WAV)")
+
+def _run_edit(args) -> None:
+    r = edit(_model(args), args.input, dict(args.fader), args.pitch, args.method, args.steps)
+    write_wav(args.output, r.audio, r.sample_rate)
+    print(f"wrote {args.output} ({r.method}, MIDI {r.pitch}, faders {dict(args.fader)})")
+
+
+def _morph_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("inputs", nargs=2)
     p.add_argument("--nodes", type=int, default=9, help="notes in the morph, ends included (default: 9)")
     p.add_argument("--pitch", type=int, default=60, help="MIDI pitch (default: 60)")
@@ -77,7 +94,15 @@ def add_sound_design_args(sub) -> None:
     p.add_argument("--note-seconds", type=float, default=0.5, help="seconds of each note in the WAV (default: 0.5)")
     render_args(p)
 
-    p = sub.add_parser("melody", help="play a melody (note list or MIDI file) with a sound's timbre")
+
+def _run_morph(args) -> None:
+    res = morph(_model(args), args.inputs, args.nodes, args.pitch, not args.linear, args.method, args.steps,
+                args.iterations)
+    write_wav(args.output, join(res, args.note_seconds), res[0].sample_rate)
+    print(f"wrote {args.output} ({len(res)} notes); {res.path.summary()}")
+
+
+def _melody_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("input")
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--notes", help='"pitch:start_s:duration_s[:velocity],...", e.g. "60:0:0.5,64:0.5:0.5"')
@@ -85,7 +110,15 @@ def add_sound_design_args(sub) -> None:
     p.add_argument("--release", type=float, default=0.15, help="release fade in seconds (default: 0.15)")
     render_args(p)
 
-    p = sub.add_parser("export-sfz", help="render the timbre across the keyboard as an SFZ instrument")
+
+def _run_melody(args) -> None:
+    tune = render_melody(_model(args), args.input, args.notes if args.notes else args.midi, args.method, args.steps,
+                         args.release)
+    write_wav(args.output, tune.audio, tune.sample_rate)
+    print(f"wrote {args.output} ({len(tune.audio) / tune.sample_rate:.2f} s)")
+
+
+def _export_sfz_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("input")
     p.add_argument("--low", type=int, default=36, help="lowest MIDI key (default: 36)")
     p.add_argument("--high", type=int, default=84, help="highest MIDI key (default: 84)")
@@ -94,36 +127,23 @@ def add_sound_design_args(sub) -> None:
     render_args(p, "output folder (the .sfz and samples/)")
 
 
-def run_sound_design(args) -> None:
-    """Run one of ``COMMANDS``; errors propagate (the CLI turns them into messages)."""
-    if args.command == "faders":
-        import torch
+def _run_export_sfz(args) -> None:
+    name = args.name or Path(args.input).stem
+    path = export_sfz(_model(args), args.input, args.output, args.low, args.high, args.every, args.method, args.steps,
+                      name)
+    print(f"wrote {path}")
 
-        from .fader_build import build_and_measure
 
-        torch.set_num_threads(max(1, args.threads))
-        report = build_and_measure(args.model, args.corpus, args.components, args.timbres, args.pitch, args.steps,
-                                   args.max_notes, not args.no_compare, args.doc)
-        for k, label in report["labels"].items():
-            print(f"fader {k}: {label}")
-        return
-    model = Pipeline.from_pretrained(args.model, vocoder=args.vocoder)
-    if args.command == "edit":
-        r = edit(model, args.input, dict(args.fader), args.pitch, args.method, args.steps)
-        write_wav(args.output, r.audio, r.sample_rate)
-        print(f"wrote {args.output} ({r.method}, MIDI {r.pitch}, faders {dict(args.fader)})")
-    elif args.command == "morph":
-        res = morph(model, args.inputs, args.nodes, args.pitch, not args.linear, args.method, args.steps,
-                    args.iterations)
-        write_wav(args.output, join(res, args.note_seconds), res[0].sample_rate)
-        print(f"wrote {args.output} ({len(res)} notes); {res.path.summary()}")
-    elif args.command == "melody":
-        audio, sr = render_melody(model, args.input, args.notes if args.notes else args.midi, args.method, args.steps,
-                                  args.release)
-        write_wav(args.output, audio, sr)
-        print(f"wrote {args.output} ({len(audio) / sr:.2f} s)")
-    elif args.command == "export-sfz":
-        name = args.name or Path(args.input).stem
-        path = export_sfz(model, args.input, args.output, args.low, args.high, args.every, args.method, args.steps,
-                          name)
-        print(f"wrote {path}")
+def _model(args) -> Pipeline:
+    return Pipeline.from_pretrained(args.model, vocoder=args.vocoder)
+
+
+COMMANDS: dict[str, Command] = {
+    "faders": Command("build the timbre faders (PCA of h) and measure what they do", _faders_args, _run_faders),
+    "edit": Command("move a sound along the timbre faders", _edit_args, _run_edit),
+    "morph": Command("an evenly spaced morph between 2 sounds (joined into one WAV)", _morph_args, _run_morph),
+    "melody": Command("play a melody (note list or MIDI file) with a sound's timbre", _melody_args, _run_melody),
+    "export-sfz": Command("render the timbre across the keyboard as an SFZ instrument", _export_sfz_args,
+                          _run_export_sfz),
+}
+"""The sound-design commands: name -> ``Command``; errors propagate (the CLI turns them into messages)."""

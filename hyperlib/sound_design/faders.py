@@ -174,12 +174,12 @@ def edit(model: "Pipeline", sound, faders: Mapping[int, float], pitch: int | Non
     offset = fader_set.offset(faders)
     timings: dict = {}
     with timed(timings, "front_end"):
-        note = model.load(sound)
+        note = model.prepare(sound)
     own = None
     if pitch is None:  # the input's own pitch: rendered there, and where "optimize" fits it
         with timed(timings, "pitch_estimate"):
             pitch = own = model.estimate_pitch(note)
-    code = model.encode_note(note, method, timings, own)
+    code = model.encode(note, method, timings, own)
     h = code.h
     if np.any(offset != 0):
         h = h + torch.from_numpy(offset).to(h.device)[None]

@@ -122,12 +122,12 @@ def render_keys(model: "Pipeline", sound, keys: KeyRange = KeyRange(), progress=
     Raises:
         ValueError / AudioError: bad range, method, steps, vocoder or sound.
     """
-    return render_note_keys(model, model.load(sound), keys, progress)
+    return render_note_keys(model, model.prepare(sound), keys, progress)
 
 
 def render_note_keys(model: "Pipeline", note: np.ndarray, keys: KeyRange = KeyRange(),
                      progress=None) -> KeySet:
-    """``render_keys`` of a prepared note (``model.load(sound)``, (num_samples,) float32).
+    """``render_keys`` of a prepared note (``model.prepare(sound)``, (num_samples,) float32).
 
     Raises TypeError unless ``keys`` is a KeyRange; ValueError for a bad range, method, steps or vocoder."""
     if not isinstance(keys, KeyRange):

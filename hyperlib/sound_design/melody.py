@@ -5,8 +5,8 @@ note's duration (the note's steady middle is time-stretched when the note is lon
 then a release fade), scaled by velocity and mixed into one 16 kHz waveform normalized to the model's
 peak level (so it never clips)::
 
-    audio, sr = model.melody("violin.ogg", [(60, 0.0, 0.5, 100), (64, 0.5, 0.5, 90), (67, 1.0, 1.0, 110)])
-    audio, sr = model.melody("violin.ogg", read_midi("tune.mid"))
+    r = model.melody("violin.ogg", [(60, 0.0, 0.5, 100), (64, 0.5, 0.5, 90), (67, 1.0, 1.0, 110)])
+    r = model.melody("violin.ogg", read_midi("tune.mid"))  # r.audio, r.sample_rate
 """
 from __future__ import annotations
 
@@ -17,8 +17,9 @@ from typing import TYPE_CHECKING, Iterable, Sequence
 import librosa
 import numpy as np
 
-from ..audio import check_source, peak_normalize
+from ..audio import check_sound, peak_normalize
 from ..config import REFINE_STEPS
+from ..render import Result, timed
 from ..validation import check_method, check_pitch, check_steps, finite_number, whole_number
 
 if TYPE_CHECKING:
@@ -190,17 +191,18 @@ def mix(renders: dict[int, np.ndarray], notes: Sequence[Note], sample_rate: int,
 
 
 def render_melody(model: "Pipeline", sound, notes, method: str = "hyper", steps: int = REFINE_STEPS,
-                  release_s: float = RELEASE_S) -> tuple[np.ndarray, int]:
+                  release_s: float = RELEASE_S) -> Result:
     """A melody in the timbre of ``sound``.
 
     Args:
-        sound: audio input (path or (array, sample_rate)).
+        sound: audio input (path, (array, sample_rate) or a prepared note).
         notes: ``Note`` list, tuples (pitch, start_s, duration_s[, velocity]), a "60:0:0.5,..." string,
             or a path to a .mid file.
         method, steps: how each distinct pitch is rendered (once each).
         release_s: fade-out after each note (seconds, 0-5).
     Returns:
-        ((round((last end + release_s) * 16000),) float32 waveform, sample rate 16000).
+        A ``Result`` whose audio is the (round((last end + release_s) * 16000),) float32 tune at ``sample_rate``
+        16000, with ``mel`` and ``pitch`` None (a tune has several) and ``timings_ms`` of the notes' rendering.
     Raises:
         ValueError / AudioError: bad notes, pitch, method, steps or audio (all checked before rendering).
         TypeError: ``notes`` of another type.
@@ -208,7 +210,7 @@ def render_melody(model: "Pipeline", sound, notes, method: str = "hyper", steps:
     check_method(method)
     steps = check_steps(steps)
     release_s = finite_number(release_s, 0, 5, "Release (s)")
-    check_source(sound)
+    check_sound(sound, model.audio_config)
     if isinstance(notes, (str, Path)) and str(notes).lower().endswith((".mid", ".midi")):
         notes = read_midi(notes)
     elif isinstance(notes, str):
@@ -216,6 +218,12 @@ def render_melody(model: "Pipeline", sound, notes, method: str = "hyper", steps:
     else:
         notes = to_notes(notes)
     pitches = sorted({check_pitch(n.pitch, model.model_config) for n in notes})
-    renders = model.render_pitches(model.load(sound), pitches, method, steps)
+    timings: dict = {}
+    results = model.synthesize_pitches(sound, pitches, method, steps, timings=timings)
+    timings["notes"] = sum(r.timings_ms["total"] for r in results)
+    renders = {r.pitch: r.audio for r in results}
     sr = model.audio_config.sample_rate
-    return mix(renders, notes, sr, float(release_s), model.audio_config.peak_dbfs), sr
+    with timed(timings, "mix"):
+        audio = mix(renders, notes, sr, float(release_s), model.audio_config.peak_dbfs)
+    timings["total"] = sum(timings.values())
+    return Result(audio, sr, None, method, None, timings_ms=timings)

@@ -36,7 +36,8 @@ from typing import TYPE_CHECKING, Callable, Sequence
 import numpy as np
 import torch
 
-from ..audio import check_source
+from ..audio import check_sound
+from ..deprecation import renamed_keywords
 from ..render import Code, Result, render_mels, timed
 from ..validation import check_code_method, check_pitch, check_steps, finite_number, whole_number
 from .descriptors import mel_l1, mfcc_distance, mfcc_frames
@@ -324,17 +325,18 @@ def mesh(model: "Pipeline", corners: Sequence[np.ndarray], nodes: int = 5, pitch
     return MorphPath(codes, positions, first, best, len(history) - 1, history)
 
 
+@renamed_keywords(refine_steps="steps")
 def morph(model: "Pipeline", sounds: Sequence, nodes: int = 9, pitch: int = 60, even: bool = True,
-          method: str = "hyper", refine_steps: int = 3, iterations: int = 8, lr: float | None = None,
+          method: str = "hyper", steps: int = 3, iterations: int = 8, lr: float | None = None,
           rule: str = "equal") -> MorphResults:
     """Render a morph between two sounds (a chain of ``nodes`` notes) or four sounds (a nodes x nodes mesh).
 
     Args:
-        sounds: 2 or 4 audio inputs (paths or (array, sample_rate) pairs); for four, the mesh corners are
-            top-left, top-right, bottom-left, bottom-right.
+        sounds: 2 or 4 audio inputs (paths, (array, sample_rate) pairs or prepared notes); for four, the mesh
+            corners are top-left, top-right, bottom-left, bottom-right.
         nodes: K nodes per side, ends included (2-33).
         pitch: MIDI 21-108. even: adapt the path with the SOM (True) or keep it linear (False).
-        method, refine_steps: how every node is rendered (as in ``interpolate``).
+        method, steps: how every node is rendered (as in ``interpolate``).
         iterations, lr: SOM iterations (each renders every node once) and learning rate (default 0.8 for
             a chain, 0.5 for a mesh); rule: the mesh's update ("equal" or "paper").
     Returns:
@@ -347,7 +349,7 @@ def morph(model: "Pipeline", sounds: Sequence, nodes: int = 9, pitch: int = 60, 
         nodes, iterations, lr or rule), all before anything is decoded or rendered.
     """
     check_code_method(method)
-    refine_steps, pitch = check_steps(refine_steps), check_pitch(pitch, model.model_config)
+    steps, pitch = check_steps(steps), check_pitch(pitch, model.model_config)
     nodes = whole_number(nodes, 2, 33, "Morph nodes")
     iterations = whole_number(iterations, 0, 100, "SOM iterations")
     lr = None if lr is None else finite_number(lr, 0, 10, "SOM learning rate")
@@ -359,7 +361,7 @@ def morph(model: "Pipeline", sounds: Sequence, nodes: int = 9, pitch: int = 60, 
     if len(sounds) not in (2, 4):
         raise ValueError(f"A morph takes 2 sounds (a path) or 4 sounds (a mesh), got {len(sounds)}.")
     for s in sounds:  # every sound's type and shape before any of them is decoded
-        check_source(s)
+        check_sound(s, model.audio_config)
     timings: dict = {}
     codes = []
     for s in sounds:
@@ -367,11 +369,11 @@ def morph(model: "Pipeline", sounds: Sequence, nodes: int = 9, pitch: int = 60, 
     kind = "som" if even else "linear"
     with timed(timings, "morph_path"):
         if len(codes) == 2:
-            p = chain(model, codes[0], codes[1], nodes, pitch, method, refine_steps, kind, iterations, lr or 0.8)
+            p = chain(model, codes[0], codes[1], nodes, pitch, method, steps, kind, iterations, lr or 0.8)
         else:
-            p = mesh(model, codes, nodes, pitch, method, refine_steps, kind, iterations, lr or 0.5, rule)
-    out = MorphResults(_render_codes(model, c, pitch, method, refine_steps) for c in p.codes) if p.codes.ndim == 2 \
-        else MorphResults([_render_codes(model, c, pitch, method, refine_steps) for c in row] for row in p.codes)
+            p = mesh(model, codes, nodes, pitch, method, steps, kind, iterations, lr or 0.5, rule)
+    out = MorphResults(_render_codes(model, c, pitch, method, steps) for c in p.codes) if p.codes.ndim == 2 \
+        else MorphResults([_render_codes(model, c, pitch, method, steps) for c in row] for row in p.codes)
     out.path = p
     with timed(timings, "audio_check"):  # the measure the SOM does not see, on the linear and the rendered path
         is_mesh = p.codes.ndim == 3
@@ -379,7 +381,7 @@ def morph(model: "Pipeline", sounds: Sequence, nodes: int = 9, pitch: int = 60, 
         p.audio_distances_after = audio_distances([r for row in out for r in row] if is_mesh else out, pairs)
         straight = straight_codes(p.codes).reshape(-1, p.codes.shape[-1])
         p.audio_distances_before = audio_distances(
-            [_render_codes(model, c, pitch, method, refine_steps) for c in straight], pairs) if even \
+            [_render_codes(model, c, pitch, method, steps) for c in straight], pairs) if even \
             else p.audio_distances_after
     return out
 

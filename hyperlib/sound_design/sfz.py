@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import librosa
 import numpy as np
 
-from ..audio import check_source, write_wav
+from ..audio import check_sound, write_wav
 from ..config import REFINE_STEPS
 from ..validation import check_method, check_pitch, check_steps, finite_number, whole_number
 
@@ -75,12 +75,14 @@ def render_regions(model: "Pipeline", note: np.ndarray, regions: list[tuple[int,
                    progress=None) -> dict[int, np.ndarray]:
     """Render a note's timbre at each region's centre key: {MIDI key: (num_samples,) float32 waveform}.
 
-    ``note``: a prepared note (``model.load(sound)``), inverted once; each key then equals
+    ``note``: a sound or a prepared note (``model.prepare(sound)``), inverted once; each key then equals
     ``model.synthesize(sound, key, method, steps, vocoder)``.
     ``vocoder``: a name from ``hyperlib.VOCODERS`` (None: the model's default). ``progress``: optional
     callable(done, total) after each key. Raises ValueError for a bad method, steps or vocoder.
     """
-    return model.render_pitches(note, [centre for centre, _, _ in regions], method, steps, vocoder, progress=progress)
+    results = model.synthesize_pitches(note, [centre for centre, _, _ in regions], method, steps, vocoder,
+                                       progress=progress)
+    return {r.pitch: r.audio for r in results}
 
 
 def write_sfz(renders: dict[int, np.ndarray], regions: list[tuple[int, int, int]], out_dir: str | Path,
@@ -130,9 +132,9 @@ def export_sfz(model: "Pipeline", sound, out_dir: str | Path, low: int = 36, hig
         raise TypeError(f"out_dir must be a folder path, got {out_dir!r}.")
     check_method(method)
     name, release_s = safe_name(name), finite_number(release_s, 0, 10, "Release (s)")
-    check_source(sound)
+    check_sound(sound, model.audio_config)
     regions, steps = check_keys(model, low, high, every), check_steps(steps)
-    renders = render_regions(model, model.load(sound), regions, method, steps, progress=progress)
+    renders = render_regions(model, model.prepare(sound), regions, method, steps, progress=progress)
     comment = f"{method}, {steps} refinement steps, keys {regions[0][1]}-{regions[-1][2]}, every {every}"
     return write_sfz(renders, regions, out_dir, model.audio_config.sample_rate, name, comment, release_s)
 

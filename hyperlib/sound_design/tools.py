@@ -5,14 +5,13 @@ import os
 from pathlib import Path
 from typing import Sequence
 
-import numpy as np
-
 from ..audio import AudioInput
 from ..config import REFINE_STEPS
+from ..deprecation import renamed_keywords
 from ..render import Result
 from .faders import Faders, edit, model_faders
 from .melody import render_melody
-from .morph import morph
+from .morph import MorphResults, morph
 from .sfz import export_sfz
 
 
@@ -42,18 +41,20 @@ class SoundDesign:
         """
         return edit(self, sound, faders, pitch, method, steps, self.faders or self.load_faders())
 
+    @renamed_keywords(refine_steps="steps")
     def morph(self, sounds: Sequence[AudioInput], nodes: int = 9, pitch: int = 60, even: bool = True,
-              method: str = "hyper", refine_steps: int = REFINE_STEPS, iterations: int = 8):
+              method: str = "hyper", steps: int = REFINE_STEPS, iterations: int = 8) -> MorphResults:
         """A morph of ``nodes`` notes between 2 sounds (or a nodes x nodes mesh between 4), SOM-evened.
 
-        See ``hyperlib.sound_design.morph.morph``; returns a list of Results with ``.path`` (step-size spread
-        before/after).
+        See ``hyperlib.sound_design.morph.morph``; returns a list of Results (a list of lists for a mesh) with
+        ``.path`` (step-size spread before/after). ``refine_steps=`` is the deprecated name of ``steps=``.
         """
-        return morph(self, sounds, nodes, pitch, even, method, refine_steps, iterations)
+        return morph(self, sounds, nodes, pitch, even, method, steps, iterations)
 
     def melody(self, sound: AudioInput, notes, method: str = "hyper", steps: int = REFINE_STEPS,
-               release_s: float = 0.15) -> tuple[np.ndarray, int]:
-        """A melody (notes list, "60:0:0.5,..." string or .mid path) in the sound's timbre: (audio, 16000).
+               release_s: float = 0.15) -> Result:
+        """A melody (notes list, "60:0:0.5,..." string or .mid path) in the sound's timbre, as one ``Result``
+        (``audio`` at ``sample_rate`` 16000; ``mel`` and ``pitch`` None).
 
         See ``hyperlib.sound_design.melody.render_melody``.
         """
