@@ -1,5 +1,9 @@
-"""Hypernetwork H(h, h_t) -> per-layer weight offsets Delta_l (paper sec. 3.1-3.2; HyperStyle)."""
+"""Hypernetwork H(h, h_t) -> per-layer weight offsets Delta_l (paper sec. 3.1-3.2; HyperStyle), the feedback
+refinement that applies them (``refine``) and the same refinement with each step checked against the input
+(``checked_refine``)."""
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import torch
 from torch import nn
@@ -73,3 +77,50 @@ def refine(G: nn.Module, f: nn.Module, H: nn.Module, h: torch.Tensor, pitch: tor
         deltas = step if deltas is None else [d + s for d, s in zip(deltas, step)]
         xs.append(G(h, None, pitch, deltas))
     return xs, deltas
+
+
+def input_distance(xs: list[torch.Tensor], x: torch.Tensor) -> torch.Tensor:
+    """Log-mel L1 of each step's render to the input: xs [x_0, ..., x_T], each (B, 1, n_mels, frames), and the
+    input's normalized log-mel x (B, 1, n_mels, frames) -> (T + 1, B), the mean absolute difference per note (the
+    evaluation's reconstruction L1)."""
+    return torch.stack([(x_t - x).abs().mean(dim=(1, 2, 3)) for x_t in xs])
+
+
+class Checked(NamedTuple):
+    """``checked_refine``'s result. x: (B, 1, n_mels, frames) each note at the asked pitch after its kept step.
+    x_init: (B, 1, n_mels, frames) G(h, 0, p) before refinement. best: (B,) the kept step t* (0: G alone).
+    distances: (T + 1, B) the log-mel L1 of x_0, ..., x_T to the input at its own pitch."""
+
+    x: torch.Tensor
+    x_init: torch.Tensor
+    best: torch.Tensor
+    distances: torch.Tensor
+
+
+@torch.no_grad()
+def checked_refine(G: nn.Module, f: nn.Module, H: nn.Module, h: torch.Tensor, pitch: torch.Tensor, steps: int,
+                   x: torch.Tensor, x_pitch: torch.Tensor) -> Checked:
+    """Feedback refinement (paper sec. 3.2) that keeps, for each note, only the steps that bring G closer to the input.
+
+    H is trained to lower the reconstruction error of eq. 3 on the training instruments; on a sound unlike them its
+    step can move G's note away from the input. The input itself tells: at its own pitch, the render of every step,
+    x_t = G(h, 0, p_in; theta * (1 + Delta_t)) for t = 0..T (t = 0: G alone, no offsets), is compared with the
+    input's log-mel (``input_distance``), and the refinement keeps the offsets of the closest step t* (the earliest
+    on a tie, so a step is taken only where it fits the input strictly better than the steps before it). At the
+    asked pitch p the note is that step's render, G(h, 0, p; theta * (1 + Delta_t*)), refined at p as ``refine``
+    does. Where p is the input's pitch (reconstruction) the check reuses the renders the refinement makes anyway;
+    elsewhere it refines once more at the input's pitch.
+
+    Args:
+        h: (B, h_dim) f(x) of the inputs (G's input and H's target). pitch: (B,) MIDI to render. steps: T >= 0.
+        x: (B, 1, n_mels, frames) the inputs' normalized log-mels. x_pitch: (B,) their own MIDI pitches.
+    Returns:
+        ``Checked``: the notes at ``pitch``, G's notes before any offset, the kept steps t* and every step's
+        distance at the input's pitch.
+    """
+    xs, _ = refine(G, f, H, h, pitch, steps)
+    own = xs if torch.equal(pitch, x_pitch) else refine(G, f, H, h, x_pitch, steps)[0]
+    distances = input_distance(own, x)
+    best = distances.argmin(dim=0)  # the first minimum: ties keep the earlier step
+    checked = torch.stack(xs)[best, torch.arange(h.shape[0], device=h.device)]
+    return Checked(checked, xs[0], best, distances)
