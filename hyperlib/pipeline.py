@@ -30,7 +30,8 @@ from .faithful import Faithful, load_correction
 from .hub import resolve
 from .inversion import OptimizeConfig
 from .mel import LogMel
-from .render import HYPERNETWORK, INVERTER, Code, Reference, Result, invert, mix, progress_part, render, timed
+from .render import (HYPERNETWORK, INVERTER, Code, Reference, Result, invert, mix, progress_part, render, timed,
+                     with_kept_steps)
 from .validation import check_code_method, check_method, check_pitch, check_steps, check_weights
 from .vocoders import DEFAULT_VOCODER, Vocoder, check_vocoder, make_vocoder
 
@@ -70,7 +71,8 @@ class Pipeline:
     ``check_refinement`` (default ``config.CHECK_REFINEMENT``): where the hyper methods render one input's own code
     (``synthesize``, ``reconstruct``, ``render_pitches``, ``render_methods``), each refinement step is kept only
     if it brings G closer to the input's log-mel at the input's own pitch (``models.checked_refine``; the input's
-    pitch is estimated with pYIN where it is not given); mixed or edited codes are refined without the check.
+    pitch is estimated with pYIN where it is not given; ``render_pitches`` checks once for all its pitches); mixed or
+    edited codes are refined without the check.
     """
 
     def __init__(self, networks: dict, model_config: ModelConfig, audio_config: AudioConfig,
@@ -304,6 +306,8 @@ class Pipeline:
             return audios
         code = self.encode_note(note, method, timings)
         reference = self.refinement_reference(method, note, None, timings)
+        with timed(timings, "G+H"):  # the input's check, once for every pitch
+            reference = with_kept_steps(self.nets, method, code.h, steps, reference)
         audios = {}
         for i, p in enumerate(pitches):
             audios[p] = self.render_code(method, code.h, code.z, p, steps, timings, vocoder, code.deltas,

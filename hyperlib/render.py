@@ -30,7 +30,7 @@ from torch import nn
 from .audio import peak_normalize
 from .config import AudioConfig
 from .inversion import OptimizeConfig, optimize
-from .models import checked_refine, refine
+from .models import checked_refine, kept_steps, refine, take_steps
 from .vocoders import Vocoder
 
 INVERTER = {"gan": "f", "encoder": "E", "hyper": "f", "hyper-pre": "f", "optimize": "f+G"}
@@ -82,10 +82,22 @@ class Code(NamedTuple):
 
 class Reference(NamedTuple):
     """The input a hyper method's refinement is checked against (``models.checked_refine``): its normalized log-mel
-    x (B, 1, n_mels, frames) and its own MIDI pitch (B,)."""
+    x (B, 1, n_mels, frames), its own MIDI pitch (B,) and, once chosen (``with_kept_steps``), the kept step of each
+    input (B,) (None: chosen where it is rendered)."""
 
     x: torch.Tensor
     pitch: torch.Tensor
+    best: torch.Tensor | None = None
+
+
+def with_kept_steps(nets: Mapping[str, nn.Module], method: str, h: torch.Tensor, steps: int,
+                    reference: Reference | None) -> Reference | None:
+    """``reference`` with each input's kept step chosen once (``models.kept_steps``), for a code rendered at many
+    pitches (h (B, h_dim), the inputs' own codes; steps: T); None or a method without refinement: as given."""
+    if reference is None or HYPERNETWORK[method] is None:
+        return reference
+    best, _ = kept_steps(nets["G"], nets["f"], nets[HYPERNETWORK[method]], h, steps, reference.x, reference.pitch)
+    return reference._replace(best=best)
 
 
 def mix(codes: Sequence[Code], weights: Sequence[float]) -> Code:
@@ -156,17 +168,18 @@ def generate(nets: Mapping[str, nn.Module], method: str, h: torch.Tensor, z: tor
     sec. 3.2). deltas: "optimize"'s offsets of G's tuned layers, one (B, C_out, C_in) per layer, or None.
     reference: the inputs whose codes h are (f(x), unmixed, unedited): the hyper methods then keep, for each note,
     only the refinement steps that bring G closer to its input at the input's own pitch (``models.checked_refine``);
-    None: every step is taken (``models.refine``). The other methods ignore it.
+    None: every step is taken (``models.refine``). A reference whose steps are already chosen (``with_kept_steps``)
+    is not checked again. The other methods ignore it.
     x_init is G before refinement for the hyper methods and None for the others.
     """
     hypernet = HYPERNETWORK[method]
     if hypernet is None:
         return nets["G"](h, z, pitch, deltas), None
-    if reference is not None:
+    if reference is not None and reference.best is None:
         checked = checked_refine(nets["G"], nets["f"], nets[hypernet], h, pitch, steps, reference.x, reference.pitch)
         return checked.x, checked.x_init
     xs, _ = refine(nets["G"], nets["f"], nets[hypernet], h, pitch, steps)
-    return xs[-1], xs[0]
+    return (xs[-1] if reference is None else take_steps(xs, reference.best)), xs[0]
 
 
 def vocode(vocoder: Vocoder, mel: np.ndarray, pitch: float | None, peak_dbfs: float) -> np.ndarray:

@@ -12,7 +12,7 @@ import torch
 from hyperlib import checkpoint as ckpt
 from hyperlib.models import (Discriminator, Encoder, FeatureExtractor, Generator, HyperNetwork, checked_refine, refine,
                              tuned_layer_shapes)
-from hyperlib.render import Reference, generate
+from hyperlib.render import Reference, generate, with_kept_steps
 from hyperlib.models.generator import ModulatedConv2d
 from hyperlib.models.layers import pitch_index
 
@@ -308,6 +308,21 @@ def test_generation_without_a_reference_is_the_plain_refinement(nets, batch):
         checked = checked_refine(nets["G"], nets["f"], nets["H"], h, p, 2, x, p)
         assert torch.equal(generate(nets, "hyper", h, None, p, 2, reference=Reference(x, p))[0], checked.x)
         assert torch.equal(generate(nets, "gan", h, None, p, 2, reference=Reference(x, p))[0], nets["G"](h, None, p))
+
+
+def test_steps_chosen_once_render_as_checked_at_every_pitch(nets, batch):
+    """An input checked once (``with_kept_steps``) renders at any pitch as ``checked_refine`` does there."""
+    nets = {**nets, "H": perturbed_hypernetwork(nets)}
+    h, own = batch["h"], batch["p"]
+    with torch.no_grad():
+        at_own, _ = refine(nets["G"], nets["f"], nets["H"], h, own, 1)
+        x = torch.stack([at_own[0][0], at_own[1][1], batch["x"][2]])
+        chosen = with_kept_steps(nets, "hyper", h, 1, Reference(x, own))
+        assert chosen.best[:2].tolist() == [0, 1]
+        for asked in (own, torch.tensor([40, 50, 70])):
+            checked = checked_refine(nets["G"], nets["f"], nets["H"], h, asked, 1, x, own)
+            assert torch.equal(generate(nets, "hyper", h, None, asked, 1, reference=chosen)[0], checked.x)
+        assert with_kept_steps(nets, "gan", h, 1, Reference(x, own)).best is None
 
 
 # -- checkpoint files ----------------------------------------------------------------------------------------------

@@ -119,8 +119,26 @@ def checked_refine(G: nn.Module, f: nn.Module, H: nn.Module, h: torch.Tensor, pi
         distance at the input's pitch.
     """
     xs, _ = refine(G, f, H, h, pitch, steps)
-    own = xs if torch.equal(pitch, x_pitch) else refine(G, f, H, h, x_pitch, steps)[0]
+    best, distances = kept_steps(G, f, H, h, steps, x, x_pitch, xs if torch.equal(pitch, x_pitch) else None)
+    return Checked(take_steps(xs, best), xs[0], best, distances)
+
+
+@torch.no_grad()
+def kept_steps(G: nn.Module, f: nn.Module, H: nn.Module, h: torch.Tensor, steps: int, x: torch.Tensor,
+               x_pitch: torch.Tensor, own: list[torch.Tensor] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """``checked_refine``'s choice alone: (best (B,), the kept step t* of each input, the first of the closest;
+    distances (T + 1, B), each step's log-mel L1 to the input at its own pitch). It depends on the input only, so
+    an input rendered at many pitches is checked once (``take_steps`` then picks from each pitch's refinement).
+
+    h, steps, x, x_pitch: as ``checked_refine``. own: ``refine``'s [x_0, ..., x_T] at ``x_pitch`` where already
+    made (None: refined here).
+    """
+    own = refine(G, f, H, h, x_pitch, steps)[0] if own is None else own
     distances = input_distance(own, x)
-    best = distances.argmin(dim=0)  # the first minimum: ties keep the earlier step
-    checked = torch.stack(xs)[best, torch.arange(h.shape[0], device=h.device)]
-    return Checked(checked, xs[0], best, distances)
+    return distances.argmin(dim=0), distances  # argmin: the first minimum, so ties keep the earlier step
+
+
+def take_steps(xs: list[torch.Tensor], best: torch.Tensor) -> torch.Tensor:
+    """Each note's render after its kept step: xs [x_0, ..., x_T] (``refine``), each (B, 1, n_mels, frames), and
+    best (B,) steps in 0..T -> (B, 1, n_mels, frames), xs[best[b]][b] for every note b."""
+    return torch.stack(xs)[best, torch.arange(best.shape[0], device=best.device)]
