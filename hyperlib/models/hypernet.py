@@ -100,16 +100,19 @@ class Checked(NamedTuple):
 @torch.no_grad()
 def checked_refine(G: nn.Module, f: nn.Module, H: nn.Module, h: torch.Tensor, pitch: torch.Tensor, steps: int,
                    x: torch.Tensor, x_pitch: torch.Tensor) -> Checked:
-    """Feedback refinement (paper sec. 3.2) that keeps, for each note, only the steps that bring G closer to the input.
+    """Feedback refinement that keeps, for each note, only the steps that bring G closer to the input.
 
-    H is trained to lower the reconstruction error of eq. 3 on the training instruments; on a sound unlike them its
-    step can move G's note away from the input. The input itself tells: at its own pitch, the render of every step,
-    x_t = G(h, 0, p_in; theta * (1 + Delta_t)) for t = 0..T (t = 0: G alone, no offsets), is compared with the
-    input's log-mel (``input_distance``), and the refinement keeps the offsets of the closest step t* (the earliest
-    on a tie, so a step is taken only where it fits the input strictly better than the steps before it). At the
-    asked pitch p the note is that step's render, G(h, 0, p; theta * (1 + Delta_t*)), refined at p as ``refine``
-    does. Where p is the input's pitch (reconstruction) the check reuses the renders the refinement makes anyway;
-    elsewhere it refines once more at the input's pitch.
+    The refinement is HyperGANStrument's (Zhang & Akama 2024, sec. 3.2, eq. 2: x_fine = G(h, z, p; theta_hat)),
+    HyperStyle's iterative one (``refine``). H is trained to lower the reconstruction error of eq. 3 on the training
+    instruments; on a sound unlike them its step can move G's note away from the input. The input itself tells: at
+    its own pitch, the render of every step, x_t = G(h, 0, p_in; theta * (1 + Delta_t)) for t = 0..T (t = 0: G
+    alone, no offsets), is compared with the input's log-mel (``input_distance``), and the refinement keeps the
+    offsets of the closest step t* (the earliest on a tie, so a step is taken only where it fits the input strictly
+    better than the steps before it; ``kept_steps``). At the asked pitch p the note is that step's render,
+    G(h, 0, p; theta * (1 + Delta_t*)), refined at p as ``refine`` does (``take_steps``). Where p is the input's
+    pitch (reconstruction) the check reuses the renders the refinement makes anyway; elsewhere it refines once more
+    at the input's pitch. The check minimizes the distance to the input at its own pitch: the reconstruction L1
+    is what it optimizes, not evidence that it helps at other pitches.
 
     Args:
         h: (B, h_dim) f(x) of the inputs (G's input and H's target). pitch: (B,) MIDI to render. steps: T >= 0.
