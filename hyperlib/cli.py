@@ -16,7 +16,7 @@ from tqdm import tqdm
 
 from .audio import AudioError, write_wav
 from .commands import Command, add_commands, config_options, config_overrides
-from .config import REFINE_STEPS, TrainConfig
+from .config import CHECK_REFINEMENT, REFINE_STEPS, TrainConfig
 from .corpus import SOUNDFONTS, TRAIN_FONTS, TRAIN_VELOCITIES, WIDE_FONTS
 from .deprecation import REMOVED_IN
 from .hub import DEFAULT_REPO_ID, DEFAULT_REVISION, HubError, download, push
@@ -277,6 +277,9 @@ def _evaluate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--corpus", default=None, help="corpus folder (default: data/timgm6mb for validation)")
     p.add_argument("--max-notes", type=int, default=None, help="cap on the held-out input notes")
     p.add_argument("--steps", type=int, default=REFINE_STEPS, help=f"refinement steps T (default: {REFINE_STEPS})")
+    p.add_argument("--check-refinement", action=argparse.BooleanOptionalAction, default=CHECK_REFINEMENT,
+                   help="keep each refinement step of the hyper methods only where it brings G closer to the input at "
+                        f"the input's own pitch (default: {'on' if CHECK_REFINEMENT else 'off'})")
     p.add_argument("--workers", type=int, default=2, help="processes for the vocoder and pYIN (default: 2)")
     p.add_argument("--vocoder", choices=list(VOCODERS), default=DEFAULT_VOCODER,
                    help=f"vocoder of every method's audio (default: {DEFAULT_VOCODER}; the audio table compares all)")
@@ -302,7 +305,8 @@ def _run_evaluate(args) -> None:
 
     corpus = args.corpus or SPLIT_CORPORA[args.split]
     kw = dict(max_notes=args.max_notes, steps=args.steps, workers=args.workers, threads=args.threads, seed=args.seed,
-              vocoder=args.vocoder, examples_dir=args.examples, recordings_dir=args.recordings)
+              vocoder=args.vocoder, examples_dir=args.examples, recordings_dir=args.recordings,
+              check_refinement=args.check_refinement)
     if args.audio_pairs is not None or is_nsynth_corpus(corpus):
         kw["audio_pairs"] = 0 if args.audio_pairs is None else args.audio_pairs
     if args.optimize_notes is not None:

@@ -30,13 +30,14 @@ import torch
 
 from . import checkpoint as ckpt
 from .audio import AudioInput, check_sound, load_note, pyin_f0
-from .config import MAX_PITCH, REFINE_STEPS, AudioConfig, ModelConfig
+from .config import CHECK_REFINEMENT, MAX_PITCH, REFINE_STEPS, AudioConfig, ModelConfig
 from .deprecation import warn_renamed
 from .faithful import Faithful, load_correction
 from .hub import resolve
 from .inversion import OptimizeConfig
 from .mel import LogMel
-from .render import INVERTER, Code, Result, invert, mix, progress_part, render, timed
+from .render import (HYPERNETWORK, INVERTER, Code, Reference, Result, invert, mix, progress_part, render, timed,
+                     with_kept_steps)
 from .validation import check_code_method, check_method, check_pitch, check_steps, check_weights
 from .vocoders import DEFAULT_VOCODER, Vocoder, check_vocoder, make_vocoder
 
@@ -73,6 +74,11 @@ class Pipeline:
     ``(numpy_array, sample_rate)`` pair or a prepared note (``prepare``'s output) and raise ``AudioError`` (bad
     audio) or ``ValueError`` (bad pitch, method, steps, weights or vocoder name). ``optimize_budget``: the step
     budget of "optimize" (``inversion.OptimizeConfig``; the default fits a note in a few seconds on one CPU thread).
+    ``check_refinement`` (default ``config.CHECK_REFINEMENT``): where the hyper methods render one input's own code
+    (``synthesize``, ``reconstruct``, ``synthesize_pitches``, ``synthesize_methods``), each refinement step is kept
+    only if it brings G closer to the input's log-mel at the input's own pitch (``models.checked_refine``; the
+    input's pitch is estimated with pYIN where it is not given; ``synthesize_pitches`` checks once for all its
+    pitches); mixed or edited codes are refined without the check.
     """
 
     def __init__(self, networks: dict, model_config: ModelConfig, audio_config: AudioConfig,
@@ -86,6 +92,7 @@ class Pipeline:
         self._vocoders = {self.vocoder_name: self.vocoder}
         self.model_dir: Path | None = None  # the folder from_pretrained loaded (faders.safetensors lives there)
         self.optimize_budget = OptimizeConfig()
+        self.check_refinement = CHECK_REFINEMENT
         correction = networks.get("correction")
         self.faithful = None if correction is None else Faithful(networks["f"], correction, self.logmel)
 
@@ -168,21 +175,39 @@ class Pipeline:
     @torch.no_grad()
     def render_code(self, method: str, h: torch.Tensor, z: torch.Tensor | None, pitch: int, steps: int,
                     timings: dict | None = None, vocoder: str | None = None,
-                    deltas: list[torch.Tensor] | None = None) -> Result:
+                    deltas: list[torch.Tensor] | None = None, reference: Reference | None = None) -> Result:
         """A note from a timbre code: G (refined by H or H_pre for the hyper methods), then the vocoder.
 
         Args:
             h: (1, h_dim) timbre code (``encode``'s, or an edited or mixed one). z: (1, z_dim) or None.
             pitch: MIDI 21-108. steps: refinement steps T (0-10). timings: milliseconds per stage are added here
                 (and become the Result's ``timings_ms``). vocoder: a name from ``hyperlib.VOCODERS`` (None: the
-                model's). deltas: "optimize"'s offsets of G's tuned layers (``encode``'s), or None.
+                model's). deltas: "optimize"'s offsets of G's tuned layers (``encode``'s), or None. reference: the
+                input whose code h is (``refinement_reference``), which checks the hyper methods' refinement
+                steps, or None.
         Raises:
             ValueError: an unknown method or vocoder, "faithful" (which has no code), a pitch or steps out of range.
         """
         check_code_method(method)
         pitch, steps = check_pitch(pitch, self.model_config), check_steps(steps)
         return render(self.nets, self.get_vocoder(vocoder), self.audio_config, method, h, z, pitch, steps,
-                      {} if timings is None else timings, deltas)
+                      {} if timings is None else timings, deltas, reference)
+
+    def refinement_reference(self, method: str, note: np.ndarray, own_pitch: int | None,
+                             timings: dict | None = None) -> Reference | None:
+        """What checks a hyper method's refinement steps on a prepared note (``prepare``'s output): its log-mel and its
+        MIDI ``own_pitch`` (None: estimated with pYIN, timed as "pitch_estimate" into ``timings``); None where
+        ``check_refinement`` is off or ``method`` does not refine (nothing is estimated then)."""
+        if not self._checked(method):
+            return None
+        if own_pitch is None:
+            with timed({} if timings is None else timings, "pitch_estimate"):
+                own_pitch = self.estimate_pitch(note)
+        return Reference(self.mel(note), torch.tensor([own_pitch], device=self.device))
+
+    def _checked(self, method: str) -> bool:
+        """Whether ``method``'s refinement steps are checked against the input (``check_refinement``)."""
+        return self.check_refinement and HYPERNETWORK[method] is not None
 
     @torch.no_grad()
     def encode(self, sound: AudioInput | np.ndarray, method: str, timings: dict | None = None,
@@ -231,7 +256,9 @@ class Pipeline:
         codes = [self.encode(note, method, timings, pitch if own_pitch else None,
                              progress_part(progress, i, len(notes))).code for i, note in enumerate(notes)]
         code = mix(codes, alpha)
-        result = self.render_code(method, code.h, code.z, pitch, steps, timings, vocoder, code.deltas)
+        reference = None if len(notes) > 1 else self.refinement_reference(method, notes[0],
+                                                                          pitch if own_pitch else None, timings)
+        result = self.render_code(method, code.h, code.z, pitch, steps, timings, vocoder, code.deltas, reference)
         timings["total"] = sum(timings.values())
         return result
 
@@ -302,10 +329,13 @@ class Pipeline:
             return [Result(a, sr, m[0].cpu().numpy(), "faithful", p, None, dict(batch))
                     for a, m, p in zip(audios, mels, pitches)]
         code = self.encode(note, method, timings)
+        reference = self.refinement_reference(method, note, None, timings)
+        with timed(timings, "G+H"):  # the input's check, once for every pitch
+            reference = with_kept_steps(self.nets, method, code.h, steps, reference)
         results = []
         for i, p in enumerate(pitches):
             own: dict = {}
-            results.append(self.render_code(method, code.h, code.z, p, steps, own, vocoder, code.deltas))
+            results.append(self.render_code(method, code.h, code.z, p, steps, own, vocoder, code.deltas, reference))
             own["total"] = sum(own.values())
             if progress:
                 progress(i + 1, len(pitches))
@@ -376,7 +406,7 @@ class Pipeline:
         codes: dict[str, Code] = {}  # INVERTER's name -> the code
         results, own_pitch = [], None
         for method in methods:
-            if own_pitch is None and (method == "faithful" or INVERTER[method] == "f+G"):
+            if own_pitch is None and (method == "faithful" or INVERTER[method] == "f+G" or self._checked(method)):
                 with timed(timings, "pitch_estimate"):
                     own_pitch = self.estimate_pitch(note)
             if method == "faithful":
@@ -387,7 +417,9 @@ class Pipeline:
                 codes[inverter] = invert(self.nets, method, x, timings, own_pitch if inverter == "f+G" else None,
                                          self.optimize_budget, progress)
             code, own = codes[inverter], {}
-            results.append(self.render_code(method, code.h, code.z, pitch, steps, own, vocoder, code.deltas))
+            results.append(self.render_code(method, code.h, code.z, pitch, steps, own, vocoder, code.deltas,
+                                            Reference(x, torch.tensor([own_pitch], device=self.device))
+                                            if self._checked(method) else None))
             own["total"] = sum(own.values())
         return results
 

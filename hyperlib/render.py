@@ -31,7 +31,7 @@ from .audio import peak_normalize
 from .config import AudioConfig
 from .deprecation import warn_renamed
 from .inversion import OptimizeConfig, optimize
-from .models import refine
+from .models import checked_refine, kept_steps, refine, take_steps
 from .vocoders import Vocoder
 
 INVERTER = {"gan": "f", "encoder": "E", "hyper": "f", "hyper-pre": "f", "optimize": "f+G"}
@@ -85,6 +85,26 @@ class Code(NamedTuple):
     h: torch.Tensor
     z: torch.Tensor | None = None
     deltas: list[torch.Tensor] | None = None
+
+
+class Reference(NamedTuple):
+    """The input a hyper method's refinement is checked against (``models.checked_refine``): its normalized log-mel
+    x (B, 1, n_mels, frames), its own MIDI pitch (B,) and, once chosen (``with_kept_steps``), the kept step of each
+    input (B,) (None: chosen where it is rendered)."""
+
+    x: torch.Tensor
+    pitch: torch.Tensor
+    best: torch.Tensor | None = None
+
+
+def with_kept_steps(nets: Mapping[str, nn.Module], method: str, h: torch.Tensor, steps: int,
+                    reference: Reference | None) -> Reference | None:
+    """``reference`` with each input's kept step chosen once (``models.kept_steps``), for a code rendered at many
+    pitches (h (B, h_dim), the inputs' own codes; steps: T); None or a method without refinement: as given."""
+    if reference is None or HYPERNETWORK[method] is None:
+        return reference
+    best, _ = kept_steps(nets["G"], nets["f"], nets[HYPERNETWORK[method]], h, steps, reference.x, reference.pitch)
+    return reference._replace(best=best)
 
 
 def mix(codes: Sequence[Code], weights: Sequence[float]) -> Code:
@@ -147,19 +167,26 @@ def invert(nets: Mapping[str, nn.Module], method: str, x: torch.Tensor, timings:
 @torch.no_grad()
 def generate(nets: Mapping[str, nn.Module], method: str, h: torch.Tensor, z: torch.Tensor | None,
              pitch: torch.Tensor, steps: int, deltas: list[torch.Tensor] | None = None,
-             ) -> tuple[torch.Tensor, torch.Tensor | None]:
+             reference: Reference | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Generation: codes -> (x, x_init), normalized log-mels (B, 1, n_mels, frames).
 
     h: (B, h_dim) timbre codes (for the hyper methods also the refinement target). z: (B, z_dim) or None (zeros;
     "encoder" and "optimize" have one). pitch: (B,) MIDI. steps: refinement steps T of the hyper methods (paper
     sec. 3.2). deltas: "optimize"'s offsets of G's tuned layers, one (B, C_out, C_in) per layer, or None.
+    reference: the inputs whose codes h are (f(x), unmixed, unedited): the hyper methods then keep, for each note,
+    only the refinement steps that bring G closer to its input at the input's own pitch (``models.checked_refine``);
+    None: every step is taken (``models.refine``). A reference whose steps are already chosen (``with_kept_steps``)
+    is not checked again. The other methods ignore it.
     x_init is G before refinement for the hyper methods and None for the others.
     """
     hypernet = HYPERNETWORK[method]
     if hypernet is None:
         return nets["G"](h, z, pitch, deltas), None
+    if reference is not None and reference.best is None:
+        checked = checked_refine(nets["G"], nets["f"], nets[hypernet], h, pitch, steps, reference.x, reference.pitch)
+        return checked.x, checked.x_init
     xs, _ = refine(nets["G"], nets["f"], nets[hypernet], h, pitch, steps)
-    return xs[-1], xs[0]
+    return (xs[-1] if reference is None else take_steps(xs, reference.best)), xs[0]
 
 
 def vocode(vocoder: Vocoder, mel: np.ndarray, pitch: float | None, peak_dbfs: float) -> np.ndarray:
@@ -173,16 +200,17 @@ def vocode(vocoder: Vocoder, mel: np.ndarray, pitch: float | None, peak_dbfs: fl
 @torch.no_grad()
 def render(nets: Mapping[str, nn.Module], vocoder: Vocoder, audio_config: AudioConfig, method: str,
            h: torch.Tensor, z: torch.Tensor | None, pitch: int, steps: int, timings: dict,
-           deltas: list[torch.Tensor] | None = None) -> Result:
+           deltas: list[torch.Tensor] | None = None, reference: Reference | None = None) -> Result:
     """One note from a code: ``generate`` at MIDI ``pitch``, then ``vocode``; stages timed into ``timings``.
 
     h: (1, h_dim); z: (1, z_dim) or None; deltas: one (1, C_out, C_in) per tuned layer of G ("optimize") or None.
+    reference: the input that checks the hyper methods' refinement steps (``generate``), or None.
     ``timings`` receives "G" (or "G+H") and "vocoder" and becomes the Result's ``timings_ms``. Checks nothing:
     callers validate method, pitch and steps (``hyperlib.validation``).
     """
     p = torch.tensor([pitch], device=h.device)
     with timed(timings, "G" if HYPERNETWORK[method] is None else "G+H"):
-        mel, mel_init = generate(nets, method, h, z, p, steps, deltas)
+        mel, mel_init = generate(nets, method, h, z, p, steps, deltas, reference)
     mel_np = mel[0, 0].cpu().numpy()
     with timed(timings, "vocoder"):
         audio = vocode(vocoder, mel_np, pitch, audio_config.peak_dbfs)

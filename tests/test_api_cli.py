@@ -8,10 +8,12 @@ import librosa
 import numpy as np
 import pytest
 import soundfile as sf
+import torch
 
 from conftest import HANDSAW, NUM_SAMPLES, PIANO, SAMPLE_RATE, run_cli
 from hyperlib import METHODS, AudioError, Result
 from hyperlib.cli import main as cli_main
+from hyperlib.models import checked_refine, refine
 
 THREE = ("gan", "encoder", "hyper")
 PEAK = 10 ** (-1 / 20)
@@ -109,13 +111,34 @@ def test_hyper_with_zero_steps_equals_gan(model):
     assert np.array_equal(mix_hyper0.mel, mix_gan.mel)
 
 
-def test_hyper_refines_from_the_gan_output(model):
+def test_hyper_refines_from_the_gan_output(model, monkeypatch):
+    monkeypatch.setattr(model, "check_refinement", False)  # every step taken
     gan = model.synthesize(PIANO, 64, "gan")
     hyper = model.synthesize(PIANO, 64, "hyper", steps=3)
     assert np.array_equal(hyper.mel_init, gan.mel)  # x_init = G(h, 0, p)
     assert not np.array_equal(hyper.mel, gan.mel)  # the trained H does change G's weights
     pre = model.synthesize(PIANO, 64, "hyper-pre", steps=3)
     check_result(pre, "hyper-pre", 64)
+
+
+@pytest.mark.parametrize("sound", [PIANO, HANDSAW])
+def test_hyper_checks_each_step_against_the_input(model, monkeypatch, sound):
+    """With ``check_refinement`` the hyper methods render checked_refine's note, the step chosen at the input's own
+    pitch (pYIN); without it, every step (``refine``), bit for bit."""
+    note = model.load(sound)
+    x, own, p = model.mel(note), torch.tensor([model.estimate_pitch(note)]), torch.tensor([67])
+    nets = model.nets
+    with torch.no_grad():
+        h = nets["f"](x)
+        checked = {t: checked_refine(nets["G"], nets["f"], nets["H"], h, q, 2, x, own)
+                   for t, q in (("synthesis", p), ("reconstruction", own))}
+        plain = refine(nets["G"], nets["f"], nets["H"], h, p, 2)[0][-1]
+    monkeypatch.setattr(model, "check_refinement", True)
+    assert np.array_equal(model.synthesize(sound, 67, "hyper", steps=2).mel, checked["synthesis"].x[0, 0].numpy())
+    rec = model.reconstruct(sound, "hyper", steps=2)
+    assert rec.pitch == own.item() and np.array_equal(rec.mel, checked["reconstruction"].x[0, 0].numpy())
+    monkeypatch.setattr(model, "check_refinement", False)
+    assert np.array_equal(model.synthesize(sound, 67, "hyper", steps=2).mel, plain[0, 0].numpy())
 
 
 def test_results_are_deterministic(model):

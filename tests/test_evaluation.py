@@ -13,7 +13,7 @@ import torch
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from conftest import REPO  # noqa: E402
-from hyperlib.config import AudioConfig, ModelConfig  # noqa: E402
+from hyperlib.config import CHECK_REFINEMENT, AudioConfig, ModelConfig  # noqa: E402
 from hyperlib.evaluation import EvalConfig, evaluate, load_eval_classifiers, train_eval_classifiers, train_f_noadv  # noqa: E402
 from hyperlib.evaluation import metrics as M  # noqa: E402
 from hyperlib.evaluation.config import AUDIO_METHODS, MODEL_METHODS, REFERENCES  # noqa: E402
@@ -220,6 +220,9 @@ def test_cli_parses_eval_commands():
 
     a = build_parser().parse_args(["evaluate", "--split", "validation", "--out", "results/", "--max-notes", "5"])
     assert (a.command, a.max_notes, a.model, a.seed) == ("evaluate", 5, "checkpoints", 0)
+    assert a.check_refinement is CHECK_REFINEMENT
+    a = build_parser().parse_args(["evaluate", "--out", "results/", "--no-check-refinement"])
+    assert a.check_refinement is False
     a = build_parser().parse_args(["train-eval", "--corpus", "c", "--validation", "v", "--model", "m"])
     assert (a.command, a.noadv_steps) == ("train-eval", 600)
 

@@ -10,8 +10,9 @@ import pytest
 import torch
 
 from hyperlib import checkpoint as ckpt
-from hyperlib.models import (Discriminator, Encoder, FeatureExtractor, Generator, HyperNetwork, refine,
+from hyperlib.models import (Discriminator, Encoder, FeatureExtractor, Generator, HyperNetwork, checked_refine, refine,
                              tuned_layer_shapes)
+from hyperlib.render import Reference, generate, with_kept_steps
 from hyperlib.models.generator import ModulatedConv2d
 from hyperlib.models.layers import pitch_index
 
@@ -251,6 +252,77 @@ def test_refine_accumulates_deltas(nets, batch):
     d2 = H(target, f(xs[1]))
     for d, a, b in zip(deltas, d1, d2):
         torch.testing.assert_close(d, a + b)
+
+
+def perturbed_hypernetwork(nets, seed=3):
+    """A copy of the fixture's H whose every step changes G's note (a fresh H predicts zero offsets)."""
+    torch.manual_seed(seed)
+    H = copy.deepcopy(nets["H"])
+    with torch.no_grad():
+        for prm in H.parameters():
+            prm.add_(0.05 * torch.randn_like(prm))
+    return H
+
+
+def test_checked_refinement_keeps_the_step_closest_to_the_input(nets, batch):
+    """At the input's own pitch no kept step is farther from the input than G alone, and the kept step is the
+    closest: an input equal to G's own note keeps no step, one equal to the last step keeps all of them."""
+    G, f, H, h, p = nets["G"], nets["f"], perturbed_hypernetwork(nets), batch["h"], batch["p"]
+    steps = 2
+    xs, _ = refine(G, f, H, h, p, steps)
+    x = torch.stack([xs[0][0], xs[-1][1], batch["x"][2]])  # G alone, every step, a random log-mel
+    out = checked_refine(G, f, H, h, p, steps, x, p)
+    assert out.best.tolist()[:2] == [0, steps]
+    assert torch.equal(out.x[0], xs[0][0]) and torch.equal(out.x[1], xs[-1][1])
+    assert torch.equal(out.x_init, xs[0])
+    own = (out.x - x).abs().mean(dim=(1, 2, 3))
+    start = (xs[0] - x).abs().mean(dim=(1, 2, 3))
+    assert torch.all(own <= start)
+    torch.testing.assert_close(own, out.distances.min(dim=0).values)
+    for t in range(steps + 1):  # every step's distance was seen
+        torch.testing.assert_close(out.distances[t], (xs[t] - x).abs().mean(dim=(1, 2, 3)))
+    assert out.distances[steps, 0] > 0  # the steps do move G's note: keeping none was a choice
+
+
+def test_checked_refinement_at_another_pitch_renders_the_kept_step_there(nets, batch):
+    """The step is chosen at the input's pitch and rendered at the asked one, refined there as ``refine`` does."""
+    G, f, H, h = nets["G"], nets["f"], perturbed_hypernetwork(nets), batch["h"]
+    own, asked = batch["p"], torch.tensor([33, 72, 90])
+    at_own, _ = refine(G, f, H, h, own, 1)
+    at_asked, _ = refine(G, f, H, h, asked, 1)
+    x = torch.stack([at_own[0][0], at_own[1][1], at_own[0][2]])
+    out = checked_refine(G, f, H, h, asked, 1, x, own)
+    assert out.best.tolist() == [0, 1, 0]
+    assert torch.equal(out.x[0], at_asked[0][0]) and torch.equal(out.x[1], at_asked[1][1])
+    assert torch.equal(out.x[2], at_asked[0][2])
+
+
+def test_generation_without_a_reference_is_the_plain_refinement(nets, batch):
+    """Without an input to check against, ``generate`` is ``refine``'s last step, bit for bit; with one it is
+    ``checked_refine``'s note; the methods that do not refine ignore it."""
+    nets = {**nets, "H": perturbed_hypernetwork(nets)}
+    h, p, x = batch["h"], batch["p"], batch["x"]
+    with torch.no_grad():
+        plain = refine(nets["G"], nets["f"], nets["H"], h, p, 2)[0]
+        assert torch.equal(generate(nets, "hyper", h, None, p, 2)[0], plain[-1])
+        checked = checked_refine(nets["G"], nets["f"], nets["H"], h, p, 2, x, p)
+        assert torch.equal(generate(nets, "hyper", h, None, p, 2, reference=Reference(x, p))[0], checked.x)
+        assert torch.equal(generate(nets, "gan", h, None, p, 2, reference=Reference(x, p))[0], nets["G"](h, None, p))
+
+
+def test_steps_chosen_once_render_as_checked_at_every_pitch(nets, batch):
+    """An input checked once (``with_kept_steps``) renders at any pitch as ``checked_refine`` does there."""
+    nets = {**nets, "H": perturbed_hypernetwork(nets)}
+    h, own = batch["h"], batch["p"]
+    with torch.no_grad():
+        at_own, _ = refine(nets["G"], nets["f"], nets["H"], h, own, 1)
+        x = torch.stack([at_own[0][0], at_own[1][1], batch["x"][2]])
+        chosen = with_kept_steps(nets, "hyper", h, 1, Reference(x, own))
+        assert chosen.best[:2].tolist() == [0, 1]
+        for asked in (own, torch.tensor([40, 50, 70])):
+            checked = checked_refine(nets["G"], nets["f"], nets["H"], h, asked, 1, x, own)
+            assert torch.equal(generate(nets, "hyper", h, None, asked, 1, reference=chosen)[0], checked.x)
+        assert with_kept_steps(nets, "gan", h, 1, Reference(x, own)).best is None
 
 
 # -- checkpoint files ----------------------------------------------------------------------------------------------

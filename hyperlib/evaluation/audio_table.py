@@ -44,7 +44,8 @@ def audio_distances(ev: Evaluator, inputs: np.ndarray) -> dict:
         refs = [truth[int(t)] for t in t_rows]
         mels = {"oracle": ev.logmel(refs)[:, 0].numpy()}
         for m in MODEL_METHODS:
-            mels[m] = torch.cat([ev.generate(m, ev.mels(s_rows[b:b + bs]), torch.from_numpy(p_rows[b:b + bs]).long())
+            mels[m] = torch.cat([ev.generate(m, ev.mels(s_rows[b:b + bs]), torch.from_numpy(p_rows[b:b + bs]).long(),
+                                             torch.from_numpy(ev.pitch[s_rows[b:b + bs]].astype(np.int64)))
                                  for b in range(0, len(s_rows), bs)])[:, 0].numpy()
         for m, mel in tqdm(mels.items(), desc=f"audio distances ({task})", unit="method", leave=False):
             names = tuple(VOCODERS) if m in ("oracle", "hyper") else (cfg.vocoder,)

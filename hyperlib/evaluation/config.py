@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..config import MAX_PITCH, MIN_PITCH, REFINE_STEPS
+from ..config import CHECK_REFINEMENT, MAX_PITCH, MIN_PITCH, REFINE_STEPS
 from ..inversion import OptimizeConfig
 from ..vocoders import DEFAULT_VOCODER
 from .recordings import EXAMPLES_DIR, RECORDINGS_DIR
@@ -49,7 +49,9 @@ class EvalConfig:
     probe_pitch_step / probe_max_notes / probe_c: probe notes are the pitched validation notes at
         pitches divisible by the step (capped), split by instrument into halves; probe_c: the logistic
         regression's inverse regularization strength (``metrics.linear_probe``).
-    steps: hypernetwork refinement steps T (the pipeline's default, REFINE_STEPS). batch_size: notes per network call.
+    steps: hypernetwork refinement steps T (the pipeline's default, REFINE_STEPS). check_refinement: the hyper methods
+    keep only the steps that bring G closer to each input at its own pitch (``models.checked_refine``; the pipeline's
+    default, CHECK_REFINEMENT); interpolation mixes two inputs and is never checked. batch_size: notes per network call.
     workers: processes for vocoding and pYIN (1 = in process). threads: torch threads (None: keep).
     griffin_lim_iters: override of Griffin-Lim's iterations (None: the model's own; tests use fewer).
     vocoder: the vocoder of every method's and reference's audio (a name in ``hyperlib.VOCODERS``).
@@ -76,6 +78,7 @@ class EvalConfig:
     probe_max_notes: int = 4000
     probe_c: float = 1.0
     steps: int = REFINE_STEPS
+    check_refinement: bool = CHECK_REFINEMENT
     batch_size: int = 32
     workers: int = 1
     threads: int | None = None

@@ -14,7 +14,7 @@ import torch
 from ..audio import AudioError, prepare_note
 from ..corpus import SOUNDFONTS, Corpus, FontRenderer, load_corpus
 from ..pipeline import Pipeline
-from ..render import generate, invert
+from ..render import Reference, generate, invert
 from ..vocoders import Vocoder, check_vocoder, make_vocoder
 from . import metrics as M
 from .classifiers import EvalClassifiers, load_eval_classifiers
@@ -126,10 +126,12 @@ class Evaluator:
         return {**rendered, **(self.vocoded_truth(missing) if missing else {})}
 
     @torch.no_grad()
-    def generate(self, method: str, x: torch.Tensor, pitch: torch.Tensor) -> torch.Tensor:
-        """A method's log-mels (B, 1, 128, 128) for inputs x (B, 1, 128, 128) at MIDI ``pitch`` (B,) (``render``)."""
+    def generate(self, method: str, x: torch.Tensor, pitch: torch.Tensor, own_pitch: torch.Tensor) -> torch.Tensor:
+        """A method's log-mels (B, 1, 128, 128) for inputs x (B, 1, 128, 128) of MIDI pitch ``own_pitch`` (B,) at MIDI
+        ``pitch`` (B,) (``render``; the hyper methods' steps checked against x where ``cfg.check_refinement``)."""
         h, z, _ = invert(self.model.nets, method, x)
-        return generate(self.model.nets, method, h, z, pitch, self.cfg.steps)[0]
+        reference = Reference(x, own_pitch) if self.cfg.check_refinement else None
+        return generate(self.model.nets, method, h, z, pitch, self.cfg.steps, reference=reference)[0]
 
     def pyin_subset(self, pitches: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
         """Sorted indices of at most ``n`` of ``pitches`` that pYIN scores (``metrics.PYIN_SCORED``), by ``rng``."""

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..render import generate, invert
+from ..render import Reference, generate, invert
 from .evaluator import Evaluator
 
 
@@ -24,11 +24,13 @@ def figure_data(ev: Evaluator, inputs: np.ndarray) -> dict:
     p = torch.tensor(pitches)
     nets, steps = ev.model.nets, ev.cfg.steps
     h = invert(nets, "hyper", x).h
-    x_fine, x_init = generate(nets, "hyper", h, None, p, steps)
+    own = torch.full_like(p, p0)
+    x_fine, x_init = generate(nets, "hyper", h, None, p, steps,
+                              reference=Reference(x, own) if ev.cfg.check_refinement else None)
     fig2 = {"input": x[0, 0].numpy(), "input_pitch": p0, "pitches": pitches,
             "preset": ev.corpus.notes[r0].preset_name,
             "rows": {"x_init = G(f(x)) (GANStrument)": x_init[:, 0].numpy(),
-                     "GANStrument Enc.": ev.generate("encoder", x, p)[:, 0].numpy(),
+                     "GANStrument Enc.": ev.generate("encoder", x, p, own)[:, 0].numpy(),
                      "x_fine (HyperGANStrument)": x_fine[:, 0].numpy(),
                      "truth": ev.mels([ev.row_of[(i0, q)] for q in pitches])[:, 0].numpy()}}
     weights = [0.0, 0.25, 0.5, 0.75, 1.0]

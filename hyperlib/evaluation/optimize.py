@@ -54,7 +54,8 @@ def optimize_subset(ev: Evaluator, inputs: np.ndarray) -> dict:
                 h, z, deltas = concat([codes[int(r)] for r in sources[sl]])
                 y = generate(nets, method, h, z, p, cfg.steps, deltas)[0]
             else:
-                y = ev.generate(method, ev.mels(sources[sl]), p)
+                own = torch.from_numpy(ev.pitch[sources[sl]].astype(np.int64))
+                y = ev.generate(method, ev.mels(sources[sl]), p, own)
             l1.append((y - ev.mels(truths[sl])).abs().mean(dim=(1, 2, 3)).numpy())
             f, c = ev.clf.score(y)
             feat.append(f)

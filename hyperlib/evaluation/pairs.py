@@ -39,7 +39,8 @@ def score_pairs(ev: Evaluator, src: np.ndarray, pitches: np.ndarray, tgt: np.nda
         x, truth = ev.mels(src[sl]), ev.mels(tgt[sl])
         p = torch.from_numpy(pitches[sl]).long()
         truth_feat.append(ev.clf.score(truth)[0])
-        outs = {m: ev.generate(m, x, p) for m in MODEL_METHODS}
+        own_p = torch.from_numpy(ev.pitch[src[sl]].astype(np.int64))
+        outs = {m: ev.generate(m, x, p, own_p) for m in MODEL_METHODS}
         shifts = pitches[sl] - ev.pitch[src[sl]].astype(int)
         inputs = [own[int(r)] for r in src[sl]]
         audio = {m: ev.jobs.map(job_vocode, [(outs[m][j, 0].numpy(), int(pt)) for j, pt in enumerate(pitches[sl])],

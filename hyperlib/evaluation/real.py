@@ -56,8 +56,8 @@ def real_recordings(ev: Evaluator) -> dict:
         targets = sorted({int(np.clip(p0 + s, lo, hi)) for s in ev.cfg.real_shifts} | {p0})
         recs[name] = {"pitched": pitched, "estimated_pitch": int(p0), "targets": targets}
         x_feat = ev.clf.score(x)[0][0]
-        outs = {m: ev.generate(m, x.expand(len(targets), -1, -1, -1), torch.tensor(targets))
-                for m in MODEL_METHODS}
+        outs = {m: ev.generate(m, x.expand(len(targets), -1, -1, -1), torch.tensor(targets),
+                               torch.full((len(targets),), p0)) for m in MODEL_METHODS}
         audios = {"sampler": [M.resample_shift(audio, t - p0, ev.acfg) for t in targets],
                   **{name: [pitch_shift(audio, t - p0, ev.acfg, name) for t in targets] for name in SHIFTERS}}
         if ev.audio_methods:

@@ -73,12 +73,14 @@ def table1(r: dict) -> list[str]:
 
 
 def table1_caption(r: dict) -> str:
-    """One line naming the run behind ``table1``: notes, corpus, refinement steps, vocoder, seed."""
+    """One line naming the run behind ``table1``: notes, corpus, refinement steps (and whether each was checked
+    against the input), vocoder, seed."""
     sz, cfg = r["sizes"], r["config"]
+    checked = ", each kept only where it brings G closer to the input" if cfg.get("check_refinement") else ""
     return (f"{sz['input_notes']} held-out notes of `{r['corpus']}` ({sz['synthesis_pairs']} synthesis pairs, "
-            f"{sz['interpolation_samples']} interpolation samples), refinement steps T = {cfg['steps']}, vocoder "
-            f"{_vocoder_label(r)}, seed {cfg['seed']}. ↓ lower is better, ↑ higher is better; pitch accuracy by the "
-            f"pitch classifier (clf) or by pYIN on the audio (within {r['pyin']['tolerance_cents']:.0f} cents).")
+            f"{sz['interpolation_samples']} interpolation samples), refinement steps T = {cfg['steps']}{checked}, "
+            f"vocoder {_vocoder_label(r)}, seed {cfg['seed']}. ↓ lower is better, ↑ higher is better; pitch accuracy "
+            f"by the pitch classifier (clf) or by pYIN on the audio (within {r['pyin']['tolerance_cents']:.0f} cents).")
 
 
 def replace_block(text: str, name: str, block: str) -> str:

@@ -3,6 +3,7 @@ from .discriminator import Discriminator
 from .encoder import Encoder
 from .features import FeatureExtractor
 from .generator import Generator, tuned_layer_shapes
-from .hypernet import HyperNetwork, refine
+from .hypernet import HyperNetwork, checked_refine, kept_steps, refine, take_steps
 
-__all__ = ["Discriminator", "Encoder", "FeatureExtractor", "Generator", "HyperNetwork", "refine", "tuned_layer_shapes"]
+__all__ = ["Discriminator", "Encoder", "FeatureExtractor", "Generator", "HyperNetwork", "checked_refine", "kept_steps",
+           "refine", "take_steps", "tuned_layer_shapes"]

@@ -156,7 +156,8 @@ def edit(model: "Pipeline", sound, faders: Mapping[int, float], pitch: int | Non
     h' = h + sum_k g_k std_k V_k, with h = f(x) (or E's h for "encoder", whose z is kept; "optimize"'s fitted h,
     whose z and offsets are kept). For the
     hyper methods the hypernetwork refines G towards the *edited* h' (it is both G's input and H's
-    target). All-zero faders give exactly ``model.synthesize(sound, pitch, method, steps)``.
+    target), without the check of each step against the input (``Pipeline.check_refinement``), which holds only
+    for the sound's own code. All-zero faders give exactly ``model.synthesize(sound, pitch, method, steps)``.
 
     Args:
         faders: {fader index: value in standard deviations}, e.g. {0: 1.5, 3: -2.0}.
@@ -180,9 +181,11 @@ def edit(model: "Pipeline", sound, faders: Mapping[int, float], pitch: int | Non
         with timed(timings, "pitch_estimate"):
             pitch = own = model.estimate_pitch(note)
     code = model.encode(note, method, timings, own)
-    h = code.h
+    h, reference = code.h, None
     if np.any(offset != 0):
         h = h + torch.from_numpy(offset).to(h.device)[None]
-    result = model.render_code(method, h, code.z, pitch, steps, timings, deltas=code.deltas)
+    else:  # the sound's own code: its refinement is checked against it, as in ``synthesize``
+        reference = model.refinement_reference(method, note, own, timings)
+    result = model.render_code(method, h, code.z, pitch, steps, timings, deltas=code.deltas, reference=reference)
     timings["total"] = sum(timings.values())
     return result
