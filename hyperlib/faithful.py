@@ -82,7 +82,7 @@ class Faithful:
             shifted = np.stack([phase_vocoder(x, int(b) - int(a), self.cfg) for x, a, b in zip(notes, src, tgt)])
         shifted = torch.from_numpy(shifted).to(device)
         with timed(timings, "f"):
-            x = self.logmel(torch.from_numpy(np.ascontiguousarray(notes[:1] if same_note else notes)).to(device))
+            x = self.logmel(torch.tensor(notes[:1] if same_note else notes, device=device))  # a copy: notes may be read-only
             h = self.f(x)
             if same_note:
                 x, h = x.expand(len(notes), -1, -1, -1), h.expand(len(notes), -1)

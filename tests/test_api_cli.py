@@ -125,7 +125,7 @@ def test_hyper_refines_from_the_gan_output(model, monkeypatch):
 def test_hyper_checks_each_step_against_the_input(model, monkeypatch, sound):
     """With ``check_refinement`` the hyper methods render checked_refine's note, the step chosen at the input's own
     pitch (pYIN); without it, every step (``refine``), bit for bit."""
-    note = model.load(sound)
+    note = model.prepare(sound)
     x, own, p = model.mel(note), torch.tensor([model.estimate_pitch(note)]), torch.tensor([67])
     nets = model.nets
     with torch.no_grad():

@@ -44,6 +44,7 @@ def test_short_benchmark_of_the_served_app(capsys):
     print(printed)
 
 
+@pytest.mark.slow  # serves the app in a process
 def test_short_soak_answers_every_request_and_reports_rss(tmp_path, capsys):
     """One round of the soak's mixed requests: the good ones answered with audio, the hostile ones and those over
     the budgets with a message, none lost, and the server's RSS reported after each."""

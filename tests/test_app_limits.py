@@ -212,6 +212,7 @@ def test_the_timer_deletes_old_outputs_without_a_request():
     assert not old.exists() and fresh.exists()
 
 
+@pytest.mark.slow  # serves the app in a process
 def test_after_sigterm_no_file_of_the_app_remains(tmp_path):
     """The served app is stopped with SIGTERM (as a container is); its uploads and outputs, stored once, go."""
     from gradio_client import Client, handle_file
