@@ -330,8 +330,9 @@ class Pipeline:
                     for a, m, p in zip(audios, mels, pitches)]
         code = self.encode(note, method, timings)
         reference = self.refinement_reference(method, note, None, timings)
-        with timed(timings, "G+H"):  # the input's check, once for every pitch
-            reference = with_kept_steps(self.nets, method, code.h, steps, reference)
+        if reference is not None:
+            with timed(timings, "G+H"):  # the input's check, once for every pitch
+                reference = with_kept_steps(self.nets, method, code.h, steps, reference)
         results = []
         for i, p in enumerate(pitches):
             own: dict = {}

@@ -63,14 +63,15 @@ def real_recordings(ev: Evaluator) -> dict:
         if ev.audio_methods:
             audios["faithful"] = list(ev.model.faithful(audio, p0, targets))
         outs.update({m: ev.logmel(a) for m, a in audios.items()})
-        oracle = ev.logmel([vocode(ev.model.vocoder, x[0, 0].numpy(), p0, ev.acfg.peak_dbfs)])
+        oracle_audio = vocode(ev.model.vocoder, x[0, 0].numpy(), p0, ev.acfg.peak_dbfs)
+        oracle = ev.logmel([oracle_audio])
         timbre["oracle"][name] = float(((ev.clf.score(oracle)[0][0] - x_feat) ** 2).mean())
         if not pitched:
             flatness["oracle"][name] = float(M.spectral_flatness(oracle, ev.acfg)[0] / M.spectral_flatness(x, ev.acfg)[0])
             input_flatness = M.audio_flatness(audio)
             vocoded = {m: ev.jobs.map(job_vocode, [(outs[m][j, 0].numpy(), t) for j, t in enumerate(targets)],
                                       f"real recordings: vocode ({m})") for m in MODEL_METHODS}
-            vocoded["oracle"] = [vocode(ev.model.vocoder, x[0, 0].numpy(), p0, ev.acfg.peak_dbfs)]
+            vocoded["oracle"] = [oracle_audio]
             for m, ys in {**vocoded, **audios}.items():
                 flatness_fine[m][name] = float(np.mean([M.audio_flatness(a) for a in ys]) / input_flatness)
         i0 = targets.index(p0)
