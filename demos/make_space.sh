@@ -2,7 +2,7 @@
 # Assemble a Hugging Face Space folder from this repository: ./demos/make_space.sh OUT_DIR
 #
 # OUT_DIR gets the Space's files at its root: app.py (which starts the app), README.md (the Space card),
-# requirements.txt, the app's package demos/, the hyperlib package, checkpoints/ (safetensors, JSON and the model
+# requirements.txt, packages.txt (Debian packages: the `rubberband` command of the faithful method's far shifts), the app's package demos/, the hyperlib package, checkpoints/ (safetensors, JSON and the model
 # card only) and examples/. Push it with
 #   hf upload USER/SPACE_NAME OUT_DIR . --repo-type space
 # (or git with Git LFS / Xet for the .safetensors, .ogg and .aif files).
@@ -19,7 +19,7 @@ if [[ -e "$out" && -n "$(ls -A "$out" 2>/dev/null)" ]]; then
 fi
 mkdir -p "$out/demos" "$out/checkpoints" "$out/examples"
 
-cp "$repo/demos/README.md" "$repo/demos/requirements.txt" "$out/"
+cp "$repo/demos/README.md" "$repo/demos/requirements.txt" "$repo/demos/packages.txt" "$out/"
 cat > "$out/app.py" <<'EOF'
 """The Space's entry point: the hyperlib app, the package demos/ beside this file."""
 from demos.app import main

@@ -81,6 +81,8 @@ class ModelConfig:
     gen_channels: generator channels at resolutions 4, 8, 16, 32, 64, 128.
     num_pitches: MIDI 21-108 (88 classes). hyper_layers: how many of G's last modulated
     convolutions H refines. hyper_rank: rank of each predicted offset Delta_l.
+    noise_inputs: G adds per-pixel noise after each modulated convolution, scaled by a learned per-layer strength
+    (StyleGAN2 sec. 2; zero-initialized, so a G trained without them loads and renders as before).
     """
 
     h_dim: int = 128
@@ -98,6 +100,7 @@ class ModelConfig:
     hyper_hidden: int = 512
     hyper_layers: int = 6
     hyper_rank: int = 4
+    noise_inputs: bool = False
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -130,6 +133,8 @@ class ModelConfig:
         _whole("model", "hyper_layers", cfg.hyper_layers, 1, 2 * len(cfg.gen_channels) - 1)
         _whole("model", "min_pitch", cfg.min_pitch, 0, 127)
         _whole("model", "num_pitches", cfg.num_pitches, 1, 128 - cfg.min_pitch)
+        if not isinstance(cfg.noise_inputs, bool):
+            raise ValueError(f"model.noise_inputs = {cfg.noise_inputs!r} is not accepted: true or false.")
         return cfg
 
 

@@ -1,6 +1,8 @@
 """The "faithful" method: the input's own audio, pitch-shifted with its duration kept, then corrected by the model.
 
-A phase-vocoder pitch shift (``pitch_shift.phase_vocoder``) keeps the input's noise, attack and fine structure;
+A pitch shift with the duration kept (``pitch_shift``) keeps the input's noise, attack and fine structure: the
+phase vocoder up to an octave, Rubber Band with its formants kept beyond (``FAR_SHIFT``; where the ``rubberband``
+command is missing, the phase vocoder with a warning);
 ``models.correction.SpectralCorrection``, conditioned on the input's pitch-invariant timbre h = f(x) and on the
 source and target MIDI pitches, predicts how the note's colour and loudness curve change between the two
 pitches, as a log-gain per mel band and frame applied to the shifted note's STFT. Only pitch changes are
@@ -11,6 +13,7 @@ are hash-checked like every other weights file.
 from __future__ import annotations
 
 import json
+import warnings
 from dataclasses import fields
 from pathlib import Path
 
@@ -22,10 +25,27 @@ from .audio import peak_normalize
 from .config import AudioConfig
 from .mel import LogMel
 from .models.correction import CorrectionConfig, SpectralCorrection, apply_mel_gain, mel_to_bins
-from .pitch_shift import phase_vocoder
+from .pitch_shift import pitch_shift, rubberband_available
 from .render import timed
 
 CORRECTION_FILE = "correction.safetensors"
+FAR_SHIFT = 12
+"""Shifts of more than this many semitones go through Rubber Band with its formants kept: on the held-out font's
+pairs over an octave, Rubber Band then the correction came out at log-mel L1 0.185 against 0.287 for the phase
+vocoder then the correction (docs/experiments.md); within an octave the phase vocoder is closer."""
+
+
+def shifter_for(semitones: int) -> str:
+    """The pitch shifter of a shift of ``semitones``: "rubberband" beyond ``FAR_SHIFT`` where the ``rubberband``
+    command is installed (else "phase-vocoder" with a ``UserWarning`` naming the package), "phase-vocoder" within."""
+    if abs(semitones) <= FAR_SHIFT:
+        return "phase-vocoder"
+    if rubberband_available():
+        return "rubberband"
+    warnings.warn(f"A shift of {semitones} semitones sounds closer to the true note through Rubber Band, whose "
+                  "`rubberband` command is missing (`apt-get install rubberband-cli`); using the phase vocoder.",
+                  stacklevel=3)
+    return "phase-vocoder"
 
 
 def load_correction(model_dir: str | Path, h_dim: int, audio_cfg: AudioConfig,
@@ -79,7 +99,8 @@ class Faithful:
         device = next(self.correction.parameters()).device
         src_t, tgt_t = (torch.as_tensor(np.asarray(p, dtype=np.int64), device=device) for p in (src, tgt))
         with timed(timings, "pitch_shift"):
-            shifted = np.stack([phase_vocoder(x, int(b) - int(a), self.cfg) for x, a, b in zip(notes, src, tgt)])
+            shifted = np.stack([pitch_shift(x, int(b) - int(a), self.cfg, shifter_for(int(b) - int(a)))
+                                for x, a, b in zip(notes, src, tgt)])
         shifted = torch.from_numpy(shifted).to(device)
         with timed(timings, "f"):
             x = self.logmel(torch.tensor(notes[:1] if same_note else notes, device=device))  # a copy: notes may be read-only

@@ -451,8 +451,8 @@ def test_make_space_assembles_a_runnable_folder(tmp_path):
                          text=True, timeout=120)
     assert run.returncode == 0, run.stderr
     for name in ("app.py", "demos/__init__.py", "demos/app.py", "demos/keyboard_tab.py", "demos/keyboard.js",
-                 "demos/keyboard.css", "README.md", "requirements.txt", "hyperlib/__init__.py", "hyperlib/pipeline.py",
-                 "checkpoints/config.json", "examples/piano_c4.aif", "examples/ATTRIBUTION.md"):
+                 "demos/keyboard.css", "README.md", "requirements.txt", "packages.txt", "hyperlib/__init__.py",
+                 "hyperlib/pipeline.py", "checkpoints/config.json", "examples/piano_c4.aif", "examples/ATTRIBUTION.md"):
         assert (space / name).is_file(), name
     assert not list(space.rglob("make_space.sh")) and not (space / "checkpoints" / "_train").exists()
     assert not list(space.rglob("__pycache__"))

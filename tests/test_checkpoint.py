@@ -179,6 +179,7 @@ def test_ddsp_weights_are_checked(tmp_path):
     ("model", "w_dim", True, "model.w_dim = True"),
     ("model", "gen_channels", [8, 8], "model.gen_channels"),
     ("model", "num_pitches", 200, "model.num_pitches = 200"),
+    ("model", "noise_inputs", "yes", "model.noise_inputs = 'yes'"),
     ("audio", "sample_rate", 0, "audio.sample_rate = 0"),
     ("audio", "f_max", float("nan"), "audio.f_max = nan"),
     ("audio", "n_mels", 64, "audio.n_mels = 64"),

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from hyperlib.config import AudioConfig
+from hyperlib.faithful import FAR_SHIFT
 from hyperlib.evaluation.metrics import f0_hz
 from hyperlib.mel import LogMel
 from hyperlib.models.correction import CorrectionConfig, SpectralCorrection, apply_mel_gain, mel_to_bins
@@ -48,6 +49,18 @@ def test_missing_rubberband_names_the_package(monkeypatch):
     monkeypatch.setattr(ps.shutil, "which", lambda name: None)
     with pytest.raises(RuntimeError, match="rubberband-cli"):
         ps.rubberband(tone(60), 3, CFG)
+
+
+def test_far_shifts_go_through_rubber_band_and_fall_back_with_a_warning(monkeypatch):
+    import hyperlib.faithful as faithful
+    import hyperlib.pitch_shift as ps
+
+    assert faithful.shifter_for(0) == faithful.shifter_for(-faithful.FAR_SHIFT) == "phase-vocoder"
+    if rubberband_available():
+        assert faithful.shifter_for(faithful.FAR_SHIFT + 1) == faithful.shifter_for(-24) == "rubberband"
+    monkeypatch.setattr(ps.shutil, "which", lambda name: None)
+    with pytest.warns(UserWarning, match="rubberband-cli"):
+        assert faithful.shifter_for(faithful.FAR_SHIFT + 1) == "phase-vocoder"
 
 
 def test_zero_gain_gives_the_input_back():
@@ -127,6 +140,8 @@ def test_faithful_changes_the_pitch_of_the_users_sound(model):
         assert abs(librosa.hz_to_midi(f0_hz(r.audio, r.sample_rate)) - pitch) < 0.5
         assert r.timings_ms["correction"] > 0 and r.timings_ms["pitch_shift"] > 0
     assert model.reconstruct(str(PIANO), "faithful").pitch == own
+    far = model.synthesize(str(PIANO), own + FAR_SHIFT + 2, "faithful")  # Rubber Band's shift, corrected
+    assert abs(librosa.hz_to_midi(f0_hz(far.audio, far.sample_rate)) - (own + FAR_SHIFT + 2)) < 0.5
     keys = model.synthesize_pitches(str(HANDSAW), [48, 60, 72], "faithful")
     assert [r.pitch for r in keys] == [48, 60, 72]
     assert all(np.isfinite(r.audio).all() and np.abs(r.audio).max() > 0.5 for r in keys)

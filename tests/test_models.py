@@ -96,6 +96,34 @@ def test_generator_uses_the_pitch_template(small_cfg, batch):
     assert not torch.allclose(before, G(batch["h"], None, batch["p"]))
 
 
+def test_generator_noise_inputs_start_silent_and_are_fixed_in_eval(small_cfg, batch):
+    """StyleGAN2's noise inputs: zero strengths render as G without them, from the same weights; with a strength,
+    training mode draws fresh noise and eval mode the fixed draw kept in the weights."""
+    from dataclasses import replace
+
+    from hyperlib.training.stage import load_matching
+
+    torch.manual_seed(0)
+    G = Generator(small_cfg).eval()
+    G_noise = Generator(replace(small_cfg, noise_inputs=True)).eval()
+    new = load_matching(G_noise, G.state_dict())
+    assert sorted(new) == sorted([f"convs.{i}.noise_strength" for i in range(len(G.convs))]
+                                 + [f"noise_const{i}" for i in range(len(G.convs))])
+    plain = G(batch["h"], None, batch["p"])
+    assert torch.equal(plain, G_noise(batch["h"], None, batch["p"]))
+    for conv in G_noise.convs:
+        conv.noise_strength.data.fill_(0.3)
+    fixed = G_noise(batch["h"], None, batch["p"])
+    assert not torch.allclose(fixed, plain)
+    assert torch.equal(fixed, G_noise(batch["h"], None, batch["p"]))  # eval: the same draw every call
+    G_noise.train()
+    assert not torch.allclose(G_noise(batch["h"], None, batch["p"]), G_noise(batch["h"], None, batch["p"]))
+    G_noise.eval()
+    reloaded = Generator(replace(small_cfg, noise_inputs=True)).eval()
+    reloaded.load_state_dict(G_noise.state_dict())  # the strengths and the fixed draw travel with the weights
+    assert torch.equal(reloaded(batch["h"], None, batch["p"]), fixed)
+
+
 def test_generator_z_none_is_z_zero(nets, batch):
     G = nets["G"]
     assert torch.equal(G(batch["h"], None, batch["p"]), G(batch["h"], torch.zeros_like(batch["z"]), batch["p"]))

@@ -39,15 +39,16 @@ class MappingNetwork(nn.Module):
 class ModulatedConv2d(nn.Module):
     """Modulated convolution with weight demodulation (StyleGAN2 sec. 2.2).
 
-    forward(x, w, delta=None): x (B, C_in, H, W), w (B, w_dim), delta (B, C_out, C_in) or None ->
-    (B, C_out, H', W') (H' = 2H with ``upsample``). With a delta the effective weight is
-    theta_hat = theta * (1 + delta), one per sample, applied as one grouped convolution over the batch
+    forward(x, w, delta=None, noise=None): x (B, C_in, H, W), w (B, w_dim), delta (B, C_out, C_in) or None,
+    noise (B or 1, 1, H', W') or None -> (B, C_out, H', W') (H' = 2H with ``upsample``). With a delta the effective
+    weight is theta_hat = theta * (1 + delta), one per sample, applied as one grouped convolution over the batch
     (for one note a plain convolution: refinement then costs what G costs). With delta = 0 the output is
-    G's to float rounding.
+    G's to float rounding. With ``noise_input`` the layer adds ``noise`` scaled by its learned ``noise_strength``
+    (zero-initialized) before the bias (StyleGAN2's noise inputs).
     """
 
     def __init__(self, c_in: int, c_out: int, w_dim: int, kernel: int = 3, demodulate: bool = True,
-                 upsample: bool = False, activate: bool = True):
+                 upsample: bool = False, activate: bool = True, noise_input: bool = False):
         super().__init__()
         self.weight = nn.Parameter(torch.randn(c_out, c_in, kernel, kernel))
         self.bias = nn.Parameter(torch.zeros(c_out))
@@ -55,13 +56,15 @@ class ModulatedConv2d(nn.Module):
         nn.init.ones_(self.affine.bias)
         self.gain = 1 / math.sqrt(c_in * kernel * kernel)
         self.demodulate, self.upsample, self.activate, self.padding = demodulate, upsample, activate, kernel // 2
+        self.noise_strength = nn.Parameter(torch.zeros([])) if noise_input else None
 
     @property
     def shape(self) -> tuple[int, int]:
         """(C_out, C_in): the shape of this layer's offset Delta."""
         return tuple(self.weight.shape[:2])
 
-    def forward(self, x: torch.Tensor, w: torch.Tensor, delta: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, w: torch.Tensor, delta: torch.Tensor | None = None,
+                noise: torch.Tensor | None = None) -> torch.Tensor:
         b, c_in = x.shape[:2]
         style = self.affine(w)  # (B, C_in)
         if self.upsample:
@@ -78,6 +81,8 @@ class ModulatedConv2d(nn.Module):
         if self.demodulate:
             sq = (theta_hat.square().sum(dim=(3, 4)) * style[:, None, :].square()).sum(dim=2)  # (B, C_out)
             y = y * torch.rsqrt(sq + 1e-8)[:, :, None, None]
+        if self.noise_strength is not None and noise is not None:
+            y = y + noise * self.noise_strength
         y = y + self.bias[None, :, None, None]
         return F.leaky_relu(y, 0.2) * math.sqrt(2) if self.activate else y
 
@@ -98,7 +103,10 @@ class Generator(nn.Module):
     through modulated 1x1 ``to_mel`` layers (StyleGAN2 "skip" architecture). z is 0 at inference.
     Each resolution also adds the pitch's harmonic comb (``harmonic_template``, pooled to that
     resolution along frequency, constant over time) through a zero-initialized 1x1 convolution after
-    its upsampling convolution; ``audio`` gives the mel grid of that comb.
+    its upsampling convolution; ``audio`` gives the mel grid of that comb. With ``cfg.noise_inputs`` every 3x3
+    convolution adds per-pixel noise with a learned strength (StyleGAN2 sec. 2), so that G can draw the random
+    fine structure of a noisy sound: fresh Gaussian noise in training mode, and in eval mode a fixed draw kept
+    in the weights (``noise_const<i>``, StyleGAN2-ADA's "const" noise), so that inference stays deterministic.
 
     forward(h, z, pitch, deltas=None) = synthesis(mapping(h, z, pitch), pitch, deltas): h (B, h_dim), z (B, z_dim)
     or None (zeros), pitch (B,) MIDI 21-108, deltas: list of (B, C_out, C_in) offsets for the tuned layers
@@ -118,13 +126,19 @@ class Generator(nn.Module):
             nn.init.zeros_(conv.weight)
             nn.init.zeros_(conv.bias)
         self.const = nn.Parameter(torch.randn(ch[0], 4, 4))
-        self.convs = nn.ModuleList([ModulatedConv2d(ch[0], ch[0], cfg.w_dim)])
+        noise = cfg.noise_inputs
+        self.convs = nn.ModuleList([ModulatedConv2d(ch[0], ch[0], cfg.w_dim, noise_input=noise)])
         self.to_mels = nn.ModuleList([ModulatedConv2d(ch[0], 1, cfg.w_dim, 1, demodulate=False, activate=False)])
         for c_prev, c in zip(ch[:-1], ch[1:]):
-            self.convs.append(ModulatedConv2d(c_prev, c, cfg.w_dim, upsample=True))
-            self.convs.append(ModulatedConv2d(c, c, cfg.w_dim))
+            self.convs.append(ModulatedConv2d(c_prev, c, cfg.w_dim, upsample=True, noise_input=noise))
+            self.convs.append(ModulatedConv2d(c, c, cfg.w_dim, noise_input=noise))
             self.to_mels.append(ModulatedConv2d(c, 1, cfg.w_dim, 1, demodulate=False, activate=False))
         self.num_tuned = cfg.hyper_layers
+        self.resolutions = [4] + [4 * 2 ** (1 + i // 2) for i in range(len(self.convs) - 1)]
+        if noise:
+            draw = torch.Generator().manual_seed(0)
+            for i, res in enumerate(self.resolutions):
+                self.register_buffer(f"noise_const{i}", torch.randn(1, 1, res, res, generator=draw))
 
     @property
     def tuned_shapes(self) -> list[tuple[int, int]]:
@@ -137,19 +151,29 @@ class Generator(nn.Module):
             z = h.new_zeros(h.shape[0], self.cfg.z_dim)
         return self.synthesis(self.mapping(h, z, pitch), pitch, deltas)
 
+    def noise(self, i: int, batch: int) -> torch.Tensor | None:
+        """The noise input of ``convs[i]``: (B, 1, R, R) fresh Gaussian noise in training mode, the fixed
+        (1, 1, R, R) ``noise_const<i>`` in eval mode; None without ``cfg.noise_inputs``."""
+        if not self.cfg.noise_inputs:
+            return None
+        const = getattr(self, f"noise_const{i}")
+        return torch.randn(batch, *const.shape[1:], device=const.device, dtype=const.dtype) if self.training else const
+
     def synthesis(self, w: torch.Tensor, pitch: torch.Tensor, deltas: list[torch.Tensor] | None = None) -> torch.Tensor:
         """The synthesis network: w (B, w_dim), pitch (B,) MIDI (its harmonic comb), optional offsets ``deltas``
         (one (B, C_out, C_in) per tuned layer) -> normalized log-mel (B, 1, 128, 128)."""
+        b = w.shape[0]
         per_conv = [None] * len(self.convs)
         if deltas is not None:
             per_conv[-self.num_tuned:] = deltas
-        x = self.const[None].expand(w.shape[0], -1, -1, -1)
-        x = self.convs[0](x, w, per_conv[0])
+        x = self.const[None].expand(b, -1, -1, -1)
+        x = self.convs[0](x, w, per_conv[0], self.noise(0, b))
         img = self.to_mels[0](x, w)
         comb = self.harmonics[pitch_index(pitch, self.cfg.min_pitch, self.cfg.num_pitches)][:, None, :, None]
         for i, to_mel in enumerate(self.to_mels[1:]):
-            x = self.convs[1 + 2 * i](x, w, per_conv[1 + 2 * i])
+            up, same = 1 + 2 * i, 2 + 2 * i
+            x = self.convs[up](x, w, per_conv[up], self.noise(up, b))
             x = x + self.harmonic_in[i](F.adaptive_avg_pool2d(comb, (x.shape[2], 1)))
-            x = self.convs[2 + 2 * i](x, w, per_conv[2 + 2 * i])
+            x = self.convs[same](x, w, per_conv[same], self.noise(same, b))
             img = F.interpolate(img, scale_factor=2, mode="bilinear", align_corners=False) + to_mel(x, w)
         return img

@@ -25,6 +25,15 @@ from .data import NoteBank
 from .distributed import Processes
 
 
+def load_matching(module: torch.nn.Module, weights: dict[str, torch.Tensor]) -> list[str]:
+    """Load the tensors of ``weights`` whose name and shape ``module`` shares; return the names ``module`` has and
+    ``weights`` did not give (they keep their initialization: new parameters, or a head whose shape changed)."""
+    own = module.state_dict()
+    missing, _ = module.load_state_dict({k: v for k, v in weights.items() if k in own and own[k].shape == v.shape},
+                                        strict=False)
+    return missing
+
+
 class Stage:
     """Shared machinery of a stage: data, devices, optimizers, resumable state, logging.
 
@@ -84,10 +93,7 @@ class Stage:
         module = init or ckpt.build(name, self.cfg, self.audio)
         warm = self.model_dir / f"{warm_file or name}.safetensors"
         if init is None and self.tc.warm_start and warm.is_file():
-            own = module.state_dict()
-            weights = {k: v for k, v in ckpt.read_weights(self.model_dir, warm_file or name).items()
-                       if k in own and own[k].shape == v.shape}
-            missing, _ = module.load_state_dict(weights, strict=False)
+            missing = load_matching(module, ckpt.read_weights(self.model_dir, warm_file or name))
             if self.procs.main:
                 tqdm.write(f"{self.name}: {name} warm-started from {warm.name}; new parameters: {missing or 'none'}")
         module = self._layout(module.to(self.device).train().requires_grad_(True))
@@ -228,12 +234,14 @@ class Stage:
 
 def generator_param_groups(G: torch.nn.Module, lr: float, tc: TrainConfig) -> list[dict]:
     """Adam groups for G, after StyleGAN2's learning-rate equalization: the modulated convolutions' weights
-    and the constant input are stored at unit scale (runtime gain) and take ``lr``; the mapping network
+    and the constant input are stored at unit scale (runtime gain) and take ``lr``, as do the noise strengths
+    (StyleGAN2 trains them at the base rate); the mapping network
     takes ``lr * tc.mapping_lr_mult`` (StyleGAN2: 0.01); the other layers (style affines, to_mel biases,
     harmonic inputs), at PyTorch's default init scale, take ``lr * tc.style_lr_mult``."""
     groups = {"unit": [], "mapping": [], "other": []}
     for name, p in G.named_parameters():
-        unit = name == "const" or (name.endswith(".weight") and name.startswith(("convs.", "to_mels.")))
+        unit = (name == "const" or name.endswith(".noise_strength")
+                or (name.endswith(".weight") and name.startswith(("convs.", "to_mels."))))
         groups["unit" if unit else "mapping" if name.startswith("mapping.") else "other"].append(p)
     mult = {"unit": 1.0, "mapping": tc.mapping_lr_mult, "other": tc.style_lr_mult}
     return [{"params": ps, "lr": lr * mult[k]} for k, ps in groups.items() if ps]

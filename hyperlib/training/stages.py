@@ -22,7 +22,7 @@ from .augment import NUM_DRAWS, augment_inputs
 from .distributed import processes
 from .ema import EMA
 from .losses import adversarial_loss, discriminator_step, l_pre
-from .stage import Stage
+from .stage import Stage, load_matching
 
 STAGE_DEFAULTS = {
     "features": TrainConfig(steps=3000, batch_size=32, lr=1e-3, betas=(0.9, 0.99)),
@@ -137,7 +137,7 @@ def train_generator(s: Stage) -> dict:
     if ema:
         G_ema = EMA(G, s.tc.ema_half_life, rampup=None if resume_raw else 0.05)  # a continued run keeps its average
         if resume_raw:
-            G_ema.module.load_state_dict(ckpt.read_weights(s.model_dir, "G"))
+            load_matching(G_ema.module, ckpt.read_weights(s.model_dir, "G"))  # new noise inputs keep G's (zero)
         s.modules["G_ema"] = G_ema.module  # saved and restored with the training state
 
     def step(n: int) -> dict:
