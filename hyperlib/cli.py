@@ -20,6 +20,7 @@ from .config import CHECK_REFINEMENT, REFINE_STEPS, TrainConfig
 from .corpus import SOUNDFONTS, TRAIN_FONTS, TRAIN_VELOCITIES, WIDE_FONTS
 from .deprecation import REMOVED_IN
 from .hub import DEFAULT_REPO_ID, DEFAULT_REVISION, HubError, download, push
+from .pitch_shift import SHIFTERS
 from .sound_design.cli import COMMANDS as SOUND_DESIGN_COMMANDS, render_args
 from .vocoders import DEFAULT_VOCODER, VOCODERS
 
@@ -207,6 +208,9 @@ def _correction_pairs_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--validation", action="store_true",
                    help="held-out pairs: pitched presets at velocity 100, sources off the evaluation's MIDI 36-96 "
                         "step 12")
+    p.add_argument("--shifter", choices=("faithful", *SHIFTERS), default="faithful",
+                   help="pitch shifter of the sources (default: the faithful method's own, the phase vocoder up to "
+                        "an octave and Rubber Band beyond)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("-o", "--output", required=True, help=".npz file to write")
 
@@ -217,7 +221,7 @@ def _run_correction_pairs(args) -> None:
     evaluation_inputs = tuple(range(36, 97, 12))
     kw = dict(exclude_src=evaluation_inputs, velocities=(100,), pitched_only=True) if args.validation else {}
     fonts = args.fonts or (["TimGM6mb"] if args.validation else TRAIN_FONTS)
-    pairs = build_pairs(fonts, args.model, args.pairs, seed=args.seed, **kw)
+    pairs = build_pairs(fonts, args.model, args.pairs, seed=args.seed, shifter=args.shifter, **kw)
     pairs.save(args.output)
     print(f"{len(pairs)} pairs written to {args.output}")
 

@@ -3,8 +3,9 @@ preset, and the preset's true note there, rendered from General MIDI soundfonts.
 
 Each pair draws a font, a preset, a velocity and a source pitch, then a shift-size group in turn (0, 1-3, 4-6,
 7-12, over 12 semitones, as the evaluation's synthesis pairs) and a target pitch in it within MIDI 21-108. Both
-notes go through the front end; the source is shifted with the chosen pitch shifter (``hyperlib.pitch_shift``)
-and its timbre h = f(x) is computed with the model's f. Near-silent renders are drawn again.
+notes go through the front end; the source is shifted with the chosen pitch shifter (``hyperlib.pitch_shift``; by
+default the faithful method's own choice for the shift, ``faithful.shifter_for``) and its timbre h = f(x) is
+computed with the model's f. Near-silent renders are drawn again.
 """
 from __future__ import annotations
 
@@ -19,11 +20,14 @@ from ..audio import AudioError, prepare_note
 from ..checkpoint import configs, file_sha256, load_network
 from ..config import MAX_PITCH, MIN_PITCH
 from ..corpus import UNPITCHED_PROGRAMS, FontRenderer
+from ..faithful import shifter_for
 from ..mel import LogMel
 from ..pitch_shift import pitch_shift
 
 SHIFT_GROUPS = ((0, 0), (1, 3), (4, 6), (7, 12), (13, 48))
 """|semitones| ranges drawn in turn; the last reaches four octaves (the evaluation's inputs lie at MIDI 36-96)."""
+AS_FAITHFUL = "faithful"
+"""The shifter value that shifts each pair as the faithful method would (``faithful.shifter_for``)."""
 
 
 @dataclass
@@ -73,12 +77,12 @@ def draw_target(src: int, group: tuple[int, int], rng: np.random.Generator) -> i
 
 
 @torch.no_grad()
-def build_pairs(fonts: list[str], model_dir: str | Path, pairs: int, seed: int = 0, shifter: str = "phase-vocoder",
+def build_pairs(fonts: list[str], model_dir: str | Path, pairs: int, seed: int = 0, shifter: str = AS_FAITHFUL,
                 src_pitches: tuple[int, int] = (24, 100), exclude_src: tuple[int, ...] = (),
                 velocities: tuple[int, ...] = (64, 100, 127), pitched_only: bool = False) -> CorrectionPairs:
     """Render ``pairs`` pairs from the melodic presets of ``fonts`` (see the module docstring).
 
-    src_pitches: inclusive MIDI range of the source notes; exclude_src: source pitches never drawn (a validation set
+    shifter: one of ``pitch_shift.SHIFTERS``, or ``AS_FAITHFUL``. src_pitches: inclusive MIDI range of the source notes; exclude_src: source pitches never drawn (a validation set
     kept apart from the evaluation's inputs). pitched_only: leave GM programs 120-127 out.
     Raises FileNotFoundError for a font that is not installed or a model folder without f.
     """
@@ -106,7 +110,8 @@ def build_pairs(fonts: list[str], model_dir: str | Path, pairs: int, seed: int =
         except AudioError:
             continue
         k += 1
-        out["shifted"].append(pitch_shift(x, p1 - p0, audio_cfg, shifter))
+        out["shifted"].append(pitch_shift(x, p1 - p0, audio_cfg, shifter_for(p1 - p0) if shifter == AS_FAITHFUL
+                                          else shifter))
         out["target"].append(y)
         out["mel"].append(logmel(torch.from_numpy(x)[None])[0])
         out["src"].append(p0), out["tgt"].append(p1), out["font"].append(font), out["program"].append(program)
