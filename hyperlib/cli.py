@@ -274,6 +274,24 @@ def _run_train_eval(args) -> None:
         print(train_f_noadv(args.corpus, args.model, args.noadv_steps, tiny=args.tiny))
 
 
+def _check_generator_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", nargs="+", default=["checkpoints"],
+                   help="model folders whose f and G are scored on the same notes (default: checkpoints)")
+    p.add_argument("--corpus", default="data/timgm6mb", help="held-out corpus (default: data/timgm6mb)")
+    p.add_argument("--notes", type=int, default=512, help="pitched input notes (default: 512)")
+    p.add_argument("--max-shift", type=int, default=12, help="largest synthesis shift in semitones (default: 12)")
+    p.add_argument("--seed", type=int, default=0)
+
+
+def _run_check_generator(args) -> None:
+    from .training.heldout import generator_heldout
+
+    print("| model | reconstruction L1 | synthesis L1 | notes | pairs |\n|---|---:|---:|---:|---:|")
+    for model in args.model:
+        r = generator_heldout(model, args.corpus, args.notes, args.max_shift, args.seed)
+        print(f"| {model} | {r['reconstruction']:.4f} | {r['synthesis']:.4f} | {r['notes']} | {r['pairs']} |")
+
+
 def _evaluate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--split", choices=["validation", "train"], default="validation")
     p.add_argument("--out", required=True, help="output folder (results.md, results.json, PNGs)")
@@ -407,6 +425,8 @@ COMMANDS: dict[str, Command] = {
                                 _train_correction_args, _run_train_correction),
     "train-eval": Command("train the evaluation classifiers (and f without the pitch adversary)", _train_eval_args,
                           _run_train_eval),
+    "check-generator": Command("held-out log-mel L1 of G alone, G(f(x), 0, p), for model folders side by side",
+                               _check_generator_args, _run_check_generator),
     "evaluate": Command("score every method side by side (paper sec. 4)", _evaluate_args, _run_evaluate),
     "report": Command("write results.md, the README's table and the model card's metrics from one results.json",
                       _report_args, _run_report),

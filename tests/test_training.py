@@ -656,3 +656,23 @@ def test_adversarial_stage_adds_the_gradient_difference_by_default(trained):
     assert all(r["grad_diff"] > 0 for r in read_log(model_dir, "hypernet-adv"))
     assert after["hypernet-pre"]["config"]["training"]["hypernet-pre"]["options"]["gradient_weight"] == 0
     assert all("grad_diff" not in r for r in read_log(model_dir, "hypernet-pre"))
+
+
+def test_the_generator_check_scores_the_same_notes_and_tells_a_worse_G(tiny_corpus, tmp_path):
+    from hyperlib.training.heldout import generator_heldout
+
+    shipped = generator_heldout("checkpoints", tiny_corpus, notes=12, max_shift=12, seed=1)
+    assert shipped["notes"] == 12 and 0 < shipped["pairs"] <= 12
+    assert shipped == generator_heldout("checkpoints", tiny_corpus, notes=12, max_shift=12, seed=1)
+    worse = tmp_path / "model"
+    worse.mkdir()
+    for name in ("config.json", "f.safetensors"):
+        shutil.copy2(f"checkpoints/{name}", worse / name)
+    ckpt.write_hashes(worse)
+    G = ckpt.load_network("checkpoints", "G")
+    with torch.no_grad():
+        for conv in G.convs:
+            conv.weight.add_(0.5 * torch.randn_like(conv.weight))
+    ckpt.save_network(worse, "G", G)
+    scored = generator_heldout(worse, tiny_corpus, notes=12, max_shift=12, seed=1)
+    assert scored["reconstruction"] > shipped["reconstruction"] and scored["synthesis"] > shipped["synthesis"]
