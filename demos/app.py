@@ -71,8 +71,9 @@ The app renders your sound with three neural methods and one that keeps your own
 * **GANStrument Enc.**: an encoder *E* inverts the sound into *G*'s inputs (*h*, *z*) in one pass.
 * **HyperGANStrument**: starts from GANStrument's output, then a hypernetwork *H* compares its timbre with
   your sound's and adjusts *G*'s weights, once per refinement step, to bring the two closer.
-* **Faithful**: your own recording, moved to the new pitch by a phase-vocoder pitch shift, then its colour
-  corrected by a small network that reads *h* and the two pitches. It keeps the noise and attack of your sound;
+* **Faithful**: your own recording, moved to the new pitch by a pitch shift (a phase vocoder; beyond an octave,
+  Rubber Band with its formants kept), then its colour corrected by a small network that reads *h* and the two
+  pitches. It keeps the noise and attack of your sound;
   it changes pitch only, so it is not offered where timbres are mixed. The plain pitch shift, **Pitch shift
   (DSP)**, plays beside it for comparison.
 

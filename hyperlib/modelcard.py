@@ -193,8 +193,9 @@ def model_card(model_dir: str | Path, data: str, notes: str = "", results: dict 
         "the encoder E of the GANStrument Enc. baseline. Given one short sound, they rebuild it, play its timbre "
         "at any MIDI pitch 21-108 and mix timbres; the `ddsp` vocoder that turns their log-mels into audio ships "
         "inside the `hyperlib` package. The folder also holds the spectral correction of the faithful method, which "
-        "plays the input's own audio at another pitch: a phase-vocoder pitch shift whose colour a small network, "
-        "reading f's h and the two pitches, corrects (`docs/faithful.md` in the repository).", "",
+        "plays the input's own audio at another pitch: a pitch shift (a phase vocoder; over an octave, Rubber Band "
+        "with its formants kept) whose colour a small network, reading f's h and the two pitches, corrects "
+        "(`docs/faithful.md` in the repository).", "",
         "## How to use", "",
         "```bash", "pip install torch==2.13.0 .      # in a checkout of the hyperlib repository", "```", "",
         "```python", "from hyperlib import HyperGANStrument", "",

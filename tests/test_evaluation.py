@@ -107,6 +107,7 @@ def test_tiny_evaluation_produces_every_row(tiny_results):
         assert r["reconstruction"][m]["l1"] < 0.01 and r["reconstruction"][m]["fine"] < 0.05, m
     assert r["synthesis"]["phase-vocoder"]["l1"] > 0.02  # and elsewhere it is not the true note
     assert r["cost"]["ms_per_note"]["faithful"]["correction"] > 0
+    assert r["cost"]["ms_per_note"]["faithful-far"]["pitch_shift"] > 0  # timed at a shift Rubber Band makes
     for m in MODEL_METHODS:
         for k in ("fd", "pitch_acc_clf", "pitch_acc_pyin"):
             assert _finite(r["interpolation"][m][k]), ("interpolation", m, k)

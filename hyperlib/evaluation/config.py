@@ -19,7 +19,8 @@ REFERENCES = ("sampler", "phase-vocoder", "rubberband", "oracle")
 (``hyperlib.pitch_shift``) and the oracle (the vocoded true note)."""
 ROW_NAMES = {"gan": "GANStrument", "encoder": "GANStrument Enc.", "hyper-pre": "HyperGANStrument-Pre",
              "hyper": "HyperGANStrument", "optimize": "GAN inversion (optimization)",
-             "faithful": "Faithful (pitch shift + correction)", "sampler": "Classic sampler",
+             "faithful": "Faithful (pitch shift + correction)",
+             "faithful-far": "Faithful, 19 semitones away (Rubber Band's shift)", "sampler": "Classic sampler",
              "phase-vocoder": "Pitch shift (phase vocoder)", "rubberband": "Pitch shift (Rubber Band, formants kept)",
              "oracle": "Oracle"}
 SPLIT_CORPORA = {"validation": "data/timgm6mb", "train": "data/full"}

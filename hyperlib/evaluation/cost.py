@@ -6,6 +6,7 @@ import torch
 from tqdm import tqdm
 
 from .. import checkpoint as ckpt
+from ..faithful import FAR_SHIFT
 from .config import MODEL_METHODS
 from .evaluator import Evaluator
 
@@ -15,7 +16,9 @@ def cost(ev: Evaluator, inputs: np.ndarray) -> dict:
 
     "optimize" is timed on the first ``optimize_notes`` of the timed notes only (each takes seconds). "faithful"
     estimates the input's pitch (pYIN) before it shifts the note: its "total" includes that, "pitch_shift", "f" and
-    "correction" are the method's own stages.
+    "correction" are the method's own stages. Every method renders each note 7 semitones up (down near the top of
+    the range); "faithful-far" is the faithful method again at ``FAR_SHIFT`` + 7 semitones, where it shifts with
+    Rubber Band.
     """
     params = {k: int(sum(p.numel() for p in n.parameters())) for k, n in ev.model.nets.items()}
     if (ev.model_dir / "D.safetensors").is_file():
@@ -26,13 +29,15 @@ def cost(ev: Evaluator, inputs: np.ndarray) -> dict:
     rows = inputs[np.arange(n) % len(inputs)]
     truth_audio = ev.vocoded_truth(rows)
     hi = ev.model.model_config.min_pitch + ev.model.model_config.num_pitches - 1
-    runs = {m: [] for m in MODEL_METHODS + ev.audio_methods + ("optimize",)}
+    far = ("faithful-far",) if "faithful" in ev.audio_methods else ()
+    runs = {m: [] for m in MODEL_METHODS + ev.audio_methods + far + ("optimize",)}
     optimize_until = ev.cfg.cost_warmup + min(ev.cfg.cost_notes, ev.cfg.optimize_notes)
     for k, r in enumerate(tqdm(rows, desc="cost", unit="note", leave=False)):
-        pitch = int(min(ev.pitch[r] + 7, hi))
-        methods = MODEL_METHODS + ev.audio_methods + (("optimize",) if k < optimize_until else ())
+        methods = MODEL_METHODS + ev.audio_methods + far + (("optimize",) if k < optimize_until else ())
         for m in methods:  # the methods in turn on each note, so that drift in the machine's speed hits all alike
-            res = ev.model.synthesize((truth_audio[int(r)], ev.sr), pitch, m, ev.cfg.steps)
+            shift = FAR_SHIFT + 7 if m == "faithful-far" else 7
+            pitch = int(ev.pitch[r] + shift if ev.pitch[r] + shift <= hi else ev.pitch[r] - shift)
+            res = ev.model.synthesize((truth_audio[int(r)], ev.sr), pitch, m.removesuffix("-far"), ev.cfg.steps)
             if k >= ev.cfg.cost_warmup:
                 runs[m].append(res.timings_ms)
     timings = {m: {k: float(np.median([t.get(k, 0.0) for t in ts])) for k in sorted({k for t in ts for k in t})}

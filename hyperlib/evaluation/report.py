@@ -200,7 +200,8 @@ def markdown(r: dict) -> str:
               "rendered again from the soundfont through the front end (the corpus stores log-mels only): the sampler "
               "resamples it by the length ratio 2^(-semitones/12) (played faster or slower, padded or cropped to "
               "1.024 s); the phase vocoder (librosa) and Rubber Band (`rubberband -F`, formants preserved) shift it "
-              "with the duration kept; the faithful method corrects the phase-vocoder shift. The oracle is the true "
+              "with the duration kept; the faithful method corrects the phase vocoder's shift, and beyond 12 semitones "
+              "Rubber Band's. The oracle is the true "
               f"render's log-mel through the vocoder ({_vocoder_label(r)}). Their mel metrics use LogMel of their "
               "audio.",
               f"- pYIN: librosa.pyin at {pyin['sample_rate']} Hz, frame_length {pyin['frame_length']}, search range MIDI "
