@@ -43,7 +43,8 @@ WHICH_METHOD = (
     "**Which method for what.** *Faithful* keeps your own recording (its noise, attack and texture), moves it to "
     "the new pitch and corrects its colour with what the model learned of how instruments change with pitch: in "
     "the evaluation it is the closest to the real note up to an octave away by a fine-resolution spectral "
-    "distance, and closer than the plain pitch shift at every shift size. *Pitch shift (DSP)* is the same move "
+    "distance, and closer than the plain pitch shifters (a phase vocoder, Rubber Band) at every shift size. "
+    "*Pitch shift (DSP)* is the same move "
     "without the correction, as any audio editor makes it. The neural methods (GANStrument, GANStrument Enc., "
     "HyperGANStrument) redraw the note from its timbre code: they mix, edit and morph timbres (the other tabs), "
     "which no pitch shifter can, but they turn noisy sounds into a clean comb of harmonics.")
