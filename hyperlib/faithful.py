@@ -30,9 +30,9 @@ from .render import timed
 
 CORRECTION_FILE = "correction.safetensors"
 FAR_SHIFT = 12
-"""Shifts of more than this many semitones go through Rubber Band with its formants kept: on the held-out font's
-pairs over an octave, Rubber Band then the correction came out at log-mel L1 0.185 against 0.287 for the phase
-vocoder then the correction (docs/experiments.md); within an octave the phase vocoder is closer."""
+"""Shifts of more than this many semitones go through Rubber Band with its formants kept: in the evaluation's pairs
+over an octave, Rubber Band then the correction came out at log-mel L1 0.186 against 0.288 for the phase vocoder
+then the correction (docs/experiments.md); within an octave the phase vocoder is as close or closer."""
 
 
 def shifter_for(semitones: int) -> str:
