@@ -118,7 +118,11 @@ def test_generator_noise_inputs_start_silent_and_are_fixed_in_eval(small_cfg, ba
     assert torch.equal(fixed, G_noise(batch["h"], None, batch["p"]))  # eval: the same draw every call
     G_noise.train()
     assert not torch.allclose(G_noise(batch["h"], None, batch["p"]), G_noise(batch["h"], None, batch["p"]))
+    assert torch.equal(G_noise(batch["h"], None, batch["p"], noise_mode="const"), fixed)
     G_noise.eval()
+    assert torch.equal(G_noise(batch["h"], None, batch["p"], noise_mode="none"), plain)  # the L1's render in training
+    with pytest.raises(ValueError, match="random, const, none"):
+        G_noise(batch["h"], None, batch["p"], noise_mode="off")
     reloaded = Generator(replace(small_cfg, noise_inputs=True)).eval()
     reloaded.load_state_dict(G_noise.state_dict())  # the strengths and the fixed draw travel with the weights
     assert torch.equal(reloaded(batch["h"], None, batch["p"]), fixed)

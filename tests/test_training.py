@@ -195,6 +195,21 @@ def test_resume_continues_from_saved_step(with_features, tiny_corpus, small_cfg)
     assert read_log(d, "generator") == rows10
 
 
+def test_generator_with_noise_inputs_learns_their_strengths(with_features, tiny_corpus, small_cfg):
+    from dataclasses import replace
+
+    d = with_features
+    cfg = ckpt.read_config(d)
+    cfg["model"]["noise_inputs"] = True
+    ckpt.write_config(d, cfg)
+    train("generator", tiny_corpus, d, replace(small_cfg, noise_inputs=True), steps=6)
+    G = load_file(str(d / "G.safetensors"))
+    strengths = torch.stack([v for k, v in G.items() if k.endswith("noise_strength")])
+    assert len(strengths) == 2 * len(small_cfg.gen_channels) - 1 and "noise_const0" in G
+    assert strengths.abs().max() > 0  # zero at the start; the adversarial loss moves them (the L1 sees no noise)
+    assert all(np.isfinite(r["l1"]) for r in read_log(d, "generator"))
+
+
 def test_fresh_starts_over(with_features, tiny_corpus, small_cfg):
     d = with_features
     train("generator", tiny_corpus, d, small_cfg, steps=4)

@@ -108,9 +108,9 @@ class Generator(nn.Module):
     fine structure of a noisy sound: fresh Gaussian noise in training mode, and in eval mode a fixed draw kept
     in the weights (``noise_const<i>``, StyleGAN2-ADA's "const" noise), so that inference stays deterministic.
 
-    forward(h, z, pitch, deltas=None) = synthesis(mapping(h, z, pitch), pitch, deltas): h (B, h_dim), z (B, z_dim)
-    or None (zeros), pitch (B,) MIDI 21-108, deltas: list of (B, C_out, C_in) offsets for the tuned layers
-    (``tuned_shapes``; or None). As in StyleGAN2-ADA, ``mapping`` and ``synthesis`` can be called on their own
+    forward(h, z, pitch, deltas=None, noise_mode=None) = synthesis(mapping(h, z, pitch), pitch, deltas, noise_mode):
+    h (B, h_dim), z (B, z_dim) or None (zeros), pitch (B,) MIDI 21-108, deltas: list of (B, C_out, C_in) offsets for
+    the tuned layers (``tuned_shapes``; or None), noise_mode as in ``noise``. As in StyleGAN2-ADA, ``mapping`` and ``synthesis`` can be called on their own
     (e.g. to render an edited w).
     """
 
@@ -146,34 +146,42 @@ class Generator(nn.Module):
         return [conv.shape for conv in self.convs[-self.num_tuned:]]
 
     def forward(self, h: torch.Tensor, z: torch.Tensor | None, pitch: torch.Tensor,
-                deltas: list[torch.Tensor] | None = None) -> torch.Tensor:
+                deltas: list[torch.Tensor] | None = None, noise_mode: str | None = None) -> torch.Tensor:
         if z is None:
             z = h.new_zeros(h.shape[0], self.cfg.z_dim)
-        return self.synthesis(self.mapping(h, z, pitch), pitch, deltas)
+        return self.synthesis(self.mapping(h, z, pitch), pitch, deltas, noise_mode)
 
-    def noise(self, i: int, batch: int) -> torch.Tensor | None:
-        """The noise input of ``convs[i]``: (B, 1, R, R) fresh Gaussian noise in training mode, the fixed
-        (1, 1, R, R) ``noise_const<i>`` in eval mode; None without ``cfg.noise_inputs``."""
-        if not self.cfg.noise_inputs:
+    def noise(self, i: int, batch: int, mode: str | None = None) -> torch.Tensor | None:
+        """The noise input of ``convs[i]`` under ``mode`` (StyleGAN2-ADA's noise modes): "random", (B, 1, R, R) fresh
+        Gaussian noise; "const", the fixed (1, 1, R, R) ``noise_const<i>``; "none", no noise; None, "random" in
+        training mode and "const" in eval mode. None without ``cfg.noise_inputs``. Raises ValueError for another
+        mode."""
+        if mode not in (None, "random", "const", "none"):
+            raise ValueError(f"noise mode {mode!r} is not one of random, const, none.")
+        if not self.cfg.noise_inputs or mode == "none":
             return None
         const = getattr(self, f"noise_const{i}")
-        return torch.randn(batch, *const.shape[1:], device=const.device, dtype=const.dtype) if self.training else const
+        if mode == "const" or (mode is None and not self.training):
+            return const
+        return torch.randn(batch, *const.shape[1:], device=const.device, dtype=const.dtype)
 
-    def synthesis(self, w: torch.Tensor, pitch: torch.Tensor, deltas: list[torch.Tensor] | None = None) -> torch.Tensor:
+    def synthesis(self, w: torch.Tensor, pitch: torch.Tensor, deltas: list[torch.Tensor] | None = None,
+                  noise_mode: str | None = None) -> torch.Tensor:
         """The synthesis network: w (B, w_dim), pitch (B,) MIDI (its harmonic comb), optional offsets ``deltas``
-        (one (B, C_out, C_in) per tuned layer) -> normalized log-mel (B, 1, 128, 128)."""
+        (one (B, C_out, C_in) per tuned layer), the noise inputs' ``noise_mode`` (``noise``) -> normalized log-mel
+        (B, 1, 128, 128)."""
         b = w.shape[0]
         per_conv = [None] * len(self.convs)
         if deltas is not None:
             per_conv[-self.num_tuned:] = deltas
         x = self.const[None].expand(b, -1, -1, -1)
-        x = self.convs[0](x, w, per_conv[0], self.noise(0, b))
+        x = self.convs[0](x, w, per_conv[0], self.noise(0, b, noise_mode))
         img = self.to_mels[0](x, w)
         comb = self.harmonics[pitch_index(pitch, self.cfg.min_pitch, self.cfg.num_pitches)][:, None, :, None]
         for i, to_mel in enumerate(self.to_mels[1:]):
             up, same = 1 + 2 * i, 2 + 2 * i
-            x = self.convs[up](x, w, per_conv[up], self.noise(up, b))
+            x = self.convs[up](x, w, per_conv[up], self.noise(up, b, noise_mode))
             x = x + self.harmonic_in[i](F.adaptive_avg_pool2d(comb, (x.shape[2], 1)))
-            x = self.convs[same](x, w, per_conv[same], self.noise(same, b))
+            x = self.convs[same](x, w, per_conv[same], self.noise(same, b, noise_mode))
             img = F.interpolate(img, scale_factor=2, mode="bilinear", align_corners=False) + to_mel(x, w)
         return img

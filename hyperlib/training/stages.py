@@ -121,11 +121,15 @@ def knn_batch(s: Stage, h_all: torch.Tensor):
 
 def train_generator(s: Stage) -> dict:
     """G with instance conditioning: L1 to the exact target (instrument i at p_j) + non-saturating GAN loss, R1.
+    With ``model.noise_inputs`` the L1 is taken of G without its noise, the GAN loss of G with it.
 
     With ``tc.ema_half_life`` > 0 the stage also keeps G_ema (``EMA``), saved as ``G`` for inference and the
     later stages, and saves the trained weights as ``G_raw``; warm-starting then resumes G from ``G_raw`` and
     the average from ``G``.
     """
+    if s.cfg.noise_inputs and s.procs.world_size > 1:  # two forward passes per backward: not one DDP reduction
+        raise ValueError("A generator with noise inputs (model.noise_inputs) trains in one process only; "
+                         "run it without torchrun.")
     h_all = s.features_and_knn(s.frozen("f"))
     ema = s.tc.ema_half_life > 0
     resume_raw = ema and s.tc.warm_start and (s.model_dir / "G_raw.safetensors").is_file()
@@ -147,7 +151,10 @@ def train_generator(s: Stage) -> dict:
         real = s.bank.batch(j, s.device)
         d_loss = discriminator_step(s, D_train, real, fake, p_j, h, n)
         target = s.bank.batch(exact.clamp(min=0), s.device)
-        l1 = s.procs.masked_mean((fake - target).abs().mean(dim=(1, 2, 3)), exact >= 0)
+        # with noise inputs the L1 scores G without its noise: a noisy note's fine structure cannot match the target
+        # sample for sample, so the L1 would only teach the strengths to stay at zero; D judges the noise
+        exact_fake = G_forward(h, z, p_j, noise_mode="none") if s.cfg.noise_inputs else fake
+        l1 = s.procs.masked_mean((exact_fake - target).abs().mean(dim=(1, 2, 3)), exact >= 0)
         adv = adversarial_loss(D, fake, p_j, h)
         s.update("G", s.tc.l1_weight * l1 + s.tc.adv_weight * adv)
         if ema:
