@@ -31,8 +31,8 @@ from .render import timed
 CORRECTION_FILE = "correction.safetensors"
 FAR_SHIFT = 12
 """Shifts of more than this many semitones go through Rubber Band with its formants kept: in the evaluation's pairs
-over an octave, Rubber Band then the correction came out at log-mel L1 0.186 against 0.288 for the phase vocoder
-then the correction (docs/experiments.md). Within an octave the correction was trained and chosen on the phase
+over an octave, Rubber Band then a correction trained on phase-vocoder shifts came out at log-mel L1 0.186 against
+0.288 for the phase vocoder then the same correction (docs/experiments.md). Within an octave the correction was trained and chosen on the phase
 vocoder's shifts, which are as close as Rubber Band's by fine distance or closer."""
 
 
