@@ -22,6 +22,7 @@ from .deprecation import REMOVED_IN
 from .hub import DEFAULT_REPO_ID, DEFAULT_REVISION, HubError, download, push
 from .pitch_shift import SHIFTERS
 from .sound_design.cli import COMMANDS as SOUND_DESIGN_COMMANDS, render_args
+from .training.correction_data import AS_FAITHFUL
 from .vocoders import DEFAULT_VOCODER, VOCODERS
 
 
@@ -208,7 +209,7 @@ def _correction_pairs_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--validation", action="store_true",
                    help="held-out pairs: pitched presets at velocity 100, sources off the evaluation's MIDI 36-96 "
                         "step 12")
-    p.add_argument("--shifter", choices=("faithful", *SHIFTERS), default="faithful",
+    p.add_argument("--shifter", choices=(AS_FAITHFUL, *SHIFTERS), default=AS_FAITHFUL,
                    help="pitch shifter of the sources (default: the faithful method's own, the phase vocoder up to "
                         "an octave and Rubber Band beyond)")
     p.add_argument("--seed", type=int, default=0)

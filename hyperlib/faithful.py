@@ -32,8 +32,8 @@ CORRECTION_FILE = "correction.safetensors"
 FAR_SHIFT = 12
 """Shifts of more than this many semitones go through Rubber Band with its formants kept: in the evaluation's pairs
 over an octave, Rubber Band then a correction trained on phase-vocoder shifts came out at log-mel L1 0.186 against
-0.288 for the phase vocoder then the same correction (docs/experiments.md). Within an octave the correction was trained and chosen on the phase
-vocoder's shifts, which are as close as Rubber Band's by fine distance or closer."""
+0.288 for the phase vocoder then the same correction (docs/experiments.md). Within an octave the correction was
+trained and chosen on the phase vocoder's shifts, which are as close as Rubber Band's by fine distance or closer."""
 
 
 def shifter_for(semitones: int) -> str:
@@ -104,7 +104,8 @@ class Faithful:
                                 for x, a, b in zip(notes, src, tgt)])
         shifted = torch.from_numpy(shifted).to(device)
         with timed(timings, "f"):
-            x = self.logmel(torch.tensor(notes[:1] if same_note else notes, device=device))  # a copy: notes may be read-only
+            # a copy: the notes may be read-only
+            x = self.logmel(torch.tensor(notes[:1] if same_note else notes, device=device))
             h = self.f(x)
             if same_note:
                 x, h = x.expand(len(notes), -1, -1, -1), h.expand(len(notes), -1)

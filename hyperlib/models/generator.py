@@ -110,8 +110,8 @@ class Generator(nn.Module):
 
     forward(h, z, pitch, deltas=None, noise_mode=None) = synthesis(mapping(h, z, pitch), pitch, deltas, noise_mode):
     h (B, h_dim), z (B, z_dim) or None (zeros), pitch (B,) MIDI 21-108, deltas: list of (B, C_out, C_in) offsets for
-    the tuned layers (``tuned_shapes``; or None), noise_mode as in ``noise``. As in StyleGAN2-ADA, ``mapping`` and ``synthesis`` can be called on their own
-    (e.g. to render an edited w).
+    the tuned layers (``tuned_shapes``; or None), noise_mode as in ``noise``. As in StyleGAN2-ADA, ``mapping`` and
+    ``synthesis`` can be called on their own (e.g. to render an edited w).
     """
 
     def __init__(self, cfg: ModelConfig, audio: AudioConfig | None = None):
@@ -134,10 +134,10 @@ class Generator(nn.Module):
             self.convs.append(ModulatedConv2d(c, c, cfg.w_dim, noise_input=noise))
             self.to_mels.append(ModulatedConv2d(c, 1, cfg.w_dim, 1, demodulate=False, activate=False))
         self.num_tuned = cfg.hyper_layers
-        self.resolutions = [4] + [4 * 2 ** (1 + i // 2) for i in range(len(self.convs) - 1)]
         if noise:
             draw = torch.Generator().manual_seed(0)
-            for i, res in enumerate(self.resolutions):
+            for i in range(len(self.convs)):
+                res = 4 * 2 ** ((i + 1) // 2)  # convs[0] at 4x4, then an upsampling and a plain one per resolution
                 self.register_buffer(f"noise_const{i}", torch.randn(1, 1, res, res, generator=draw))
 
     @property

@@ -82,8 +82,9 @@ def build_pairs(fonts: list[str], model_dir: str | Path, pairs: int, seed: int =
                 velocities: tuple[int, ...] = (64, 100, 127), pitched_only: bool = False) -> CorrectionPairs:
     """Render ``pairs`` pairs from the melodic presets of ``fonts`` (see the module docstring).
 
-    shifter: one of ``pitch_shift.SHIFTERS``, or ``AS_FAITHFUL``. src_pitches: inclusive MIDI range of the source notes; exclude_src: source pitches never drawn (a validation set
-    kept apart from the evaluation's inputs). pitched_only: leave GM programs 120-127 out.
+    shifter: one of ``pitch_shift.SHIFTERS``, or ``AS_FAITHFUL``. src_pitches: inclusive MIDI range of the source
+    notes; exclude_src: source pitches never drawn (a validation set kept apart from the evaluation's inputs).
+    pitched_only: leave GM programs 120-127 out.
     Raises FileNotFoundError for a font that is not installed or a model folder without f.
     """
     model_cfg, audio_cfg = configs(model_dir)
@@ -110,8 +111,8 @@ def build_pairs(fonts: list[str], model_dir: str | Path, pairs: int, seed: int =
         except AudioError:
             continue
         k += 1
-        out["shifted"].append(pitch_shift(x, p1 - p0, audio_cfg, shifter_for(p1 - p0) if shifter == AS_FAITHFUL
-                                          else shifter))
+        shift_with = shifter_for(p1 - p0) if shifter == AS_FAITHFUL else shifter
+        out["shifted"].append(pitch_shift(x, p1 - p0, audio_cfg, shift_with))
         out["target"].append(y)
         out["mel"].append(logmel(torch.from_numpy(x)[None])[0])
         out["src"].append(p0), out["tgt"].append(p1), out["font"].append(font), out["program"].append(program)

@@ -34,12 +34,12 @@ def generator_heldout(model_dir: str | Path, corpus_dir: str | Path, notes: int 
         raise ValueError(f"{corpus_dir} has no pitched notes to score G on.")
     rng = np.random.default_rng(seed)
     rows = np.sort(rng.choice(pitched, min(notes, pitched.size), replace=False))
+    shifts = torch.tensor([s for s in range(-max_shift, max_shift + 1) if s != 0])
     targets = []
-    for r in rows:
-        shifts = [s for s in range(-max_shift, max_shift + 1) if s != 0]
-        found = [int(bank.exact(torch.tensor([r]), torch.tensor([int(bank.pitch[r]) + s]))[0]) for s in shifts]
-        found = [t for t in found if t >= 0]
-        targets.append(found[rng.integers(len(found))] if found else -1)
+    for r in rows:  # one of the notes the corpus holds of this preset and velocity within max_shift, or -1
+        found = bank.exact(torch.full_like(shifts, int(r)), bank.pitch[r] + shifts)
+        found = found[found >= 0]
+        targets.append(int(found[rng.integers(len(found))]) if len(found) else -1)
     targets = np.array(targets)
     f, G = ckpt.load_network(model_dir, "f"), ckpt.load_network(model_dir, "G")
     recon, synth = [], []
